@@ -1,0 +1,29 @@
+/**
+ * The permissions of the `telemetry` binary, defined once: `deno task
+ * compile` bakes them into the executable and the CLI tests run `main.ts`
+ * with exactly these, so tests exercise what production gets.
+ *
+ * - `--allow-net`: the CDN hosts are an allow-list the operator extends at run
+ *   time (`--allow-host`), and the broker address is configuration, so the
+ *   network permission cannot name hosts in advance. The URL policy in
+ *   `src/core/url_policy.ts` is the real guard.
+ * - `--allow-read` / `--allow-write`: the data dir is configuration
+ *   (`--data-dir`, `TELEMETRY_DATA_DIR`); `--jobs FILE` reads any path.
+ * - `--allow-env`: flags fall back to `TELEMETRY_*`, `RABBITMQ_*` and
+ *   `ENVIRONMENT`; the npm AMQP client reads the environment too.
+ * - `--allow-sys=hostname,osRelease...`: only `hostname`, for the default
+ *   `--worker-id` (hostname plus pid).
+ *
+ * Nothing else: no `--allow-run`, no `--allow-ffi`, no `--allow-all`.
+ *
+ * @module
+ */
+
+/** Permission flags of `deno run` / `deno compile` for the CLI. */
+export const CLI_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys=hostname",
+];

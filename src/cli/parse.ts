@@ -1,0 +1,79 @@
+/**
+ * Parsers for flag values; they throw commander's `InvalidArgumentError`, so
+ * a bad value becomes a one-line usage error (exit 2).
+ *
+ * @module
+ */
+
+import { InvalidArgumentError } from "commander";
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+/**
+ * Parses a byte size: `1073741824`, `512MiB`, `1G` (K, M, G alone are binary).
+ *
+ * @param value The flag value.
+ * @returns Bytes, a positive integer.
+ * @throws {InvalidArgumentError} When it is not a positive size.
+ */
+export function parseSize(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = SIZE_UNITS[(match?.[2] ?? "").toLowerCase()];
+  if (match === null || unit === undefined) {
+    throw new InvalidArgumentError(`expected a size such as 1073741824, 512MiB or 1G`);
+  }
+  const bytes = Math.floor(Number(match[1]) * unit);
+  if (bytes < 1) throw new InvalidArgumentError("expected a size of at least 1 byte");
+  return bytes;
+}
+
+/**
+ * Parses a positive integer.
+ *
+ * @param value The flag value.
+ * @returns The integer.
+ * @throws {InvalidArgumentError} When it is not a positive integer.
+ */
+export function parsePositiveInt(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
+    throw new InvalidArgumentError("expected a positive integer");
+  }
+  return Number(value);
+}
+
+/**
+ * Parses a non-negative number of seconds (fractions allowed).
+ *
+ * @param value The flag value.
+ * @returns Seconds.
+ * @throws {InvalidArgumentError} When it is not a number of seconds.
+ */
+export function parseSeconds(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value.trim())) {
+    throw new InvalidArgumentError("expected a number of seconds such as 30 or 0.5");
+  }
+  return Number(value);
+}
+
+/**
+ * Collects a repeatable, comma-separable list flag (`--allow-host a --allow-host b,c`).
+ *
+ * @param value This occurrence's value.
+ * @param previous The values so far.
+ * @returns The values so far plus this one's.
+ */
+export function collectList(value: string, previous: string[] | undefined): string[] {
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return [...(previous ?? []), ...items];
+}

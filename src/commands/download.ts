@@ -1,0 +1,265 @@
+/**
+ * `telemetry download`: the ad-hoc download an operator runs from a shell,
+ * one URL or a batch of jobs.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts, Option } from "commander";
+import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import {
+  addDownloadOptions,
+  type DownloadFlags,
+  toDownloadSettings,
+} from "../cli/download_options.ts";
+import { createLogger, type Logger } from "../cli/logger.ts";
+import { parsePositiveInt } from "../cli/parse.ts";
+import { ProgressBar } from "../cli/progress_bar.ts";
+import { type DownloadResult, type DownloadSettings, downloadTelemetry } from "../core/download.ts";
+import { errorLine, TelemetryError } from "../core/errors.ts";
+import { runPool } from "../core/pool.ts";
+import { redactUrl } from "../core/url_policy.ts";
+import { readJobs } from "./jobs_file.ts";
+
+/** Flags of `telemetry download`. */
+export interface DownloadCommandFlags extends DownloadFlags {
+  matchId?: string | undefined;
+  force?: boolean | undefined;
+  json?: boolean | undefined;
+  jobs?: string | undefined;
+  concurrency: number;
+}
+
+/** Where a command writes, so tests can capture it. */
+export interface CommandIo {
+  /** Writes one result line to stdout. */
+  print(line: string): void;
+  /** Whether stderr is a terminal (progress bars). */
+  isTty: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** Standard output and error of the process. */
+export const processIo: CommandIo = {
+  print(line: string) {
+    const bytes = encoder.encode(line + "\n");
+    let offset = 0;
+    while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  },
+  isTty: Deno.stderr.isTerminal(),
+};
+
+/**
+ * Builds the `download` command.
+ *
+ * @param onExit Receives the exit code when the action ends.
+ * @returns The commander command.
+ */
+export function downloadCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
+  const command = new Command("download")
+    .description("download telemetry into the store (one URL, or a batch of jobs with --jobs)")
+    .argument("[url]", "telemetry URL (https, allowed host)")
+    .addOption(
+      new Option("--match-id <id>", "match id (default: from the LogMatchDefinition event)"),
+    )
+    .addOption(new Option("--force", "download again even when raw.json.gz exists"))
+    .addOption(new Option("--json", "print one JSON object per result"))
+    .addOption(
+      new Option(
+        "--jobs <file>",
+        "read newline-delimited JSON jobs ({match_id, telemetry_url}) from a file, or - for stdin",
+      ),
+    )
+    .addOption(
+      new Option("--concurrency <n>", "downloads at once with --jobs").argParser(parsePositiveInt)
+        .default(4),
+    );
+  addDownloadOptions(command);
+  command.addHelpText(
+    "after",
+    `
+Examples:
+  telemetry download https://telemetry-cdn.pubg.com/bluehole-pubg/steam/2024/11/28/12/34/<uuid>-telemetry.json
+  telemetry download "$URL" --match-id fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c --json
+  telemetry download --jobs jobs.ndjson --concurrency 8
+
+Environment:
+  TELEMETRY_DATA_DIR       default for --data-dir
+  TELEMETRY_ALLOWED_HOSTS  default for --allow-host (comma-separated)
+
+Exit codes: 0 downloaded or already present, 1 a download failed, 2 usage error
+(bad flag, bad match id, URL refused by policy).`,
+  );
+  command.action(async (url: string | undefined, flags) => {
+    onExit(await runDownload(url, flags as DownloadCommandFlags, processIo));
+  });
+  return command;
+}
+
+/**
+ * Runs `download` with parsed flags.
+ *
+ * @param url The URL argument, if given.
+ * @param flags The parsed flags.
+ * @param io Where results go (third argument: the command's I/O, injected for tests).
+ * @returns The exit code.
+ */
+export async function runDownload(
+  url: string | undefined,
+  flags: DownloadCommandFlags,
+  io: CommandIo = processIo,
+): Promise<ExitCodeValue> {
+  const log = createLogger(flags.logFormat === undefined ? {} : { format: flags.logFormat });
+  const settings = toDownloadSettings(flags);
+  if (flags.jobs !== undefined) {
+    if (url !== undefined || flags.matchId !== undefined) {
+      log.error("usage", { error: "give either a URL or --jobs, not both" });
+      return ExitCode.Usage;
+    }
+    return await runBatch(flags.jobs, { settings, flags, io, log });
+  }
+  if (url === undefined) {
+    log.error("usage", { error: "missing URL: telemetry download <url> (or --jobs FILE)" });
+    return ExitCode.Usage;
+  }
+  const bar = io.isTty && flags.json !== true ? new ProgressBar({ label: "download" }) : undefined;
+  try {
+    const result = await downloadTelemetry(url, {
+      ...settings,
+      ...(flags.matchId === undefined ? {} : { matchId: flags.matchId }),
+      force: flags.force === true,
+      onProgress: (p) => bar?.update(p.bytes, p.total),
+      onRetry: (e) => {
+        bar?.finish();
+        log.warn("retry", {
+          url: redactUrl(url),
+          attempt: e.attempt,
+          delay_s: e.delayMs / 1000,
+          error: errorLine(e.error),
+        });
+      },
+    });
+    bar?.finish();
+    io.print(flags.json === true ? JSON.stringify(resultJson(result)) : resultText(result));
+    return ExitCode.Ok;
+  } catch (err) {
+    bar?.finish();
+    reportFailure(err, { url, matchId: flags.matchId, json: flags.json === true, io, log });
+    return exitCodeFor(err);
+  }
+}
+
+async function runBatch(
+  source: string,
+  context: {
+    settings: Required<DownloadSettings>;
+    flags: DownloadCommandFlags;
+    io: CommandIo;
+    log: Logger;
+  },
+): Promise<ExitCodeValue> {
+  const { settings, flags, io, log } = context;
+  let failed = 0;
+  let done = 0;
+  let bytes = 0;
+  const bar = io.isTty ? new ProgressBar({ label: "jobs", unit: "items" }) : undefined;
+  try {
+    await runPool(readJobs(source), {
+      concurrency: flags.concurrency,
+      worker: async (job) => {
+        try {
+          if (job.error !== undefined) throw job.error;
+          const result = await downloadTelemetry(job.url, {
+            ...settings,
+            ...(job.matchId === undefined ? {} : { matchId: job.matchId }),
+            force: flags.force === true,
+            onRetry: (e) => {
+              log.warn("retry", {
+                match_id: job.matchId,
+                attempt: e.attempt,
+                delay_s: e.delayMs / 1000,
+                error: errorLine(e.error),
+              });
+            },
+          });
+          bytes += result.bytes;
+          bar?.finish();
+          io.print(flags.json === true ? JSON.stringify(resultJson(result)) : resultText(result));
+        } catch (err) {
+          failed++;
+          bar?.finish();
+          reportFailure(err, {
+            url: job.url,
+            matchId: job.matchId,
+            json: flags.json === true,
+            io,
+            log,
+            line: job.line,
+          });
+        }
+        done++;
+        bar?.update(done, undefined, `${(bytes / 1e6).toFixed(1)} MB  ${failed} failed`);
+      },
+    });
+  } catch (err) {
+    bar?.finish();
+    log.error("jobs_unreadable", { source, error: errorLine(err) });
+    return exitCodeFor(err);
+  }
+  bar?.finish();
+  log.info("batch_done", { jobs: done, failed });
+  return failed > 0 ? ExitCode.Failed : ExitCode.Ok;
+}
+
+function resultJson(result: DownloadResult) {
+  return {
+    outcome: result.outcome,
+    match_id: result.matchId,
+    path: result.path,
+    bytes: result.bytes,
+    seconds: result.seconds,
+    attempts: result.attempts,
+    ...(result.events === undefined ? {} : { events: result.events }),
+  };
+}
+
+function resultText(result: DownloadResult): string {
+  return `${result.outcome.padEnd(14)} ${result.matchId}  ${result.path}  ${result.bytes} bytes  ${
+    result.seconds.toFixed(2)
+  } s`;
+}
+
+function reportFailure(
+  err: unknown,
+  context: {
+    url: string;
+    matchId: string | undefined;
+    json: boolean;
+    io: CommandIo;
+    log: Logger;
+    line?: number;
+  },
+): void {
+  const { url, matchId, json, io, log, line } = context;
+  const kind = err instanceof TelemetryError ? err.kind : "permanent";
+  const code = err instanceof TelemetryError ? err.code : "internal";
+  log.error("download_failed", {
+    ...(line === undefined ? {} : { line }),
+    match_id: matchId,
+    url: url === "" ? undefined : redactUrl(url),
+    kind,
+    code,
+    error: errorLine(err),
+  });
+  if (json) {
+    io.print(JSON.stringify({
+      outcome: "failed",
+      ...(line === undefined ? {} : { line }),
+      match_id: matchId ?? null,
+      error: errorLine(err),
+      error_kind: kind,
+      error_code: code,
+    }));
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Atomic file commit: bytes go to a temp file, normally in the same directory
+ * as the final file; only {@linkcode AtomicFile.commit} makes them visible, by
+ * fsync, rename and directory fsync. A crash at any moment leaves either no
+ * final file or a complete one, plus at worst a temp file that `verify --fix`
+ * cleans up.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { TelemetryError } from "./errors.ts";
+import { denoFileSystem, type FileSystem, type WritableFile } from "./file_system.ts";
+import { tempFileName } from "./storage.ts";
+
+/** Options of {@linkcode createAtomicFile}. */
+export interface AtomicFileOptions {
+  /**
+   * The file system to use.
+   * @default {denoFileSystem}
+   */
+  fs?: FileSystem;
+}
+
+/** A temp file that becomes a final file on {@linkcode AtomicFile.commit}. */
+export interface AtomicFile {
+  /** The temp path the bytes are written to. */
+  readonly tempPath: string;
+  /**
+   * Sink for the content. Every chunk is written fully before the next is
+   * taken (no hidden buffer). Closing it does not commit.
+   */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Bytes written so far. */
+  readonly bytesWritten: number;
+  /**
+   * fsync the temp file, rename it onto `finalPath` (creating its directory
+   * if needed), fsync the directories involved. `finalPath` must be on the
+   * same file system as the temp file: the same directory or a sibling.
+   */
+  commit(finalPath: string): Promise<void>;
+  /** Close and delete the temp file. Safe to call more than once, and after commit (no-op). */
+  abort(): Promise<void>;
+}
+
+/**
+ * Creates `dir` if needed and a fresh temp file in it.
+ *
+ * @param dir The directory of the temp file: the final file's directory.
+ * @param options The file system.
+ * @returns The open {@linkcode AtomicFile}.
+ * @throws {TelemetryError} kind `transient`, code `io`, when the directory or file cannot be created.
+ *
+ * @example
+ * ```ts ignore
+ * import { createAtomicFile } from "./atomic_file.ts";
+ * const file = await createAtomicFile("/data/matchID=abc");
+ * try {
+ *   await ReadableStream.from([new Uint8Array([1, 2, 3])]).pipeTo(file.writable);
+ *   await file.commit("/data/matchID=abc/raw.json.gz");
+ * } finally {
+ *   await file.abort();
+ * }
+ * ```
+ */
+export async function createAtomicFile(
+  dir: string,
+  options: AtomicFileOptions = {},
+): Promise<AtomicFile> {
+  const { fs = denoFileSystem } = options;
+  const tempPath = join(dir, tempFileName());
+  let file: WritableFile;
+  try {
+    await fs.mkdirp(dir);
+    file = await fs.create(tempPath);
+  } catch (err) {
+    throw ioError(`cannot create ${tempPath}`, err);
+  }
+  return new DenoAtomicFile(tempPath, file, fs);
+}
+
+class DenoAtomicFile implements AtomicFile {
+  readonly tempPath: string;
+  readonly writable: WritableStream<Uint8Array>;
+  #file: WritableFile;
+  #fs: FileSystem;
+  #bytes = 0;
+  #state: "open" | "committed" | "aborted" = "open";
+
+  constructor(tempPath: string, file: WritableFile, fs: FileSystem) {
+    this.tempPath = tempPath;
+    this.#file = file;
+    this.#fs = fs;
+    this.writable = new WritableStream<Uint8Array>({
+      write: (chunk) => this.#write(chunk),
+    });
+  }
+
+  get bytesWritten(): number {
+    return this.#bytes;
+  }
+
+  async #write(chunk: Uint8Array): Promise<void> {
+    if (this.#state !== "open") throw new Error(`write after ${this.#state}: ${this.tempPath}`);
+    let offset = 0;
+    try {
+      while (offset < chunk.length) {
+        offset += await this.#file.write(chunk.subarray(offset));
+      }
+    } catch (err) {
+      throw ioError(`cannot write ${this.tempPath}`, err);
+    }
+    this.#bytes += chunk.length;
+  }
+
+  async commit(finalPath: string): Promise<void> {
+    if (this.#state !== "open") throw new Error(`commit after ${this.#state}: ${this.tempPath}`);
+    const tempDir = dirname(this.tempPath);
+    const finalDir = dirname(finalPath);
+    try {
+      await this.#file.sync();
+      this.#file.close();
+      this.#state = "committed";
+      if (finalDir !== tempDir) await this.#fs.mkdirp(finalDir);
+      await this.#fs.rename(this.tempPath, finalPath);
+    } catch (err) {
+      this.#state = "committed";
+      await this.#fs.removeIfExists(this.tempPath).catch(() => {});
+      throw ioError(`cannot commit ${finalPath}`, err);
+    }
+    try {
+      await this.#fs.syncDir(finalDir);
+      if (finalDir !== tempDir) await this.#fs.syncDir(tempDir);
+    } catch (err) {
+      throw ioError(`cannot fsync the directory of ${finalPath}`, err);
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#state !== "open") return;
+    this.#state = "aborted";
+    try {
+      this.#file.close();
+    } catch {
+      // Already closed by a failed write: the removal below is what matters.
+    }
+    await this.#fs.removeIfExists(this.tempPath);
+  }
+}
+
+function ioError(what: string, cause: unknown): TelemetryError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new TelemetryError("transient", "io", `${what}: ${reason}`, { cause });
+}

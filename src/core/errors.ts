@@ -1,0 +1,111 @@
+/**
+ * Error kinds shared by every command.
+ *
+ * Callers branch on {@linkcode TelemetryError.kind}, never on the message:
+ * - `transient`: worth retrying later (network errors, timeouts, 5xx, 429).
+ * - `permanent`: retrying cannot help (403/404, invalid content, wrong match).
+ * - `usage`: the input given to the tool is invalid (bad match id, URL refused
+ *   by policy, bad flag). A command exits 2; the queue worker dead-letters it.
+ *
+ * @module
+ */
+
+/** How a caller should react to a failure. */
+export type ErrorKind = "transient" | "permanent" | "usage";
+
+/**
+ * Machine-readable reason of a failure. The audit statuses of `verify`
+ * (`truncated`, `corrupt`, `invalid_json`, ...) are a subset.
+ */
+export type ErrorCode =
+  | "bad_match_id"
+  | "url_refused"
+  | "bad_option"
+  | "network"
+  | "timeout"
+  | "http_status"
+  | "short_body"
+  | "too_large"
+  | "too_many_redirects"
+  | "truncated"
+  | "corrupt"
+  | "invalid_json"
+  | "empty"
+  | "not_telemetry"
+  | "wrong_match"
+  | "no_match_id"
+  | "io"
+  | "aborted";
+
+/** Options of {@linkcode TelemetryError}. */
+export interface TelemetryErrorOptions {
+  /** The underlying error, kept for debugging. */
+  cause?: unknown;
+  /** Seconds the server asked us to wait before retrying (`Retry-After`). */
+  retryAfterSeconds?: number;
+  /** Byte offset in the decompressed content where the problem was found. */
+  offset?: number;
+}
+
+/**
+ * The one error class of the core: a one-line message plus a kind and a code.
+ *
+ * @example Branch on the kind
+ * ```ts
+ * import { TelemetryError } from "./errors.ts";
+ * const err = new TelemetryError("transient", "timeout", "no response headers within 30 s");
+ * if (err.kind !== "transient") throw new Error("unexpected");
+ * ```
+ */
+export class TelemetryError extends Error {
+  /** How the caller should react. */
+  readonly kind: ErrorKind;
+  /** Machine-readable reason. */
+  readonly code: ErrorCode;
+  /** Seconds the server asked to wait, when it said so. */
+  readonly retryAfterSeconds: number | undefined;
+  /** Byte offset in the decompressed content, for content errors. */
+  readonly offset: number | undefined;
+
+  /**
+   * @param kind How the caller should react.
+   * @param code Machine-readable reason.
+   * @param message One line saying what went wrong, where, and what to do.
+   * @param options Cause, Retry-After and offset.
+   */
+  constructor(
+    kind: ErrorKind,
+    code: ErrorCode,
+    message: string,
+    options: TelemetryErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "TelemetryError";
+    this.kind = kind;
+    this.code = code;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.offset = options.offset;
+  }
+}
+
+/**
+ * Returns true when `err` is a {@linkcode TelemetryError} of the given kind.
+ *
+ * @param err Any thrown value.
+ * @param kind The kind to test for.
+ * @returns Whether `err` has that kind.
+ */
+export function isKind(err: unknown, kind: ErrorKind): boolean {
+  return err instanceof TelemetryError && err.kind === kind;
+}
+
+/**
+ * Renders any thrown value as one line, without a stack trace.
+ *
+ * @param err Any thrown value.
+ * @returns A single-line description.
+ */
+export function errorLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s*\n\s*/g, " ").trim();
+}

@@ -1,0 +1,333 @@
+/**
+ * One download attempt over HTTP: follows redirects under the URL policy,
+ * classifies the status, and returns the body guarded by the idle timeout,
+ * the whole-attempt timeout, the size cap and the Content-Length check.
+ *
+ * @module
+ */
+
+import { ByteLimitStream } from "./byte_streams.ts";
+import { TelemetryError } from "./errors.ts";
+import { type HttpGet, nodeHttpGet } from "./http_client.ts";
+import { checkUrl, redactUrl, type UrlPolicy } from "./url_policy.ts";
+
+/** Timeouts of one attempt, in milliseconds. */
+export interface HttpTimeouts {
+  /** No response headers within this long. @default {30000} */
+  headersMs?: number;
+  /** No body bytes for this long. @default {30000} */
+  idleMs?: number;
+  /** The whole attempt, body included. @default {120000} */
+  totalMs?: number;
+}
+
+/** Options of {@linkcode openDownload}. */
+export interface OpenDownloadOptions {
+  /** Allowed hosts and schemes, applied to every hop. */
+  policy: UrlPolicy;
+  /** Timeouts of this attempt. */
+  timeouts?: HttpTimeouts;
+  /** Stop the transfer beyond this many bytes on the wire. @default {1 GiB} */
+  maxBytes?: number;
+  /** Redirects followed at most. @default {3} */
+  maxRedirects?: number;
+  /** Aborts the attempt. */
+  signal?: AbortSignal;
+  /** The HTTP GET to use. @default {nodeHttpGet} */
+  httpGet?: HttpGet;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+}
+
+/** An open download whose body can be read once. */
+export interface OpenedDownload {
+  /** The URL that answered 200, after redirects. */
+  url: URL;
+  /** Content-Length of the wire bytes, when the server sent one. */
+  contentLength: number | undefined;
+  /** Content-Encoding as the server sent it (lower case), or "". */
+  contentEncoding: string;
+  /** The body as received on the wire. */
+  body: ReadableStream<Uint8Array>;
+  /** Stops the timers and the connection; call when done, whatever happened. */
+  close(): void;
+}
+
+/** Default cap on bytes received: 1 GiB. */
+export const DEFAULT_MAX_BYTES = 1024 ** 3;
+
+const RETRIABLE_STATUS = new Set([408, 425, 429]);
+
+/**
+ * Opens the telemetry URL: the request carries `Accept-Encoding: gzip`.
+ *
+ * @param url The URL, not yet checked.
+ * @param options Policy, timeouts, cap, signal and the injected HTTP GET.
+ * @returns The open download; its body must be consumed or cancelled, then `close()` called.
+ * @throws {TelemetryError} `usage`/`url_refused` for a refused URL or hop;
+ * `transient` for network errors, timeouts, 408/425/429/5xx; `permanent` for
+ * other statuses and too many redirects.
+ *
+ * @example
+ * ```ts ignore
+ * import { openDownload } from "./http_download.ts";
+ * const dl = await openDownload("https://telemetry-cdn.pubg.com/x.json", {
+ *   policy: { allowHosts: ["telemetry-cdn.pubg.com"], allowHttp: false },
+ * });
+ * try {
+ *   await dl.body.pipeTo(new WritableStream());
+ * } finally {
+ *   dl.close();
+ * }
+ * ```
+ */
+export async function openDownload(
+  url: string,
+  options: OpenDownloadOptions,
+): Promise<OpenedDownload> {
+  const {
+    policy,
+    timeouts = {},
+    maxBytes = DEFAULT_MAX_BYTES,
+    maxRedirects = 3,
+    signal,
+    httpGet = nodeHttpGet,
+    headers = {},
+  } = options;
+  const { headersMs = 30_000, idleMs = 30_000, totalMs = 120_000 } = timeouts;
+
+  const controller = new AbortController();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  function abortWith(reason: unknown) {
+    if (!controller.signal.aborted) controller.abort(reason);
+  }
+  function onOuterAbort() {
+    abortWith(
+      new TelemetryError("transient", "aborted", "download aborted", { cause: signal?.reason }),
+    );
+  }
+  if (signal?.aborted) onOuterAbort();
+  signal?.addEventListener("abort", onOuterAbort, { once: true });
+  function close() {
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    signal?.removeEventListener("abort", onOuterAbort);
+    abortWith(new TelemetryError("transient", "aborted", "download closed"));
+  }
+  timers.add(setTimeout(() => {
+    abortWith(timeoutError(`download took longer than ${totalMs / 1000} s`));
+  }, totalMs));
+
+  try {
+    let current = checkUrl(url, policy);
+    for (let hop = 0;; hop++) {
+      const headersTimer = setTimeout(() => {
+        abortWith(
+          timeoutError(
+            `no response headers from ${current.host} within ${headersMs / 1000} s`,
+          ),
+        );
+      }, headersMs);
+      timers.add(headersTimer);
+      let response;
+      try {
+        response = await httpGet(current, {
+          headers: { "accept-encoding": "gzip", "user-agent": "pewstats-telemetry", ...headers },
+          signal: controller.signal,
+        });
+      } catch (err) {
+        throw controller.signal.aborted ? controller.signal.reason : networkError(current, err);
+      } finally {
+        clearTimeout(headersTimer);
+        timers.delete(headersTimer);
+      }
+      const { status } = response;
+      if (status >= 300 && status < 400 && response.headers["location"] !== undefined) {
+        await response.body.cancel().catch(() => {});
+        if (hop >= maxRedirects) {
+          throw new TelemetryError(
+            "permanent",
+            "too_many_redirects",
+            `more than ${maxRedirects} redirects, last from ${redactUrl(current)}`,
+          );
+        }
+        const next = new URL(response.headers["location"], current);
+        current = checkUrl(next.href, policy);
+        continue;
+      }
+      if (status < 200 || status > 299) {
+        await response.body.cancel().catch(() => {});
+        throw statusError(status, current, response.headers["retry-after"]);
+      }
+      const lengthHeader = response.headers["content-length"];
+      const contentLength = lengthHeader !== undefined && /^\d+$/.test(lengthHeader)
+        ? Number(lengthHeader)
+        : undefined;
+      if (contentLength !== undefined && contentLength > maxBytes) {
+        await response.body.cancel().catch(() => {});
+        throw tooLarge(maxBytes, current);
+      }
+      const body = mapBodyErrors(response.body, current)
+        .pipeThrough(
+          new IdleTimeoutStream(idleMs, { onIdle: abortWith, timers, host: current.host }),
+        )
+        .pipeThrough(new ByteLimitStream(maxBytes, { what: "download", code: "too_large" }))
+        .pipeThrough(new LengthCheckStream(contentLength, current));
+      return {
+        url: current,
+        contentLength,
+        contentEncoding: (response.headers["content-encoding"] ?? "").toLowerCase(),
+        body,
+        close,
+      };
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+/**
+ * Re-reads the body so that its errors become transient TelemetryErrors
+ * (a reset connection is worth a retry); our own timeouts already are.
+ */
+function mapBodyErrors(body: ReadableStream<Uint8Array>, url: URL): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (err) {
+        controller.error(err instanceof TelemetryError ? err : networkError(url, err));
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** Errors when no chunk arrives for `idleMs`. */
+class IdleTimeoutStream extends TransformStream<Uint8Array, Uint8Array> {
+  constructor(
+    idleMs: number,
+    options: {
+      onIdle: (reason: unknown) => void;
+      timers: Set<ReturnType<typeof setTimeout>>;
+      host: string;
+    },
+  ) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    function arm() {
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        options.timers.delete(timer);
+      }
+      timer = setTimeout(() => {
+        options.onIdle(timeoutError(`no data from ${options.host} for ${idleMs / 1000} s`));
+      }, idleMs);
+      options.timers.add(timer);
+    }
+    super({
+      start() {
+        arm();
+      },
+      transform(chunk, controller) {
+        arm();
+        controller.enqueue(chunk);
+      },
+      flush() {
+        if (timer !== undefined) clearTimeout(timer);
+      },
+    });
+  }
+}
+
+/** Errors (transient) when the body ends before its Content-Length. */
+class LengthCheckStream extends TransformStream<Uint8Array, Uint8Array> {
+  constructor(contentLength: number | undefined, url: URL) {
+    let seen = 0;
+    super({
+      transform(chunk, controller) {
+        seen += chunk.length;
+        controller.enqueue(chunk);
+      },
+      flush() {
+        if (contentLength !== undefined && seen < contentLength) {
+          throw new TelemetryError(
+            "transient",
+            "short_body",
+            `body from ${url.host} ended after ${seen} of ${contentLength} bytes`,
+          );
+        }
+      },
+    });
+  }
+}
+
+function timeoutError(message: string): TelemetryError {
+  return new TelemetryError("transient", "timeout", message);
+}
+
+function tooLarge(maxBytes: number, url: URL): TelemetryError {
+  return new TelemetryError(
+    "permanent",
+    "too_large",
+    `download from ${url.host} exceeds --max-bytes ${maxBytes}`,
+  );
+}
+
+function networkError(url: URL, err: unknown): TelemetryError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new TelemetryError(
+    "transient",
+    "network",
+    `cannot reach ${url.host}: ${reason}`,
+    { cause: err },
+  );
+}
+
+/**
+ * Maps an HTTP status to an error of the right kind.
+ *
+ * @param status The HTTP status (not 2xx).
+ * @param url The URL that answered.
+ * @param retryAfter The `Retry-After` header, if any.
+ * @returns The error to throw.
+ */
+export function statusError(status: number, url: URL, retryAfter?: string): TelemetryError {
+  const where = redactUrl(url);
+  if (RETRIABLE_STATUS.has(status) || status >= 500) {
+    const seconds = parseRetryAfter(retryAfter, Date.now());
+    return new TelemetryError(
+      "transient",
+      "http_status",
+      `HTTP ${status} from ${where}`,
+      seconds === undefined ? {} : { retryAfterSeconds: seconds },
+    );
+  }
+  const hint = status === 403
+    ? " (the CDN answers 403 for telemetry older than 14 days)"
+    : status === 404
+    ? " (no telemetry at this URL)"
+    : "";
+  return new TelemetryError("permanent", "http_status", `HTTP ${status} from ${where}${hint}`);
+}
+
+/**
+ * Parses `Retry-After`: delay seconds or an HTTP date.
+ *
+ * @param value The header value.
+ * @param nowMs The current time, for dates.
+ * @returns Seconds to wait (0 or more), or undefined when absent or unparsable.
+ */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - nowMs) / 1000));
+}

@@ -1,0 +1,205 @@
+/**
+ * The single pass that turns a byte stream (a download, or a stored file)
+ * into exactly one layer of gzip, while checking the content.
+ *
+ * The compression is decided from the first bytes, never from a name:
+ * - not gzip: the bytes are the content; they are gzipped with
+ *   `CompressionStream` on their way to the sink;
+ * - gzip: the bytes go to the sink exactly as they are, and are decompressed
+ *   only to be validated;
+ * - gzip inside gzip (any depth): the outer layers are peeled and the
+ *   innermost gzip is what goes to the sink.
+ *
+ * In the same pass the decompressed content must be complete gzip (CRC and
+ * length) and a well-formed, non-empty JSON array of objects whose first
+ * event, when it is `LogMatchDefinition`, belongs to the expected match.
+ *
+ * @module
+ */
+
+import { ByteLimitStream, CopyToSinkStream, CountingStream } from "./byte_streams.ts";
+import { TelemetryError } from "./errors.ts";
+import { decodeGzipPrefix, GunzipStream, isGzip } from "./gzip.ts";
+import { ValidateStream, type ValidationSummary } from "./json_validator.ts";
+import { matchIdFromTelemetry, telemetryMatches } from "./match_id.ts";
+import { peekStream, peekUntil } from "./peek_stream.ts";
+
+/** Default cap of decompressed bytes (4 GiB): stops decompression bombs. */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * 1024 ** 3;
+
+/** The deepest nesting of gzip layers that is peeled. */
+const MAX_GZIP_LAYERS = 8;
+
+/** How many bytes of a gzip layer are read to learn whether it holds gzip. */
+const PREFIX_PROBE_MAX_BYTES = 256 * 1024;
+
+/** Options of {@linkcode ingest}. */
+export interface IngestOptions {
+  /**
+   * Where the single-gzip bytes go; closed on success. On failure it may be
+   * left errored or open: the caller discards what it received. Without a sink nothing is compressed: the pass only audits.
+   */
+  sink?: WritableStream<Uint8Array>;
+  /**
+   * When set, a `LogMatchDefinition` first event must carry a `MatchId`
+   * ending with `.<expectedMatchId>`.
+   */
+  expectedMatchId?: string;
+  /**
+   * Fail with `too_large` beyond this many decompressed bytes.
+   * @default {4 GiB}
+   */
+  maxDecompressedBytes?: number;
+  /** Called with the count of decompressed content bytes as they are validated. */
+  onContentBytes?: (total: number) => void;
+}
+
+/** What {@linkcode ingest} found. */
+export interface IngestResult {
+  /** Gzip layers around the content in the input: 0 plain, 1 normal, 2+ nested. */
+  gzipLayers: number;
+  /** Bytes given to the sink (the single-gzip size; without a sink, the innermost gzip's size, or 0 for plain input). */
+  storedBytes: number;
+  /** Bytes of decompressed JSON content. */
+  contentBytes: number;
+  /** Top-level events in the content. */
+  events: number;
+  /** `_T` of the first event, when it is a string. */
+  firstEventType?: string;
+  /** `MatchId` of a first `LogMatchDefinition`, when present. */
+  telemetryMatchId?: string;
+  /** The API match id: the last dot-separated part of `telemetryMatchId`. */
+  matchId?: string;
+}
+
+/**
+ * Reads the whole input once: normalizes it to one gzip layer into the sink
+ * and validates the content. The caller decides whether to commit what the
+ * sink received.
+ *
+ * @param input The bytes, as served or as stored.
+ * @param options Sink, expected match id, size cap.
+ * @returns What was found (and stored).
+ * @throws {TelemetryError} kind `permanent` with code `truncated`, `corrupt`,
+ * `invalid_json`, `empty`, `not_telemetry`, `wrong_match` or `too_large`. An
+ * error of the input stream itself (e.g. a network error) is rethrown as is.
+ *
+ * @example
+ * ```ts
+ * import { ingest } from "./ingest.ts";
+ * const json = new TextEncoder().encode('[{"_T":"LogMatchDefinition","MatchId":"m.x.abc"}]');
+ * const result = await ingest(ReadableStream.from([json]), { expectedMatchId: "abc" });
+ * if (result.events !== 1 || result.gzipLayers !== 0) throw new Error("unexpected");
+ * ```
+ */
+export async function ingest(
+  input: ReadableStream<Uint8Array>,
+  options: IngestOptions = {},
+): Promise<IngestResult> {
+  const {
+    sink,
+    expectedMatchId,
+    maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
+    onContentBytes,
+  } = options;
+  let stream = input;
+  let gzipLayers = 0;
+  try {
+    const first = await peekStream(stream, { minBytes: 2 });
+    stream = first.stream;
+    if (isGzip(first.head)) gzipLayers = 1;
+    // Peel outer layers while what they hold is gzip again.
+    while (gzipLayers > 0 && gzipLayers < MAX_GZIP_LAYERS) {
+      const probe = await peekUntil(stream, {
+        done: (head) => (decodeGzipPrefix(head)?.length ?? 0) >= 2,
+        maxBytes: PREFIX_PROBE_MAX_BYTES,
+      });
+      stream = probe.stream;
+      const inner = decodeGzipPrefix(probe.head);
+      if (inner === undefined || !isGzip(inner)) break;
+      stream = stream.pipeThrough(new GunzipStream({ maxOutputBytes: maxDecompressedBytes }));
+      gzipLayers++;
+    }
+  } catch (err) {
+    await stream.cancel(err).catch(() => {});
+    throw err;
+  }
+
+  const validate = new ValidateStream();
+  const contentCounter = new CountingStream(onContentBytes);
+  const stored = new CountingStream();
+  const discard = new WritableStream<Uint8Array>();
+  if (gzipLayers > 0) {
+    let gzipped = stream.pipeThrough(stored);
+    if (sink !== undefined) gzipped = gzipped.pipeThrough(new CopyToSinkStream(sink));
+    await gzipped
+      .pipeThrough(new GunzipStream({ maxOutputBytes: maxDecompressedBytes }))
+      .pipeThrough(contentCounter)
+      .pipeThrough(validate)
+      .pipeTo(discard);
+  } else {
+    const content = stream
+      .pipeThrough(new ByteLimitStream(maxDecompressedBytes, { what: "content" }))
+      .pipeThrough(contentCounter)
+      .pipeThrough(validate);
+    if (sink === undefined) {
+      await content.pipeTo(discard);
+    } else {
+      await content.pipeThrough(gzipStream()).pipeThrough(stored).pipeTo(sink);
+    }
+  }
+
+  const summary = validate.summary;
+  if (summary === undefined) throw new Error("validator finished without a summary");
+  checkMatch(summary, expectedMatchId);
+  return toResult(summary, { gzipLayers, storedBytes: stored.bytes });
+}
+
+/** `CompressionStream("gzip")`, typed for the `Uint8Array` pipeline. */
+function gzipStream(): TransformStream<Uint8Array, Uint8Array> {
+  // The DOM typing wants ArrayBuffer-backed input; every chunk here is one.
+  return new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
+}
+
+function toResult(
+  summary: ValidationSummary,
+  counts: { gzipLayers: number; storedBytes: number },
+): IngestResult {
+  const result: IngestResult = {
+    gzipLayers: counts.gzipLayers,
+    storedBytes: counts.storedBytes,
+    contentBytes: summary.bytes,
+    events: summary.events,
+  };
+  const { type, matchId } = summary.first;
+  if (type !== undefined) result.firstEventType = type;
+  if (type === "LogMatchDefinition" && matchId !== undefined) {
+    result.telemetryMatchId = matchId;
+    const apiId = matchIdFromTelemetry(matchId);
+    if (apiId !== undefined) result.matchId = apiId;
+  }
+  return result;
+}
+
+/**
+ * Checks that a first `LogMatchDefinition` event belongs to the expected match.
+ *
+ * @param summary The validator's summary.
+ * @param expectedMatchId The match the content should belong to; nothing is checked without it.
+ * @throws {TelemetryError} kind `permanent`, code `wrong_match`.
+ */
+export function checkMatch(summary: ValidationSummary, expectedMatchId: string | undefined): void {
+  const { type, matchId } = summary.first;
+  if (expectedMatchId === undefined || type !== "LogMatchDefinition" || matchId === undefined) {
+    return;
+  }
+  if (!telemetryMatches(matchId, expectedMatchId)) {
+    throw new TelemetryError(
+      "permanent",
+      "wrong_match",
+      `telemetry belongs to another match: MatchId ${
+        JSON.stringify(matchId)
+      } does not end with ".${expectedMatchId}"`,
+    );
+  }
+}

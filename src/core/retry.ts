@@ -1,0 +1,130 @@
+/**
+ * Retrying an async operation with exponential backoff.
+ *
+ * @module
+ */
+
+import { TelemetryError } from "./errors.ts";
+
+/** Sleeps for a number of milliseconds; rejects when the signal aborts. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/**
+ * The real sleep.
+ *
+ * @param ms Milliseconds.
+ * @param signal Aborts the sleep.
+ * @returns A promise resolved after `ms`.
+ */
+export function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    function onAbort() {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Information about a retry, for logs. */
+export interface RetryEvent {
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  /** Milliseconds until the next attempt. */
+  delayMs: number;
+  /** The error of the failed attempt. */
+  error: unknown;
+}
+
+/** Options of {@linkcode retry}. */
+export interface RetryOptions {
+  /** Attempts in all, the first included. @default {3} */
+  maxAttempts?: number;
+  /** Base delay: the wait after attempt n is `baseDelayMs * 2^n`. @default {1000} */
+  baseDelayMs?: number;
+  /** Upper bound on a server-requested delay (`Retry-After`). @default {60000} */
+  maxRetryAfterMs?: number;
+  /** Whether an error is worth another attempt. @default {transient TelemetryError} */
+  isRetriable?: (err: unknown) => boolean;
+  /** Called before each wait. */
+  onRetry?: (event: RetryEvent) => void;
+  /** Stops waiting and retrying. */
+  signal?: AbortSignal;
+  /** How to wait. @default {realSleep} */
+  sleep?: Sleep;
+}
+
+/**
+ * Runs `fn` until it succeeds, the error is not retriable, or the attempts
+ * are used up; the last error is rethrown as is.
+ *
+ * @param fn The operation; receives the 1-based attempt number.
+ * @param options Attempts, backoff, and the injected sleep.
+ * @returns What `fn` returned.
+ * @throws The last error of `fn`, or `RangeError` for bad options.
+ *
+ * @example
+ * ```ts
+ * import { retry } from "./retry.ts";
+ * const value = await retry(() => Promise.resolve(42), { sleep: () => Promise.resolve() });
+ * if (value !== 42) throw new Error("unexpected");
+ * ```
+ */
+export async function retry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  const {
+    maxAttempts = 3,
+    baseDelayMs = 1000,
+    maxRetryAfterMs = 60_000,
+    isRetriable = isTransient,
+    onRetry,
+    signal,
+    sleep = realSleep,
+  } = options;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new RangeError(
+      `Cannot retry as 'maxAttempts' must be a positive integer: current value is ${maxAttempts}`,
+    );
+  }
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (attempt >= maxAttempts || !isRetriable(err) || signal?.aborted) throw err;
+      const delayMs = backoffDelay(attempt, { baseDelayMs, maxRetryAfterMs, error: err });
+      onRetry?.({ attempt, delayMs, error: err });
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
+/**
+ * The wait after a failed attempt: `base * 2^attempt`, or the server's
+ * `Retry-After` (capped) when that is longer.
+ *
+ * @param attempt The 1-based attempt that failed.
+ * @param options Base delay, Retry-After cap, and the error.
+ * @returns Milliseconds to wait.
+ */
+export function backoffDelay(
+  attempt: number,
+  options: { baseDelayMs: number; maxRetryAfterMs: number; error?: unknown },
+): number {
+  const exponential = options.baseDelayMs * 2 ** attempt;
+  const err = options.error;
+  if (err instanceof TelemetryError && err.retryAfterSeconds !== undefined) {
+    return Math.max(exponential, Math.min(err.retryAfterSeconds * 1000, options.maxRetryAfterMs));
+  }
+  return exponential;
+}
+
+function isTransient(err: unknown): boolean {
+  return err instanceof TelemetryError && err.kind === "transient";
+}

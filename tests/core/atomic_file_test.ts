@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createAtomicFile } from "../../src/core/atomic_file.ts";
+import { TelemetryError } from "../../src/core/errors.ts";
+import { denoFileSystem, type FileSystem } from "../../src/core/file_system.ts";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "atomic-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function names(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(dir)) out.push(entry.name);
+  return out.sort();
+}
+
+Deno.test("createAtomicFile() commits every byte, including the tail under 64 KiB", async () => {
+  await withDir(async (dir) => {
+    const data = new Uint8Array(65_536 * 3 + 123).map((_, i) => (i * 7919) % 251);
+    const file = await createAtomicFile(join(dir, "m"));
+    await ReadableStream.from([data.subarray(0, 1000), data.subarray(1000)]).pipeTo(file.writable);
+    const final = join(dir, "m", "raw.json.gz");
+    assert.deepEqual(await names(join(dir, "m")), [file.tempPath.split("/").pop()]);
+    await file.commit(final);
+    assert.deepEqual(await Deno.readFile(final), data);
+    assert.equal(file.bytesWritten, data.length);
+    assert.deepEqual(await names(join(dir, "m")), ["raw.json.gz"]);
+    await file.abort(); // no-op after commit
+    assert.deepEqual(await names(join(dir, "m")), ["raw.json.gz"]);
+  });
+});
+
+Deno.test("createAtomicFile() abort leaves neither the final file nor the temp", async () => {
+  await withDir(async (dir) => {
+    const file = await createAtomicFile(dir);
+    const writer = file.writable.getWriter();
+    await writer.write(new Uint8Array(10));
+    await file.abort();
+    await file.abort();
+    assert.deepEqual(await names(dir), []);
+  });
+});
+
+Deno.test("createAtomicFile() commit can move the file into a sibling directory", async () => {
+  await withDir(async (dir) => {
+    const file = await createAtomicFile(dir);
+    await ReadableStream.from([new Uint8Array([1, 2, 3])]).pipeTo(file.writable);
+    await file.commit(join(dir, "matchID=x", "raw.json.gz"));
+    assert.deepEqual(
+      await Deno.readFile(join(dir, "matchID=x", "raw.json.gz")),
+      new Uint8Array([1, 2, 3]),
+    );
+    assert.deepEqual(await names(dir), ["matchID=x"]);
+  });
+});
+
+Deno.test("createAtomicFile() turns a failing write (disk full) into a transient io error", async () => {
+  await withDir(async (dir) => {
+    const fullDisk: FileSystem = {
+      ...denoFileSystem,
+      async create(path) {
+        const real = await denoFileSystem.create(path);
+        return {
+          write: () => Promise.reject(new Error("No space left on device (os error 28)")),
+          sync: () => real.sync(),
+          close: () => real.close(),
+        };
+      },
+    };
+    const file = await createAtomicFile(dir, { fs: fullDisk });
+    await assert.rejects(
+      ReadableStream.from([new Uint8Array(5)]).pipeTo(file.writable),
+      (err: unknown) =>
+        err instanceof TelemetryError && err.kind === "transient" && err.code === "io",
+    );
+    await file.abort();
+    assert.deepEqual(await names(dir), []);
+  });
+});
+
+Deno.test("createAtomicFile() removes the temp when the rename fails", async () => {
+  await withDir(async (dir) => {
+    const failingRename: FileSystem = {
+      ...denoFileSystem,
+      rename: () => Promise.reject(new Error("EXDEV")),
+    };
+    const file = await createAtomicFile(dir, { fs: failingRename });
+    await ReadableStream.from([new Uint8Array(5)]).pipeTo(file.writable);
+    await assert.rejects(file.commit(join(dir, "raw.json.gz")), /cannot commit/);
+    assert.deepEqual(await names(dir), []);
+  });
+});
+
+Deno.test("createAtomicFile() replaces an existing final file atomically", async () => {
+  await withDir(async (dir) => {
+    const final = join(dir, "raw.json.gz");
+    await Deno.writeFile(final, new Uint8Array([9]));
+    const file = await createAtomicFile(dir);
+    await ReadableStream.from([new Uint8Array([1])]).pipeTo(file.writable);
+    await file.commit(final);
+    assert.deepEqual(await Deno.readFile(final), new Uint8Array([1]));
+  });
+});

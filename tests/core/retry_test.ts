@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { TelemetryError } from "../../src/core/errors.ts";
+import { backoffDelay, realSleep, retry } from "../../src/core/retry.ts";
+
+function transient(options = {}) {
+  return new TelemetryError("transient", "network", "boom", options);
+}
+
+Deno.test("retry() retries transient errors with 2^attempt backoff, then succeeds", async () => {
+  const sleeps: number[] = [];
+  let calls = 0;
+  const value = await retry(() => {
+    calls++;
+    if (calls < 3) return Promise.reject(transient());
+    return Promise.resolve("ok");
+  }, { sleep: (ms) => Promise.resolve(void sleeps.push(ms)) });
+  assert.equal(value, "ok");
+  assert.deepEqual(sleeps, [2000, 4000]);
+});
+
+Deno.test("retry() gives up after maxAttempts and rethrows the last error", async () => {
+  let calls = 0;
+  await assert.rejects(
+    retry(() => Promise.reject(transient({ cause: ++calls })), {
+      maxAttempts: 3,
+      sleep: () => Promise.resolve(),
+    }),
+    (err: unknown) => err instanceof TelemetryError && err.cause === 3,
+  );
+  assert.equal(calls, 3);
+});
+
+Deno.test("retry() does not retry permanent or usage errors", async () => {
+  for (const kind of ["permanent", "usage"] as const) {
+    let calls = 0;
+    await assert.rejects(retry(() => {
+      calls++;
+      return Promise.reject(new TelemetryError(kind, "http_status", "HTTP 403"));
+    }, { sleep: () => Promise.resolve() }));
+    assert.equal(calls, 1);
+  }
+});
+
+Deno.test("retry() validates maxAttempts before doing any work", async () => {
+  await assert.rejects(retry(() => Promise.resolve(1), { maxAttempts: 0 }), RangeError);
+});
+
+Deno.test("retry() stops when the signal aborts during the wait", async () => {
+  const controller = new AbortController();
+  const started = performance.now();
+  const run = retry(() => Promise.reject(transient()), {
+    baseDelayMs: 10_000,
+    signal: controller.signal,
+  });
+  setTimeout(() => controller.abort(new Error("stop")), 20);
+  await assert.rejects(run, /stop/);
+  assert.ok(performance.now() - started < 5_000);
+});
+
+Deno.test("backoffDelay() honours Retry-After up to the cap", () => {
+  const base = { baseDelayMs: 1000, maxRetryAfterMs: 60_000 };
+  assert.equal(backoffDelay(1, base), 2000);
+  assert.equal(backoffDelay(2, base), 4000);
+  assert.equal(backoffDelay(1, { ...base, error: transient({ retryAfterSeconds: 30 }) }), 30_000);
+  assert.equal(backoffDelay(1, { ...base, error: transient({ retryAfterSeconds: 3600 }) }), 60_000);
+  assert.equal(backoffDelay(3, { ...base, error: transient({ retryAfterSeconds: 1 }) }), 8000);
+});
+
+Deno.test("realSleep() waits and can be aborted", async () => {
+  await realSleep(1);
+  const controller = new AbortController();
+  controller.abort(new Error("aborted"));
+  await assert.rejects(realSleep(10_000, controller.signal), /aborted/);
+});
