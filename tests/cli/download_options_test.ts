@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { Command } from "commander";
+import {
+  addDownloadOptions,
+  type DownloadFlags,
+  toDownloadSettings,
+} from "../../src/cli/download_options.ts";
+import { DEFAULT_ALLOWED_HOSTS } from "../../src/core/url_policy.ts";
+
+function parse(args: string[]): DownloadFlags {
+  const command = addDownloadOptions(
+    new Command("x").exitOverride().configureOutput({ writeErr: () => {} }),
+  );
+  command.parse(args, { from: "user" });
+  return command.opts() as unknown as DownloadFlags;
+}
+
+Deno.test("addDownloadOptions() gives the documented defaults", () => {
+  const settings = toDownloadSettings(parse([]));
+  assert.equal(settings.dataDir, Deno.env.get("TELEMETRY_DATA_DIR") ?? "./data/telemetry");
+  assert.equal(settings.maxBytes, 1024 ** 3);
+  assert.equal(settings.maxDecompressedBytes, 4 * 1024 ** 3);
+  assert.deepEqual(settings.timeouts, { headersMs: 30_000, idleMs: 30_000, totalMs: 120_000 });
+  assert.equal(settings.attempts, 3);
+  assert.equal(settings.backoffBaseMs, 1000);
+  assert.equal(settings.maxRetryAfterMs, 60_000);
+  assert.equal(settings.policy.allowHttp, false);
+});
+
+Deno.test("toDownloadSettings() adds --allow-host values to the default hosts", () => {
+  const settings = toDownloadSettings(
+    parse([
+      "--allow-host",
+      "127.0.0.1",
+      "--allow-host",
+      "Mirror.Local,cdn.example",
+      "--allow-http",
+    ]),
+  );
+  assert.deepEqual(settings.policy.allowHosts, [
+    ...DEFAULT_ALLOWED_HOSTS,
+    "127.0.0.1",
+    "mirror.local",
+    "cdn.example",
+  ]);
+  assert.equal(settings.policy.allowHttp, true);
+});
+
+Deno.test("toDownloadSettings() converts seconds and sizes", () => {
+  const settings = toDownloadSettings(
+    parse(["--idle-timeout", "0.5", "--max-bytes", "10MiB", "--backoff", "0", "--attempts", "5"]),
+  );
+  assert.equal(settings.timeouts.idleMs, 500);
+  assert.equal(settings.maxBytes, 10 * 1024 ** 2);
+  assert.equal(settings.backoffBaseMs, 0);
+  assert.equal(settings.attempts, 5);
+});
+
+Deno.test("addDownloadOptions() rejects a bad value as a usage error", () => {
+  assert.throws(() => parse(["--max-bytes", "lots"]), /--max-bytes/);
+  assert.throws(() => parse(["--attempts", "0"]), /--attempts/);
+});

@@ -1,0 +1,10 @@
+import assert from "node:assert/strict";
+import { ExitCode, exitCodeFor } from "../../src/cli/exit_code.ts";
+import { TelemetryError } from "../../src/core/errors.ts";
+
+Deno.test("exitCodeFor() maps usage errors to 2 and everything else to 1", () => {
+  assert.equal(exitCodeFor(new TelemetryError("usage", "bad_match_id", "x")), ExitCode.Usage);
+  assert.equal(exitCodeFor(new TelemetryError("permanent", "http_status", "x")), ExitCode.Failed);
+  assert.equal(exitCodeFor(new TelemetryError("transient", "timeout", "x")), ExitCode.Failed);
+  assert.equal(exitCodeFor(new Error("bug")), ExitCode.Failed);
+});

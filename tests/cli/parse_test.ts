@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { InvalidArgumentError } from "commander";
+import { collectList, parsePositiveInt, parseSeconds, parseSize } from "../../src/cli/parse.ts";
+
+Deno.test("parseSize() reads bytes and binary or decimal units", () => {
+  assert.equal(parseSize("1073741824"), 1024 ** 3);
+  assert.equal(parseSize("1G"), 1024 ** 3);
+  assert.equal(parseSize("512MiB"), 512 * 1024 ** 2);
+  assert.equal(parseSize("2MB"), 2_000_000);
+  assert.equal(parseSize("1.5k"), 1536);
+});
+
+Deno.test("parseSize() rejects nonsense with InvalidArgumentError", () => {
+  for (const bad of ["", "-1", "0", "ten", "5XB", "1e9"]) {
+    assert.throws(() => parseSize(bad), InvalidArgumentError, bad);
+  }
+});
+
+Deno.test("parsePositiveInt() accepts 1.. and rejects 0, fractions and words", () => {
+  assert.equal(parsePositiveInt("16"), 16);
+  for (const bad of ["0", "1.5", "-2", "four", ""]) {
+    assert.throws(() => parsePositiveInt(bad), InvalidArgumentError, bad);
+  }
+});
+
+Deno.test("parseSeconds() accepts fractions and zero", () => {
+  assert.equal(parseSeconds("0"), 0);
+  assert.equal(parseSeconds("0.25"), 0.25);
+  assert.throws(() => parseSeconds("-1"), InvalidArgumentError);
+  assert.throws(() => parseSeconds("1m"), InvalidArgumentError);
+});
+
+Deno.test("collectList() accumulates repeated and comma-separated values", () => {
+  assert.deepEqual(collectList("a, b", undefined), ["a", "b"]);
+  assert.deepEqual(collectList("c", ["a", "b"]), ["a", "b", "c"]);
+  assert.deepEqual(collectList(",,", []), []);
+});

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { parseJobLine, readJobs } from "../../src/commands/jobs_file.ts";
+
+Deno.test("parseJobLine() reads queue-shaped objects", () => {
+  assert.deepEqual(
+    parseJobLine('{"match_id":"abc","telemetry_url":"https://h/x","map_name":"Erangel"}', 3),
+    {
+      line: 3,
+      url: "https://h/x",
+      matchId: "abc",
+    },
+  );
+  assert.deepEqual(parseJobLine('{"telemetry_url":"https://h/x"}', 1), {
+    line: 1,
+    url: "https://h/x",
+  });
+});
+
+Deno.test("parseJobLine() explains what is wrong with a line", () => {
+  assert.match(parseJobLine("{nope", 2).error?.message ?? "", /line 2: not JSON/);
+  assert.match(parseJobLine("[1]", 2).error?.message ?? "", /expected a JSON object/);
+  assert.match(parseJobLine('{"match_id":"a"}', 4).error?.message ?? "", /missing "telemetry_url"/);
+  assert.match(
+    parseJobLine('{"match_id":5,"telemetry_url":"u"}', 5).error?.message ?? "",
+    /must be a string/,
+  );
+});
+
+Deno.test("readJobs() streams a file line by line, skipping blank lines and CRs", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(
+      path,
+      '{"telemetry_url":"a"}\r\n\n{"telemetry_url":"b","match_id":"m"}',
+    );
+    const jobs = [];
+    for await (const job of readJobs(path)) jobs.push(job);
+    assert.deepEqual(jobs, [{ line: 1, url: "a" }, { line: 3, url: "b", matchId: "m" }]);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("readJobs() reports an unreadable file as a usage error", async () => {
+  await assert.rejects(async () => {
+    for await (const _ of readJobs("/nonexistent/jobs.ndjson")) { /* nothing */ }
+  }, /cannot read --jobs \/nonexistent\/jobs\.ndjson/);
+});
