@@ -252,7 +252,10 @@ function reportFailure(
     code,
     error: errorLine(err),
   });
-  if (json) {
+  if (!json) {
+    // A batch prints one result line per job; a single download's one line is the log line.
+    if (line !== undefined) io.print(`${"failed".padEnd(14)} ${matchId ?? "-"}  ${errorLine(err)}`);
+  } else {
     io.print(JSON.stringify({
       outcome: "failed",
       ...(line === undefined ? {} : { line }),

@@ -219,7 +219,13 @@ export async function downloadTelemetry(
     maxAttempts: attempts,
     baseDelayMs: backoffBaseMs,
     maxRetryAfterMs,
-    sleep,
+    // An abort during the backoff ends the download like an abort during an attempt.
+    sleep: (ms, sleepSignal) =>
+      sleep(ms, sleepSignal).catch((err) => {
+        throw signal?.aborted
+          ? new TelemetryError("transient", "aborted", "download aborted", { cause: err })
+          : err;
+      }),
     ...(signal === undefined ? {} : { signal }),
     ...(onRetry === undefined ? {} : { onRetry }),
   });

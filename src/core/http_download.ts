@@ -151,8 +151,7 @@ export async function openDownload(
             `more than ${maxRedirects} redirects, last from ${redactUrl(current)}`,
           );
         }
-        const next = new URL(response.headers["location"], current);
-        current = checkUrl(next.href, policy);
+        current = checkUrl(resolveLocation(response.headers["location"], current), policy);
         continue;
       }
       if (status < 200 || status > 299) {
@@ -267,6 +266,18 @@ class LengthCheckStream extends TransformStream<Uint8Array, Uint8Array> {
   }
 }
 
+/**
+ * The absolute form of a `Location` header; left as is when it cannot be
+ * resolved, so that the policy check refuses it as an invalid URL.
+ */
+function resolveLocation(location: string, base: URL): string {
+  try {
+    return new URL(location, base).href;
+  } catch {
+    return location;
+  }
+}
+
 function timeoutError(message: string): TelemetryError {
   return new TelemetryError("transient", "timeout", message);
 }
@@ -327,6 +338,8 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (value === undefined) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  // An HTTP date starts with a day name; Date.parse alone takes "-5" or "1.5" for dates.
+  if (!/^[A-Za-z]/.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, Math.ceil((date - nowMs) / 1000));
