@@ -1,0 +1,157 @@
+/**
+ * Look at the first bytes of a byte stream without losing them: the peeked
+ * chunks are replayed, then the rest of the source follows.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode peekStream}. */
+export interface PeekStreamOptions {
+  /** Read chunks until at least this many bytes are buffered (or the stream ends). */
+  minBytes: number;
+}
+
+/** Options of {@linkcode peekUntil}. */
+export interface PeekUntilOptions {
+  /** Stop reading once this returns true for the bytes buffered so far. */
+  done: (head: Uint8Array) => boolean;
+  /** Stop reading once at least this many bytes are buffered. */
+  maxBytes: number;
+}
+
+/** What {@linkcode peekStream} and {@linkcode peekUntil} return. */
+export interface PeekResult {
+  /** The bytes read so far, concatenated (whole chunks, so it may exceed the bound asked for). */
+  head: Uint8Array;
+  /** The whole content again: the peeked chunks, then the rest of the source. */
+  stream: ReadableStream<Uint8Array>;
+}
+
+/**
+ * Reads chunks from `stream` until at least `minBytes` are buffered or the
+ * stream ends, and returns them together with a stream that yields the same
+ * chunks first and then the rest of the source.
+ *
+ * The returned stream pulls from the source only when read (no extra
+ * buffering); cancelling it cancels the source. The source stays locked.
+ *
+ * @param stream The source; it gets locked.
+ * @param options `minBytes`, a non-negative integer.
+ * @returns The head and the replaying stream.
+ * @throws {RangeError} when `minBytes` is not a non-negative integer.
+ * @throws {unknown} whatever reading the source throws.
+ *
+ * @example Sniff the gzip magic
+ * ```ts
+ * import { peekStream } from "./peek_stream.ts";
+ * const source = ReadableStream.from([new Uint8Array([0x1f]), new Uint8Array([0x8b, 8])]);
+ * const { head, stream } = await peekStream(source, { minBytes: 2 });
+ * const all = await new Response(stream).bytes();
+ * if (head.length !== 3 || all.length !== 3) throw new Error("unexpected");
+ * ```
+ */
+export async function peekStream(
+  stream: ReadableStream<Uint8Array>,
+  options: PeekStreamOptions,
+): Promise<PeekResult> {
+  const { minBytes } = options;
+  if (!Number.isSafeInteger(minBytes) || minBytes < 0) {
+    throw new RangeError(
+      `Cannot peek as 'minBytes' must be a non-negative integer: current value is ${minBytes}`,
+    );
+  }
+  return await peek(stream, (_head, total) => total >= minBytes);
+}
+
+/**
+ * Reads chunks from `stream` until `done(head)` returns true, at least
+ * `maxBytes` are buffered, or the stream ends; returns the head and a stream
+ * that replays it before the rest, as {@linkcode peekStream} does.
+ *
+ * `done` is called with the whole head after each chunk, so keep `maxBytes`
+ * small (a few KiB).
+ *
+ * @param stream The source; it gets locked.
+ * @param options The `done` test and the `maxBytes` bound (a positive integer).
+ * @returns The head and the replaying stream.
+ * @throws {RangeError} when `maxBytes` is not a positive integer.
+ * @throws {unknown} whatever reading the source or `done` throws.
+ *
+ * @example Read until a newline
+ * ```ts
+ * import { peekUntil } from "./peek_stream.ts";
+ * const source = ReadableStream.from(["ab", "c\nd", "ef"].map((s) => new TextEncoder().encode(s)));
+ * const { head } = await peekUntil(source, { done: (h) => h.includes(10), maxBytes: 1024 });
+ * if (head.length !== 5) throw new Error("unexpected");
+ * ```
+ */
+export async function peekUntil(
+  stream: ReadableStream<Uint8Array>,
+  options: PeekUntilOptions,
+): Promise<PeekResult> {
+  const { done, maxBytes } = options;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+    throw new RangeError(
+      `Cannot peek as 'maxBytes' must be a positive integer: current value is ${maxBytes}`,
+    );
+  }
+  return await peek(stream, (head, total) => total >= maxBytes || done(head()));
+}
+
+/** Reads until `enough` says so, then builds the replaying stream. */
+async function peek(
+  stream: ReadableStream<Uint8Array>,
+  enough: (head: () => Uint8Array, total: number) => boolean,
+): Promise<PeekResult> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let ended = false;
+  function head(): Uint8Array {
+    return concat(chunks, total);
+  }
+  while (!enough(head, total)) {
+    const result = await reader.read();
+    if (result.done) {
+      ended = true;
+      break;
+    }
+    chunks.push(result.value);
+    total += result.value.length;
+  }
+  let next = 0;
+  const replay = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = chunks[next];
+      if (chunk !== undefined) {
+        chunks[next++] = EMPTY;
+        controller.enqueue(chunk);
+        return;
+      }
+      if (ended) {
+        controller.close();
+        return;
+      }
+      const result = await reader.read();
+      if (result.done) controller.close();
+      else controller.enqueue(result.value);
+    },
+    async cancel(reason) {
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return { head: concat(chunks, total), stream: replay };
+}
+
+const EMPTY = new Uint8Array(0);
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}

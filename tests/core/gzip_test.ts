@@ -1,0 +1,266 @@
+import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
+import { decodeGzipPrefix, GunzipStream, isGzip } from "../../src/core/gzip.ts";
+import { TelemetryError } from "../../src/core/errors.ts";
+
+const encoder = new TextEncoder();
+
+/** Deterministic, moderately compressible content of `size` bytes. */
+function makeContent(size: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = 0x61 + ((x >>> 16) % 8);
+  }
+  return out;
+}
+
+function gzip(data: Uint8Array): Uint8Array {
+  const out = gzipSync(data);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength).slice();
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+function chunked(data: Uint8Array, size: number): ReadableStream<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for (let offset = 0; offset < data.length; offset += size) {
+    chunks.push(data.subarray(offset, offset + size));
+  }
+  return ReadableStream.from(chunks);
+}
+
+async function gunzip(
+  data: Uint8Array,
+  options: { chunkSize?: number; maxOutputBytes?: number } = {},
+): Promise<Uint8Array> {
+  const { chunkSize = 64 * 1024, maxOutputBytes } = options;
+  const stream = new GunzipStream(maxOutputBytes === undefined ? {} : { maxOutputBytes });
+  return await new Response(chunked(data, chunkSize).pipeThrough(stream)).bytes();
+}
+
+async function gunzipError(
+  data: Uint8Array,
+  options: { chunkSize?: number; maxOutputBytes?: number } = {},
+): Promise<TelemetryError> {
+  try {
+    await gunzip(data, options);
+  } catch (err) {
+    assert.ok(err instanceof TelemetryError, `expected a TelemetryError, got ${err}`);
+    assert.equal(err.kind, "permanent");
+    return err;
+  }
+  assert.fail("expected gunzip to fail");
+}
+
+Deno.test("isGzip() recognizes the gzip magic", () => {
+  assert.equal(isGzip(gzip(encoder.encode("x"))), true);
+  assert.equal(isGzip(new Uint8Array([0x1f, 0x8b])), true);
+  assert.equal(isGzip(new Uint8Array([0x1f])), false);
+  assert.equal(isGzip(new Uint8Array([])), false);
+  assert.equal(isGzip(encoder.encode("[{}]")), false);
+});
+
+Deno.test("GunzipStream decodes a large file in any chunk size", async () => {
+  const content = makeContent(3_000_000);
+  const gz = gzip(content);
+  for (const chunkSize of [1000, 65_536, 200_000, gz.length]) {
+    assert.deepEqual(await gunzip(gz, { chunkSize }), content);
+  }
+});
+
+Deno.test("GunzipStream counts bytes in and out", async () => {
+  const content = makeContent(500_000);
+  const gz = gzip(content);
+  const stream = new GunzipStream();
+  const out = await new Response(chunked(gz, 10_000).pipeThrough(stream)).bytes();
+  assert.equal(out.length, content.length);
+  assert.equal(stream.bytesIn, gz.length);
+  assert.equal(stream.bytesOut, content.length);
+});
+
+Deno.test("GunzipStream decodes two concatenated members to their concatenation", async () => {
+  const a = makeContent(100_000, 1);
+  const b = makeContent(70_000, 2);
+  const both = concat(gzip(a), gzip(b));
+  assert.deepEqual(await gunzip(both), concat(a, b));
+  assert.deepEqual(await gunzip(both, { chunkSize: 777 }), concat(a, b));
+});
+
+Deno.test("GunzipStream decodes the gzip of empty input to nothing", async () => {
+  assert.deepEqual(await gunzip(gzip(new Uint8Array(0))), new Uint8Array(0));
+});
+
+Deno.test("GunzipStream reports zero padding after the last member as corrupt", async () => {
+  const gz = gzip(makeContent(1000));
+  const padded = await gunzipError(concat(gz, new Uint8Array(8)));
+  assert.equal(padded.code, "corrupt");
+  assert.match(padded.message, /zero bytes after the end of a member/);
+  // zlib would ignore anything after the zeros: garbage, or a whole member.
+  const hidden = await gunzipError(concat(gz, new Uint8Array(4), encoder.encode("garbage")));
+  assert.equal(hidden.code, "corrupt");
+  const split = await gunzipError(concat(gz, new Uint8Array(4), gz), { chunkSize: gz.length + 4 });
+  assert.equal(split.code, "corrupt");
+});
+
+Deno.test("GunzipStream reports a flipped CRC byte as corrupt", async () => {
+  const gz = gzip(makeContent(200_000));
+  gz[gz.length - 6]! ^= 0x01;
+  const err = await gunzipError(gz);
+  assert.equal(err.code, "corrupt");
+  assert.match(err.message, /incorrect data check/);
+  assert.match(err.message, new RegExp(`first ${gz.length} compressed bytes`));
+});
+
+Deno.test("GunzipStream reports a wrong length trailer as corrupt", async () => {
+  const gz = gzip(makeContent(200_000));
+  gz[gz.length - 2]! ^= 0x01;
+  const err = await gunzipError(gz);
+  assert.equal(err.code, "corrupt");
+  assert.match(err.message, /incorrect length check/);
+});
+
+Deno.test("GunzipStream reports a file cut in a deflate block as truncated", async () => {
+  const gz = gzip(makeContent(400_000));
+  const cut = gz.subarray(0, Math.floor(gz.length / 2));
+  const err = await gunzipError(cut, { chunkSize: 10_000 });
+  assert.equal(err.code, "truncated");
+  assert.equal(
+    err.message,
+    `gzip stream ends early after ${cut.length} compressed bytes (file truncated?)`,
+  );
+  assert.ok((err.offset ?? 0) > 0);
+});
+
+Deno.test("GunzipStream reports a file cut in its trailer as truncated", async () => {
+  const gz = gzip(makeContent(10_000));
+  const err = await gunzipError(gz.subarray(0, gz.length - 3));
+  assert.equal(err.code, "truncated");
+});
+
+Deno.test("GunzipStream reports trailing garbage as corrupt", async () => {
+  const gz = concat(gzip(makeContent(50_000)), encoder.encode("garbage"));
+  const err = await gunzipError(gz);
+  assert.equal(err.code, "corrupt");
+  assert.match(err.message, /incorrect header check/);
+});
+
+Deno.test("GunzipStream reports content that is not gzip as corrupt with a bad magic", async () => {
+  const err = await gunzipError(encoder.encode('[{"_T":"LogMatchDefinition"}]'));
+  assert.equal(err.code, "corrupt");
+  assert.match(err.message, /^not gzip: bad magic/);
+  const second = await gunzipError(new Uint8Array([0x1f, 0x00, 0x08]), { chunkSize: 1 });
+  assert.equal(second.code, "corrupt");
+  assert.match(second.message, /^not gzip: bad magic \(byte 1 is 0x00/);
+});
+
+Deno.test("GunzipStream reports invalid deflate data as corrupt", async () => {
+  const gz = gzip(makeContent(50_000));
+  for (let i = 12; i < 40; i++) gz[i] = 0xff;
+  const err = await gunzipError(gz);
+  assert.equal(err.code, "corrupt");
+  assert.match(err.message, /^corrupt gzip data \(.+\)/);
+});
+
+Deno.test("GunzipStream reports empty input as truncated", async () => {
+  const err = await gunzipError(new Uint8Array(0));
+  assert.equal(err.code, "truncated");
+  assert.equal(err.message, "gzip stream is empty");
+});
+
+Deno.test("GunzipStream reports a lone magic byte as truncated", async () => {
+  const err = await gunzipError(new Uint8Array([0x1f]));
+  assert.equal(err.code, "truncated");
+});
+
+Deno.test("GunzipStream stops a decompression bomb at maxOutputBytes", async () => {
+  const bomb = gzip(new Uint8Array(50_000_000));
+  const err = await gunzipError(bomb, { maxOutputBytes: 1_000_000 });
+  assert.equal(err.code, "too_large");
+  assert.equal(err.message, "decompressed content exceeds 1000000 bytes");
+});
+
+Deno.test("GunzipStream accepts output of exactly maxOutputBytes", async () => {
+  const content = makeContent(100_000);
+  assert.equal((await gunzip(gzip(content), { maxOutputBytes: 100_000 })).length, 100_000);
+});
+
+Deno.test("GunzipStream rejects a maxOutputBytes that is not positive", () => {
+  assert.throws(() => new GunzipStream({ maxOutputBytes: 0 }), RangeError);
+  assert.throws(() => new GunzipStream({ maxOutputBytes: Number.NaN }), RangeError);
+});
+
+Deno.test("GunzipStream keeps memory flat by waiting for zlib on each chunk", async () => {
+  // 30 MB of zeros compress to about 30 KB: one chunk in must not resolve
+  // before its output was produced, and only one chunk is in flight.
+  const gz = gzip(new Uint8Array(30_000_000));
+  const stream = new GunzipStream();
+  const writer = stream.writable.getWriter();
+  const reader = stream.readable.getReader();
+  let received = 0;
+  const reading = (async () => {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.length;
+    }
+  })();
+  for (let offset = 0; offset < gz.length; offset += 4096) {
+    await writer.write(gz.subarray(offset, offset + 4096));
+    assert.ok(stream.bytesIn >= Math.min(offset + 4096, gz.length));
+  }
+  await writer.close();
+  await reading;
+  assert.equal(received, 30_000_000);
+});
+
+Deno.test("GunzipStream releases zlib when the reader cancels", async () => {
+  const gz = gzip(makeContent(2_000_000));
+  const reader = chunked(gz, 16_384).pipeThrough(new GunzipStream()).getReader();
+  const first = await reader.read();
+  assert.equal(first.done, false);
+  await reader.cancel("enough");
+});
+
+Deno.test("GunzipStream releases zlib when the writer aborts", async () => {
+  const gz = gzip(makeContent(100_000));
+  const stream = new GunzipStream();
+  const writer = stream.writable.getWriter();
+  const draining = new Response(stream.readable).bytes().catch((err) => err);
+  await writer.write(gz.subarray(0, 1000));
+  await writer.abort(new Error("stop"));
+  assert.ok((await draining) instanceof Error);
+});
+
+Deno.test("decodeGzipPrefix() decodes the start of a large file from 4 KiB", () => {
+  const content = makeContent(1_000_000);
+  const gz = gzip(content);
+  const start = decodeGzipPrefix(gz.subarray(0, 4096));
+  assert.ok(start !== undefined);
+  assert.ok(start.length > 1000, `only ${start.length} bytes decoded`);
+  assert.deepEqual(start, content.subarray(0, start.length));
+});
+
+Deno.test("decodeGzipPrefix() sees gzip inside gzip", () => {
+  const inner = gzip(makeContent(100_000));
+  const outer = gzip(inner);
+  const start = decodeGzipPrefix(outer.subarray(0, 64));
+  assert.ok(start !== undefined && isGzip(start));
+});
+
+Deno.test("decodeGzipPrefix() returns undefined for what it cannot decode", () => {
+  assert.equal(decodeGzipPrefix(encoder.encode("[{}]")), undefined);
+  assert.equal(decodeGzipPrefix(new Uint8Array(0)), undefined);
+  const gz = gzip(makeContent(10_000));
+  for (let i = 10; i < 40; i++) gz[i] = 0xff;
+  assert.equal(decodeGzipPrefix(gz), undefined);
+});
