@@ -34,6 +34,9 @@ async function compile(): Promise<number> {
   const args = [
     "compile",
     ...CLI_PERMISSIONS,
+    // Loaded with `new Worker(...)`, which the module graph does not show.
+    "--include",
+    new URL("src/core/gzip_worker.ts", root).pathname,
     "--output",
     output,
     new URL("main.ts", root).pathname,

@@ -4,7 +4,8 @@
  *
  * The compression is decided from the first bytes, never from a name:
  * - not gzip: the bytes are the content; they are gzipped with
- *   `CompressionStream` on their way to the sink;
+ *   `CompressionStream` (in a worker, see `parallel_gzip.ts`) on their way to
+ *   the sink;
  * - gzip: the bytes go to the sink exactly as they are, and are decompressed
  *   only to be validated;
  * - gzip inside gzip (any depth): the outer layers are peeled and the
@@ -22,6 +23,7 @@ import { TelemetryError } from "./errors.ts";
 import { decodeGzipPrefix, GunzipStream, isGzip } from "./gzip.ts";
 import { ValidateStream, type ValidationSummary } from "./json_validator.ts";
 import { matchIdFromTelemetry, telemetryMatches } from "./match_id.ts";
+import { ParallelGzipStream } from "./parallel_gzip.ts";
 import { peekStream, peekUntil } from "./peek_stream.ts";
 
 /** Default cap of decompressed bytes (4 GiB): stops decompression bombs. */
@@ -155,8 +157,12 @@ export async function ingest(
   return toResult(summary, { gzipLayers, storedBytes: stored.bytes });
 }
 
-/** `CompressionStream("gzip")`, typed for the `Uint8Array` pipeline. */
+/**
+ * `CompressionStream("gzip")`: in a worker when there is a second core, so
+ * compressing overlaps receiving and validating; inline otherwise.
+ */
 function gzipStream(): TransformStream<Uint8Array, Uint8Array> {
+  if (navigator.hardwareConcurrency > 1) return new ParallelGzipStream();
   // The DOM typing wants ArrayBuffer-backed input; every chunk here is one.
   return new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
 }
