@@ -1,0 +1,215 @@
+/**
+ * Benchmark of `telemetry verify` against, in the same run and on the same
+ * files, `gzip -t` (gzip integrity only) and Python's
+ * `json.load(gzip.open(f))` (gzip + JSON), one process per file.
+ *
+ * Data: generated telemetry (`tests/support/telemetry_fixture.ts`), by
+ * default 50 files of 40 MB of JSON (2 GB decompressed, about 12:1 like
+ * real files), gzipped with `gzip -6` and cached under
+ * `bench-data/verify/`, so re-runs skip the generation.
+ *
+ * `verify` runs as a whole process the way a user runs it (`deno run` with
+ * the binary's permissions) at `--jobs 1` and `--jobs <cores>`. Python runs
+ * over a subset (`--python-files`, default 8) because it needs about 1.7 s per
+ * file; its MB/s is over that subset. `gzip -t` and `verify` run
+ * `--verify-runs` times (default 2), alternating; the table shows the fastest
+ * run and the highest peak RSS seen.
+ *
+ * Run: `deno run -A scripts/bench_verify.ts [--verify-files 50] [--verify-mb 40] [--python-files 8] [--verify-runs 2]`
+ * (other flags, such as those `deno task bench` passes on, are ignored).
+ *
+ * @module
+ */
+
+import { measure, type Measurement, printTable } from "./bench_lib.ts";
+import { CLI_PERMISSIONS } from "./permissions.ts";
+import { runPool } from "../src/core/pool.ts";
+import { telemetryChunks } from "../tests/support/telemetry_fixture.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const PYTHON_CHECK = "import gzip,json,sys; json.load(gzip.open(sys.argv[1]))";
+
+/** What the generated data set holds. */
+interface Manifest {
+  files: string[];
+  contentBytes: number[];
+}
+
+function flag(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(`--${name}`);
+  const value = i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+
+/** Generates (once) `count` files of about `mb` MB of JSON each, gzip -6. */
+async function prepare(dataDir: string, count: number, mb: number): Promise<Manifest> {
+  const manifestPath = `${dataDir}/manifest.json`;
+  try {
+    return JSON.parse(await Deno.readTextFile(manifestPath)) as Manifest;
+  } catch {
+    // Not generated yet.
+  }
+  console.error(`generating ${count} files of ${mb} MB of telemetry in ${dataDir} ...`);
+  const manifest: Manifest = { files: [], contentBytes: [] };
+  const indexes = Array.from({ length: count }, (_, i) => i);
+  await runPool(indexes, {
+    concurrency: Math.max(1, navigator.hardwareConcurrency),
+    worker: async (i) => {
+      const matchId = `bench-${String(i).padStart(4, "0")}`;
+      const dir = `${dataDir}/matchID=${matchId}`;
+      await Deno.mkdir(dir, { recursive: true });
+      const path = `${dir}/raw.json.gz`;
+      const gzip = new Deno.Command("bash", {
+        args: ["-c", `gzip -6 -c > '${path}.part'`],
+        stdin: "piped",
+      }).spawn();
+      const writer = gzip.stdin.getWriter();
+      let bytes = 0;
+      const events = Math.round(mb * 1e6 / 354);
+      for (const chunk of telemetryChunks({ matchId, events, seed: i + 1 })) {
+        bytes += chunk.length;
+        await writer.write(chunk);
+      }
+      await writer.close();
+      if (!(await gzip.status).success) throw new Error(`gzip failed for ${path}`);
+      await Deno.rename(`${path}.part`, path);
+      manifest.files[i] = path;
+      manifest.contentBytes[i] = bytes;
+    },
+  });
+  await Deno.writeTextFile(manifestPath, JSON.stringify(manifest));
+  return manifest;
+}
+
+/** Reads every file once so that every contender finds them in the page cache. */
+async function warmCache(files: string[]): Promise<void> {
+  for (const path of files) await Deno.readFile(path);
+}
+
+function check(name: string, m: Measurement): Measurement {
+  if (m.code !== 0) throw new Error(`${name} exited ${m.code}: ${m.stderr.slice(0, 2000)}`);
+  return m;
+}
+
+function verify(dataDir: string, jobs: number): Promise<Measurement> {
+  return measure([
+    Deno.execPath(),
+    "run",
+    ...CLI_PERMISSIONS,
+    `${root}main.ts`,
+    "verify",
+    "--jobs",
+    String(jobs),
+    "--data-dir",
+    dataDir,
+  ], { cwd: root });
+}
+
+/** Decompressed MB per second of a row. */
+function rate(row: { content: number; m: Measurement }): number {
+  return row.content / 1e6 / row.m.seconds;
+}
+
+function verdict(ok: boolean): string {
+  return ok ? "met" : "NOT met";
+}
+
+async function main(): Promise<void> {
+  const count = flag("verify-files", 50);
+  const mb = flag("verify-mb", 40);
+  const pythonFiles = Math.min(count, flag("python-files", 8));
+  const cores = navigator.hardwareConcurrency;
+  const dataDir = `${root}bench-data/verify/${count}x${mb}MB`;
+  const manifest = await prepare(dataDir, count, mb);
+  const totalContent = manifest.contentBytes.reduce((a, b) => a + b, 0);
+  const totalGz = (await Promise.all(manifest.files.map((f) => Deno.stat(f))))
+    .reduce((n, s) => n + s.size, 0);
+  await warmCache(manifest.files);
+
+  const runs = flag("verify-runs", 2);
+  /** Best (fastest) of `runs` runs; contenders alternate so load noise hits all alike. */
+  const best = new Map<string, Measurement>();
+  const contenders: [string, () => Promise<Measurement>][] = [
+    ["gzip -t (all files, one call)", () => measure(["gzip", "-t", ...manifest.files])],
+    ["telemetry verify --jobs 1", () => verify(dataDir, 1)],
+    [`telemetry verify --jobs ${cores}`, () => verify(dataDir, cores)],
+  ];
+  if (cores === 1) contenders.pop(); // --jobs <cores> is --jobs 1.
+  for (let i = 0; i < runs; i++) {
+    for (const [name, runOnce] of contenders) {
+      const m = check(name, await runOnce());
+      const prev = best.get(name);
+      if (prev === undefined || m.seconds < prev.seconds) {
+        best.set(name, { ...m, peakRssMb: Math.max(m.peakRssMb, prev?.peakRssMb ?? 0) });
+      } else {
+        prev.peakRssMb = Math.max(prev.peakRssMb, m.peakRssMb);
+      }
+    }
+  }
+  const rows = contenders.map(([name]) => ({
+    name,
+    files: count,
+    content: totalContent,
+    m: best.get(name)!,
+  }));
+  let pySeconds = 0;
+  let pyRss = 0;
+  let pyContent = 0;
+  for (let i = 0; i < pythonFiles; i++) {
+    const m = check("python", await measure(["python3", "-c", PYTHON_CHECK, manifest.files[i]!]));
+    pySeconds += m.seconds;
+    pyRss = Math.max(pyRss, m.peakRssMb);
+    pyContent += manifest.contentBytes[i]!;
+  }
+  const python = { seconds: pySeconds, peakRssMb: pyRss, code: 0, stdout: "", stderr: "" };
+  rows.push({
+    name: "python3 json.load(gzip.open(f)), per file",
+    files: pythonFiles,
+    content: pyContent,
+    m: python,
+  });
+
+  const gzipRate = rate(rows[0]!);
+  const pyRate = rate(rows.at(-1)!);
+  console.log(
+    `## telemetry verify: ${count} files, ${(totalContent / 1e9).toFixed(2)} GB of JSON ` +
+      `(${(totalGz / 1e6).toFixed(0)} MB gzip), ${cores} cores\n`,
+  );
+  printTable(
+    [
+      "command",
+      "files",
+      "seconds",
+      "MB/s (decompressed)",
+      "peak RSS MB",
+      "speed vs gzip -t",
+      "speed vs python",
+    ],
+    rows.map((r) => [
+      r.name,
+      r.files,
+      r.m.seconds.toFixed(2),
+      rate(r).toFixed(0),
+      r.m.peakRssMb.toFixed(0),
+      `${(rate(r) / gzipRate).toFixed(2)}x`,
+      `${(rate(r) / pyRate).toFixed(1)}x`,
+    ]),
+  );
+  const j1 = rows[1]!;
+  const worstRss = Math.max(...rows.slice(1, -1).map((r) => r.m.peakRssMb));
+  console.log(
+    `targets: --jobs 1 >= 0.8x gzip -t: ${verdict(rate(j1) / gzipRate >= 0.8)} (${
+      (rate(j1) / gzipRate).toFixed(2)
+    }x); ` +
+      `>= 5x python: ${verdict(rate(j1) / pyRate >= 5)} (${(rate(j1) / pyRate).toFixed(1)}x); ` +
+      `peak RSS < 200 MB: ${verdict(worstRss < 200)} (${worstRss.toFixed(0)} MB)`,
+  );
+  if (pythonFiles < count) {
+    console.log(
+      `(python ran over the first ${pythonFiles} of the ${count} files; its MB/s is over those)`,
+    );
+  }
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,223 @@
+/**
+ * `telemetry verify`: audits the stored telemetry and, with `--fix`, repairs
+ * what can be repaired and quarantines what cannot. Shaped like rclone
+ * `check`: one status per file, a tally, exit 1 when anything is wrong.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts, Option } from "commander";
+import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import { collectList, parsePositiveInt, parseSize } from "../cli/parse.ts";
+import { ProgressBar } from "../cli/progress_bar.ts";
+import { errorLine } from "../core/errors.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/ingest.ts";
+import { parseMatchId } from "../core/match_id.ts";
+import { DEFAULT_DATA_DIR } from "../core/storage.ts";
+import { problemLine, resultJson, summaryJson, summaryTable, Tally } from "../verify/report.ts";
+import type { VerifyResult } from "../verify/result.ts";
+import { runVerify } from "../verify/run_verify.ts";
+import { scanPaths } from "../verify/scan.ts";
+import { STATUSES } from "../verify/status.ts";
+
+/** Flags of `telemetry verify`, as commander parses them. */
+export interface VerifyFlags {
+  dataDir: string;
+  matchId?: string[] | undefined;
+  json?: boolean | undefined;
+  fix?: boolean | undefined;
+  dryRun?: boolean | undefined;
+  jobs: number;
+  maxDecompressedBytes: number;
+}
+
+/** Settings of a run, validated. */
+export interface VerifySettings {
+  /** Data dir audited when no path is given. */
+  dataDir: string;
+  /** Only these match ids (empty: all). */
+  matchIds: string[];
+  /** JSON lines output. */
+  json: boolean;
+  /** Repair and quarantine. */
+  fix: boolean;
+  /** Only say what `--fix` would do. */
+  dryRun: boolean;
+  /** Files in parallel. */
+  jobs: number;
+  /** Decompressed size cap per file. */
+  maxDecompressedBytes: number;
+}
+
+/** Where the command writes, so tests can capture it. */
+export interface VerifyIo {
+  /** Writes one line to stdout. */
+  print(line: string): void;
+  /** Writes one line to stderr. */
+  error(line: string): void;
+  /** Whether stderr is a terminal (progress bar). */
+  isTty: boolean;
+}
+
+const encoder = new TextEncoder();
+
+function writeAll(stream: { writeSync(p: Uint8Array): number }, line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let offset = 0;
+  while (offset < bytes.length) offset += stream.writeSync(bytes.subarray(offset));
+}
+
+/** Standard output and error of the process. */
+export const verifyProcessIo: VerifyIo = {
+  print: (line) => writeAll(Deno.stdout, line),
+  error: (line) => writeAll(Deno.stderr, line),
+  isTty: Deno.stderr.isTerminal(),
+};
+
+/**
+ * Builds the `verify` command.
+ *
+ * @param onExit Receives the exit code when the action ends.
+ * @returns The commander command.
+ */
+export function verifyCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
+  const command = new Command("verify")
+    .description("audit stored telemetry (gzip, JSON, match id) and, with --fix, repair it")
+    .argument(
+      "[path...]",
+      "a data dir, one matchID=<id> directory or one raw.json.gz (default: --data-dir)",
+    )
+    .addOption(
+      new Option("--data-dir <dir>", "store root audited when no path is given")
+        .env("TELEMETRY_DATA_DIR").default(DEFAULT_DATA_DIR),
+    )
+    .addOption(
+      new Option("--match-id <id>", "only audit this match (repeatable, comma-separated)")
+        .argParser(collectList),
+    )
+    .addOption(new Option("--json", "print one JSON object per file, then a summary object"))
+    .addOption(
+      new Option(
+        "--fix",
+        "rewrite double/plain files as single gzip, quarantine bad ones, remove old temp files",
+      ),
+    )
+    .addOption(new Option("--dry-run", "print what --fix would do and change nothing"))
+    .addOption(
+      new Option("--jobs <n>", "files audited in parallel").argParser(parsePositiveInt)
+        .default(navigator.hardwareConcurrency, "number of CPU cores"),
+    )
+    .addOption(
+      new Option(
+        "--max-decompressed-bytes <size>",
+        "stop decompressing a file beyond this size (too_large)",
+      )
+        .argParser(parseSize).default(DEFAULT_MAX_DECOMPRESSED_BYTES, "4GiB"),
+    );
+  command.addHelpText(
+    "after",
+    `
+Statuses: ${STATUSES.slice(0, 7).join(", ")},
+  ${STATUSES.slice(7).join(", ")}
+
+Examples:
+  telemetry verify                                   # audit every matchID=* under the data dir
+  telemetry verify /opt/pewstats-platform/data/telemetry --jobs 8
+  telemetry verify ./data/telemetry/matchID=fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c
+  telemetry verify --match-id fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c --json
+  telemetry verify --fix --dry-run                   # show what --fix would do
+  telemetry verify --fix                             # repair, quarantine, clean up
+
+Environment:
+  TELEMETRY_DATA_DIR  default for --data-dir
+
+Exit codes: 0 every file ok; 1 a problem was found (with --fix: a problem is left
+that --fix did not resolve, e.g. a missing raw.json.gz); 2 usage error.`,
+  );
+  command.action(async (paths: string[], flags) => {
+    onExit(await runVerifyCommand(paths, flags as VerifyFlags, verifyProcessIo));
+  });
+  return command;
+}
+
+/**
+ * Validates the flags.
+ *
+ * @param flags The parsed flags.
+ * @returns The settings.
+ * @throws {TelemetryError} kind `usage` for an invalid `--match-id`.
+ *
+ * @example
+ * ```ts
+ * import { toVerifySettings } from "./verify.ts";
+ * const settings = toVerifySettings({ dataDir: "/data", jobs: 2, maxDecompressedBytes: 1024, fix: true });
+ * if (!settings.fix || settings.dryRun) throw new Error("unexpected");
+ * ```
+ */
+export function toVerifySettings(flags: VerifyFlags): VerifySettings {
+  return {
+    dataDir: flags.dataDir,
+    matchIds: [...new Set((flags.matchId ?? []).map((id) => parseMatchId(id)))],
+    json: flags.json === true,
+    fix: flags.fix === true,
+    dryRun: flags.dryRun === true,
+    jobs: flags.jobs,
+    maxDecompressedBytes: flags.maxDecompressedBytes,
+  };
+}
+
+/**
+ * Runs `verify` with parsed flags: scan, audit (and fix), render, exit code.
+ *
+ * @param paths The path arguments (may be empty).
+ * @param flags The parsed flags.
+ * @param io Where output goes (injected by tests).
+ * @returns 0 all ok, 1 problems (left), 2 usage error.
+ */
+export async function runVerifyCommand(
+  paths: string[],
+  flags: VerifyFlags,
+  io: VerifyIo = verifyProcessIo,
+): Promise<ExitCodeValue> {
+  let settings: VerifySettings;
+  let scan;
+  try {
+    settings = toVerifySettings(flags);
+    scan = await scanPaths(paths, settings);
+  } catch (err) {
+    io.error(`error: ${errorLine(err)}`);
+    return exitCodeFor(err);
+  }
+  const tally = new Tally();
+  const problems: VerifyResult[] = [];
+  const bar = io.isTty ? new ProgressBar({ label: "verify" }) : undefined;
+  await runVerify(scan, {
+    jobs: settings.jobs,
+    maxDecompressedBytes: settings.maxDecompressedBytes,
+    fix: settings.fix,
+    dryRun: settings.dryRun,
+    onProgress: (p) => bar?.update(p.bytes, p.totalBytes, `${p.files}/${p.totalFiles} files`),
+    onResult: (result) => {
+      tally.add(result);
+      if (settings.json) io.print(JSON.stringify(resultJson(result)));
+      else if (result.status !== "ok") problems.push(result);
+    },
+  });
+  bar?.finish();
+  const summary = tally.summary();
+  if (settings.json) {
+    io.print(JSON.stringify(summaryJson(summary)));
+  } else {
+    for (const line of summaryTable(summary, settings)) io.print(line);
+    problems.sort(byStatusThenPath);
+    if (problems.length > 0) io.print("");
+    for (const result of problems) io.print(problemLine(result));
+  }
+  const left = settings.fix && !settings.dryRun ? summary.unresolved : summary.problems;
+  return left > 0 ? ExitCode.Failed : ExitCode.Ok;
+}
+
+function byStatusThenPath(a: VerifyResult, b: VerifyResult): number {
+  const order = STATUSES.indexOf(a.status) - STATUSES.indexOf(b.status);
+  return order !== 0 ? order : a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}

@@ -1,0 +1,147 @@
+/**
+ * Audit of one stored telemetry file: one streaming read through the shared
+ * {@linkcode ingest} pass, turned into exactly one status.
+ *
+ * @module
+ */
+
+import { TelemetryError } from "../core/errors.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest } from "../core/ingest.ts";
+import { fileIdentity, readFileStream } from "./file_stream.ts";
+import type { AuditResult, FileIdentity } from "./result.ts";
+import { FILE_STATUSES, type FileStatus } from "./status.ts";
+
+/** Options of {@linkcode auditFile}. */
+export interface AuditFileOptions {
+  /** The match id the content must belong to; not checked when undefined. */
+  expectedMatchId?: string | undefined;
+  /**
+   * Stop with `too_large` beyond this many decompressed bytes.
+   * @default {4 GiB}
+   */
+  maxDecompressedBytes?: number;
+  /** Called with the count of file bytes read so far, as they are read. */
+  onBytes?: (bytesRead: number) => void;
+  /** Clock in milliseconds. @default {performance.now} */
+  now?: () => number;
+}
+
+/**
+ * Reads a file once, streaming, and gives it exactly one status: `ok`,
+ * `double_gzip`, `not_gzip`, a content problem (`truncated`, `corrupt`,
+ * `invalid_json`, `empty`, `not_telemetry`, `wrong_match`, `too_large`), or
+ * `unreadable` when the file cannot be read at all. Memory stays flat.
+ *
+ * @param path The file.
+ * @param options Expected match id, size cap, progress callback, clock.
+ * @returns The result. It never rejects: an error that is not a content
+ * problem (a read error, or an unexpected exception) becomes `unreadable`
+ * with its message.
+ * @throws {never} Failures are results.
+ *
+ * @example
+ * ```ts ignore
+ * import { auditFile } from "./audit_file.ts";
+ * const result = await auditFile("/data/matchID=abc/raw.json.gz", { expectedMatchId: "abc" });
+ * console.log(result.status, result.detail);
+ * ```
+ */
+export async function auditFile(
+  path: string,
+  options: AuditFileOptions = {},
+): Promise<AuditResult> {
+  const {
+    expectedMatchId,
+    maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
+    onBytes,
+    now = () => performance.now(),
+  } = options;
+  const started = now();
+  const base = { path, matchId: expectedMatchId };
+  let file: Deno.FsFile;
+  let identity: FileIdentity | undefined;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    return unreadable(base, err, (now() - started) / 1000);
+  }
+  let decompressed = 0;
+  try {
+    const info = await file.stat();
+    identity = fileIdentity(info);
+    if (!info.isFile) {
+      return {
+        ...base,
+        ...NO_SIZES,
+        status: "unreadable",
+        detail: "not a regular file",
+        seconds: 0,
+      };
+    }
+    const result = await ingest(readFileStream(file, onBytes), {
+      ...(expectedMatchId === undefined ? {} : { expectedMatchId }),
+      maxDecompressedBytes,
+      onContentBytes: (n) => decompressed = n,
+    });
+    const layers = result.gzipLayers;
+    const status: FileStatus = layers === 0 ? "not_gzip" : layers === 1 ? "ok" : "double_gzip";
+    return {
+      ...base,
+      status,
+      detail: successDetail(status, layers, result.events),
+      bytes: identity.size,
+      decompressedBytes: result.contentBytes,
+      events: result.events,
+      seconds: (now() - started) / 1000,
+      gzipLayers: layers,
+      identity,
+    };
+  } catch (err) {
+    const seconds = (now() - started) / 1000;
+    if (!(err instanceof TelemetryError) || err.kind !== "permanent" || !isFileStatus(err.code)) {
+      return unreadable(base, err, seconds);
+    }
+    const size = identity?.size;
+    const result: AuditResult = {
+      ...base,
+      status: err.code,
+      detail: size === 0 && err.code === "empty" ? "file is empty (0 bytes)" : err.message,
+      bytes: size,
+      decompressedBytes: err.offset ?? decompressed,
+      seconds,
+    };
+    if (identity !== undefined) result.identity = identity;
+    if (err.offset !== undefined) result.offset = err.offset;
+    return result;
+  } finally {
+    file.close();
+  }
+}
+
+function successDetail(status: FileStatus, layers: number, events: number): string {
+  if (status === "not_gzip") return `plain JSON stored under the gzip name (${events} events)`;
+  if (status === "double_gzip") return `gzip inside gzip: ${layers} gzip layers (${events} events)`;
+  return "";
+}
+
+function isFileStatus(code: string): code is FileStatus {
+  return code !== "ok" && code !== "unreadable" &&
+    (FILE_STATUSES as readonly string[]).includes(code);
+}
+
+const NO_SIZES = { bytes: undefined, decompressedBytes: undefined } as const;
+
+function unreadable(
+  base: { path: string; matchId: string | undefined },
+  err: unknown,
+  seconds: number,
+): AuditResult {
+  const reason = err instanceof Error ? err.message : String(err);
+  return {
+    ...base,
+    ...NO_SIZES,
+    status: "unreadable",
+    detail: `cannot read: ${reason.replace(/\s*\n\s*/g, " ")}`,
+    seconds,
+  };
+}

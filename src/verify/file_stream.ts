@@ -1,0 +1,76 @@
+/**
+ * Reading a stored file as a byte stream, in large chunks, and telling
+ * whether it changed since it was read.
+ *
+ * @module
+ */
+
+import type { FileIdentity } from "./result.ts";
+
+/** Bytes read from a file at a time: large reads are markedly faster than 64 KiB ones. */
+export const READ_CHUNK_SIZE = 256 * 1024;
+
+/**
+ * The bytes of an open file as a stream, counted as they are read. The stream
+ * never closes the file: its opener does.
+ *
+ * @param file An open file, positioned at its start.
+ * @param onBytes Called with the count of bytes read so far.
+ * @returns A pull-based stream (nothing is read ahead).
+ *
+ * @example
+ * ```ts ignore
+ * import { readFileStream } from "./file_stream.ts";
+ * using file = await Deno.open("raw.json.gz");
+ * const bytes = await new Response(readFileStream(file)).bytes();
+ * ```
+ */
+export function readFileStream(
+  file: Deno.FsFile,
+  onBytes?: (bytesRead: number) => void,
+): ReadableStream<Uint8Array> {
+  let total = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buffer = new Uint8Array(READ_CHUNK_SIZE);
+      const n = await file.read(buffer);
+      if (n === null) {
+        controller.close();
+        return;
+      }
+      total += n;
+      onBytes?.(total);
+      controller.enqueue(buffer.subarray(0, n));
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * The identity of a file: inode, size and modification time.
+ *
+ * @param info The file's `stat`.
+ * @returns Its identity.
+ */
+export function fileIdentity(info: Deno.FileInfo): FileIdentity {
+  return { ino: info.ino, size: info.size, mtimeMs: info.mtime?.getTime() ?? null };
+}
+
+/**
+ * Throws unless the file at `path` is still the one that was audited: a
+ * download may have replaced it meanwhile, and that one must not be touched.
+ *
+ * @param path The file.
+ * @param expected Its identity when audited; nothing is checked when undefined.
+ * @returns When it is unchanged.
+ * @throws {Error} when it changed or is gone.
+ */
+export async function assertUnchanged(
+  path: string,
+  expected: FileIdentity | undefined,
+): Promise<void> {
+  if (expected === undefined) return;
+  const now = fileIdentity(await Deno.stat(path));
+  if (now.ino !== expected.ino || now.size !== expected.size || now.mtimeMs !== expected.mtimeMs) {
+    throw new Error(`${path} changed since it was audited (another writer?): left as it is`);
+  }
+}

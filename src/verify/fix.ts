@@ -1,0 +1,147 @@
+/**
+ * What `--fix` does with each status, and `--dry-run`'s account of it:
+ * - `double_gzip`, `not_gzip`: rewritten as a single gzip, atomically;
+ * - `truncated`, `corrupt`, `invalid_json`, `empty`, `not_telemetry`,
+ *   `wrong_match`: moved to the quarantine (never deleted);
+ * - `stray_temp` older than an hour: removed; younger: kept (a write may be
+ *   in progress);
+ * - `missing`, `bad_dir_name`, `too_large`, `unreadable`: reported only.
+ *
+ * @module
+ */
+
+import { errorLine } from "../core/errors.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/ingest.ts";
+import { quarantineDir, quarantineFile } from "./quarantine.ts";
+import type { AuditResult, FileTarget, FixOutcome, ScanFinding } from "./result.ts";
+import { rewriteSingleGzip } from "./rewrite.ts";
+import { QUARANTINE_STATUSES, REWRITE_STATUSES } from "./status.ts";
+
+/** Stray temp files younger than this may belong to a write in progress. */
+export const STRAY_TEMP_MIN_AGE_MS = 60 * 60 * 1000;
+
+/** Options of {@linkcode fixFile} and {@linkcode fixFinding}. */
+export interface FixOptions {
+  /** Only say what would be done. */
+  dryRun: boolean;
+  /** The run's quarantine directory name (see `quarantineStamp`). */
+  stamp: string;
+  /** The time of the run, to age stray temp files. @default {new Date()} */
+  now?: Date;
+  /** Decompressed size cap for the rewrite. @default {4 GiB} */
+  maxDecompressedBytes?: number;
+}
+
+/**
+ * Repairs an audited file, or sets it aside, according to its status.
+ *
+ * @param result The file's audit.
+ * @param target Where it is (data dir, match id).
+ * @param options Dry run, quarantine stamp, size cap.
+ * @returns What was done; undefined for an `ok` file.
+ * @throws {Error} never for a failed repair (that is reported in the outcome).
+ *
+ * @example
+ * ```ts ignore
+ * import { fixFile } from "./fix.ts";
+ * const outcome = await fixFile(result, target, { dryRun: false, stamp: "20241128T120304Z" });
+ * ```
+ */
+export async function fixFile(
+  result: AuditResult,
+  target: FileTarget,
+  options: FixOptions,
+): Promise<FixOutcome | undefined> {
+  const { dryRun, stamp, maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES } = options;
+  const { status, identity, path } = result;
+  if (status === "ok") return undefined;
+  if (REWRITE_STATUSES.includes(status)) {
+    if (dryRun) return planned("rewrite", "would rewrite as a single gzip of the same JSON");
+    return await attempt("rewrite", async () => {
+      const done = await rewriteSingleGzip(path, {
+        expectedMatchId: target.matchId,
+        maxDecompressedBytes,
+        identity,
+      });
+      const was = done.fromLayers === 0 ? "plain JSON" : `${done.fromLayers} gzip layers`;
+      return { detail: `rewritten as a single gzip (${done.bytes} bytes, was ${was})` };
+    });
+  }
+  if (QUARANTINE_STATUSES.includes(status)) {
+    const where = { dataDir: target.dataDir, matchId: target.matchId, stamp };
+    if (dryRun) return planned("quarantine", `would move to ${quarantineDir(where)}/`);
+    return await attempt("quarantine", async () => {
+      const moved = await quarantineFile(path, { ...where, identity });
+      const dir = moved.removedDir ? "; removed the empty match directory" : "";
+      return { detail: `moved to ${moved.to}${dir}`, to: moved.to };
+    });
+  }
+  const why = status === "too_large"
+    ? "left in place: it may be valid but bigger than --max-decompressed-bytes"
+    : "left in place: cannot be read";
+  return { action: "none", outcome: "skipped", resolved: false, detail: why };
+}
+
+/**
+ * Handles a finding of the directory scan: removes stray temp files older
+ * than an hour; reports the rest.
+ *
+ * @param finding The finding.
+ * @param options Dry run and the time of the run.
+ * @returns What was done.
+ * @throws {Error} never for a failed removal (that is reported in the outcome).
+ */
+export async function fixFinding(finding: ScanFinding, options: FixOptions): Promise<FixOutcome> {
+  const { dryRun, now = new Date() } = options;
+  if (finding.status === "stray_temp") {
+    const age = finding.mtime === undefined ? Infinity : now.getTime() - finding.mtime.getTime();
+    if (age < STRAY_TEMP_MIN_AGE_MS) {
+      return {
+        action: "keep",
+        outcome: "skipped",
+        resolved: true,
+        detail: "kept: younger than 1 hour, a write may be in progress",
+      };
+    }
+    if (dryRun) return planned("remove", "would remove (older than 1 hour)");
+    return await attempt("remove", async () => {
+      await removeIfExists(finding.path);
+      return { detail: "removed (older than 1 hour)" };
+    });
+  }
+  const detail = finding.status === "missing"
+    ? "left as it is: consume downloads the match again"
+    : "left as it is: rename or remove the directory by hand";
+  return { action: "none", outcome: "skipped", resolved: false, detail };
+}
+
+function planned(action: FixOutcome["action"], detail: string): FixOutcome {
+  return { action, outcome: "planned", resolved: true, detail };
+}
+
+async function attempt(
+  action: FixOutcome["action"],
+  work: () => Promise<{ detail: string; to?: string }>,
+): Promise<FixOutcome> {
+  try {
+    const { detail, to } = await work();
+    const outcome: FixOutcome = { action, outcome: "done", resolved: true, detail };
+    if (to !== undefined) outcome.to = to;
+    return outcome;
+  } catch (err) {
+    return {
+      action,
+      outcome: "failed",
+      resolved: false,
+      detail: `failed: ${errorLine(err)}`,
+    };
+  }
+}
+
+async function removeIfExists(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}

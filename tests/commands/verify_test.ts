@@ -1,0 +1,322 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { CLI_PERMISSIONS } from "../../scripts/permissions.ts";
+import { toVerifySettings } from "../../src/commands/verify.ts";
+import {
+  concat,
+  gzip,
+  peel,
+  REAL_FIXTURES,
+  snapshot,
+  telemetryJson,
+  telemetryText,
+  writeMatch,
+} from "../verify/fixtures.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const EXCERPT_ID = "8c1c8a56-4104-46ef-8aec-5e012b041574";
+const decoder = new TextDecoder();
+
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<[string, string, number]> {
+  const { stdout, stderr, code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...CLI_PERMISSIONS, MAIN, "verify", ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  return [decoder.decode(stdout), decoder.decode(stderr), code];
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout.trim().split("\n").map((l) => JSON.parse(l));
+}
+
+async function okStore(dir: string): Promise<void> {
+  await writeMatch(dir, "ok-1", gzip(telemetryJson("ok-1", 500)));
+  const text = telemetryText("ok-2", 500);
+  const enc = new TextEncoder();
+  await writeMatch(
+    dir,
+    "ok-2",
+    concat(gzip(enc.encode(text.slice(0, 999))), gzip(enc.encode(text.slice(999)))),
+  );
+  const excerpt = await Deno.readFile(
+    new URL("telemetry-2018-eu-duo-fpp-excerpt.json", REAL_FIXTURES),
+  );
+  await writeMatch(dir, EXCERPT_ID, gzip(excerpt));
+}
+
+/** One file or directory per status (too_large needs --max-decompressed-bytes 1MiB). */
+async function everyStatus(dir: string): Promise<void> {
+  await okStore(dir);
+  await writeMatch(dir, "dbl", gzip(telemetryJson("dbl", 500), 3));
+  await writeMatch(dir, "pln", telemetryJson("pln", 500));
+  const whole = gzip(telemetryJson("trc", 3000));
+  await writeMatch(dir, "trc", whole.subarray(0, whole.length >> 1));
+  const crc = gzip(telemetryJson("crc", 500));
+  crc[crc.length - 7]! ^= 0x55;
+  await writeMatch(dir, "crc", crc);
+  await writeMatch(dir, "bad", gzip(new TextEncoder().encode('[{"_T":"x"},{"_T":}]')));
+  await writeMatch(dir, "emp", new Uint8Array());
+  await writeMatch(dir, "obj", gzip(new TextEncoder().encode('{"not":"an array"}')));
+  await writeMatch(dir, "wrg", gzip(telemetryJson("someone-else", 100)));
+  await writeMatch(dir, "bmb", gzip(new Uint8Array(4 * 1024 * 1024).fill(0x20)));
+  await writeMatch(dir, "pq", new Uint8Array([1]), "part-0.parquet");
+  await Deno.mkdir(join(dir, "matchID=no good"));
+  const old = join(dir, ".raw.json.gz.0123456789ab.tmp");
+  await Deno.writeFile(old, new Uint8Array(10));
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+  await Deno.utime(old, twoHoursAgo, twoHoursAgo);
+  await writeMatch(dir, "ok-1", new Uint8Array(10), ".raw.json.gz.ba9876543210.tmp");
+}
+
+const EXPECTED_STATUSES = {
+  "ok-1": "ok",
+  "ok-2": "ok",
+  [EXCERPT_ID]: "ok",
+  dbl: "double_gzip",
+  pln: "not_gzip",
+  trc: "truncated",
+  crc: "corrupt",
+  bad: "invalid_json",
+  emp: "empty",
+  obj: "not_telemetry",
+  wrg: "wrong_match",
+  bmb: "too_large",
+  pq: "missing",
+};
+
+Deno.test("verify exits 0 when every file is ok", async () => {
+  await withDir(async (dir) => {
+    await okStore(dir);
+    const [stdout, stderr, code] = await cli(["--data-dir", dir]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^\s+ok\s+3$/m);
+    assert.match(stdout, /0 problems/);
+  });
+});
+
+Deno.test("verify --json gives every status, offsets, and a summary; exits 1", async () => {
+  await withDir(async (dir) => {
+    await everyStatus(dir);
+    const [stdout, stderr, code] = await cli(["--json", "--max-decompressed-bytes", "1MiB", dir]);
+    assert.equal(code, 1, stderr);
+    const lines = jsonLines(stdout);
+    const summary = lines.pop() as {
+      summary: { problems: number; statuses: Record<string, number> };
+    };
+    const byId = Object.fromEntries(
+      lines.filter((l) => l.match_id !== null && l.status !== "stray_temp")
+        .map((l) => [l.match_id, l.status]),
+    );
+    assert.deepEqual(byId, EXPECTED_STATUSES);
+    const statuses = new Set(lines.map((l) => l.status));
+    for (const s of ["stray_temp", "bad_dir_name"]) assert.ok(statuses.has(s), s);
+    const bad = lines.find((l) => l.match_id === "bad")!;
+    assert.equal(bad.offset, 18);
+    assert.match(String(bad.detail), /byte 18/);
+    const ok = lines.find((l) => l.match_id === EXCERPT_ID)!;
+    assert.equal(ok.events, 29);
+    for (
+      const key of [
+        "path",
+        "match_id",
+        "status",
+        "detail",
+        "bytes",
+        "decompressed_bytes",
+        "seconds",
+      ]
+    ) {
+      assert.ok(key in ok, key);
+    }
+    assert.match(String(lines.find((l) => l.match_id === "pq")!.detail), /part-0\.parquet/);
+    assert.equal(summary.summary.problems, lines.length - 3);
+    assert.equal(summary.summary.statuses.stray_temp, 2);
+  });
+});
+
+Deno.test("verify prints the table and one line per problem", async () => {
+  await withDir(async (dir) => {
+    await everyStatus(dir);
+    const [stdout, , code] = await cli(["--data-dir", dir, "--max-decompressed-bytes", "1MiB"]);
+    assert.equal(code, 1);
+    assert.match(stdout, /^\s+corrupt\s+1$/m);
+    assert.match(stdout, /^\s+stray_temp\s+2$/m);
+    assert.match(stdout, /^invalid_json\s+\S+matchID=bad\/raw\.json\.gz: .*byte 18/m);
+    assert.match(stdout, /^missing\s+\S+matchID=pq: .*part-0\.parquet/m);
+  });
+});
+
+Deno.test("verify exits 2 on usage errors", async () => {
+  await withDir(async (dir) => {
+    for (
+      const args of [
+        ["--match-id", "../etc"],
+        [join(dir, "does-not-exist")],
+        ["--jobs", "0", dir],
+        ["--max-decompressed-bytes", "lots", dir],
+        ["--no-such-flag", dir],
+      ]
+    ) {
+      const [, stderr, code] = await cli(args);
+      assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
+      assert.notEqual(stderr, "");
+    }
+  });
+});
+
+Deno.test("verify --match-id restricts the audit, TELEMETRY_DATA_DIR sets the data dir", async () => {
+  await withDir(async (dir) => {
+    await everyStatus(dir);
+    const [stdout, , code] = await cli(["--json", "--match-id", "ok-1,ok-2"], {
+      TELEMETRY_DATA_DIR: dir,
+    });
+    const lines = jsonLines(stdout);
+    lines.pop();
+    assert.deepEqual(lines.map((l) => `${l.match_id}:${l.status}`).sort(), [
+      "ok-1:ok",
+      "ok-1:stray_temp",
+      "ok-2:ok",
+    ]);
+    assert.equal(code, 1);
+  });
+});
+
+Deno.test("verify --dry-run changes nothing", async () => {
+  await withDir(async (dir) => {
+    await everyStatus(dir);
+    const before = await snapshot(dir);
+    const [stdout, , code] = await cli([
+      "--fix",
+      "--dry-run",
+      "--max-decompressed-bytes",
+      "1MiB",
+      dir,
+    ]);
+    assert.equal(code, 1);
+    assert.match(stdout, /would rewrite/);
+    assert.match(stdout, /would move to/);
+    assert.match(stdout, /would remove/);
+    assert.deepEqual(await snapshot(dir), before);
+  });
+});
+
+Deno.test("verify --fix repairs, quarantines, cleans; exits 1 only for what is left", async () => {
+  await withDir(async (dir) => {
+    await everyStatus(dir);
+    const args = ["--fix", "--max-decompressed-bytes", "1MiB", "--json", dir];
+    const [stdout, stderr, code] = await cli(args);
+    assert.equal(code, 1, stderr);
+    const summary = jsonLines(stdout).pop() as { summary: { unresolved: number } };
+    assert.equal(summary.summary.unresolved, 3); // missing, bad_dir_name, too_large
+    for (const id of ["dbl", "pln"]) {
+      const after = peel(await Deno.readFile(join(dir, `matchID=${id}`, "raw.json.gz")));
+      assert.equal(after.layers, 1);
+      assert.deepEqual(after.content, telemetryJson(id, 500));
+    }
+    const [stamp] = [...(await snapshot(join(dir, ".quarantine"))).keys()];
+    for (const id of ["trc", "crc", "bad", "emp", "obj", "wrg"]) {
+      await Deno.stat(join(dir, ".quarantine", stamp!, `matchID=${id}`, "raw.json.gz"));
+      await assert.rejects(() => Deno.stat(join(dir, `matchID=${id}`)), Deno.errors.NotFound);
+    }
+    await assert.rejects(() => Deno.stat(join(dir, ".raw.json.gz.0123456789ab.tmp")));
+    await Deno.stat(join(dir, "matchID=ok-1", ".raw.json.gz.ba9876543210.tmp"));
+    await Deno.stat(join(dir, "matchID=pq", "part-0.parquet"));
+    await Deno.stat(join(dir, "matchID=bmb", "raw.json.gz"));
+    // What is left: only the unresolvable ones; without them --fix exits 0.
+    await Deno.remove(join(dir, "matchID=pq"), { recursive: true });
+    await Deno.remove(join(dir, "matchID=no good"));
+    const [, , again] = await cli(["--fix", dir]);
+    assert.equal(again, 0);
+    const [, , audit] = await cli([dir, "--match-id", "ok-2,dbl,pln"]);
+    assert.equal(audit, 0);
+  });
+});
+
+async function readHead(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const head = new Uint8Array(2);
+  await file.read(head);
+  return head;
+}
+
+Deno.test("verify --fix killed midway leaves every file intact or fixed", async () => {
+  await withDir(async (dir) => {
+    const template = telemetryText("ID", 12000);
+    const originals = new Map<string, Uint8Array>();
+    for (let i = 0; i < 12; i++) {
+      const id = `kill-${i}`;
+      const json = new TextEncoder().encode(template.replace('.ID"', `.${id}"`));
+      originals.set(id, json);
+      await writeMatch(dir, id, i % 2 === 0 ? gzip(json, 2) : json);
+    }
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...CLI_PERMISSIONS, MAIN, "verify", "--fix", "--jobs", "2", dir],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    // Kill once the first plain file was committed as gzip: some fixed, others in flight.
+    const plain = [...originals.keys()].filter((_, i) => i % 2 === 1);
+    let committed = false;
+    for (let tries = 0; tries < 2000 && !committed; tries++) {
+      await new Promise((r) => setTimeout(r, 5));
+      for (const id of plain) {
+        const head = await readHead(join(dir, `matchID=${id}`, "raw.json.gz"));
+        if (head[0] === 0x1f) committed = true;
+      }
+    }
+    assert.ok(committed, "no file was fixed");
+    await new Promise((r) => setTimeout(r, 30));
+    child.kill("SIGKILL");
+    const status = await child.status;
+    assert.equal(status.signal, "SIGKILL", "the run ended before it could be killed");
+    let fixed = 0;
+    for (const [id, json] of originals) {
+      const after = peel(await Deno.readFile(join(dir, `matchID=${id}`, "raw.json.gz")));
+      assert.deepEqual(after.content, json, id);
+      if (after.layers === 1) fixed++;
+    }
+    assert.ok(fixed < originals.size, `all ${fixed} were fixed before the kill`);
+    const [stdout, , code] = await cli(["--fix", dir]);
+    assert.equal(code, 0, stdout);
+    for (const [id, json] of originals) {
+      const after = peel(await Deno.readFile(join(dir, `matchID=${id}`, "raw.json.gz")));
+      assert.deepEqual([after.layers, after.content], [1, json], id);
+    }
+  });
+});
+
+Deno.test("toVerifySettings() validates and normalizes the flags", () => {
+  const settings = toVerifySettings({
+    dataDir: "/data",
+    matchId: ["a", "b", "a"],
+    jobs: 3,
+    maxDecompressedBytes: 10,
+    dryRun: true,
+  });
+  assert.deepEqual(settings, {
+    dataDir: "/data",
+    matchIds: ["a", "b"],
+    json: false,
+    fix: false,
+    dryRun: true,
+    jobs: 3,
+    maxDecompressedBytes: 10,
+  });
+  assert.throws(() =>
+    toVerifySettings({ dataDir: ".", matchId: [".."], jobs: 1, maxDecompressedBytes: 1 })
+  );
+});
