@@ -15,7 +15,7 @@
  */
 
 import { measure, type Measurement, median, printTable } from "./bench_lib.ts";
-import { CLI_PERMISSIONS } from "./permissions.ts";
+import { CLI_FLAGS } from "./permissions.ts";
 import { telemetryChunks } from "../tests/support/telemetry_fixture.ts";
 
 const PLAIN_BASELINE = "baseline: curl | gzip -6";
@@ -85,7 +85,7 @@ async function ours(url: string, mb: number, out: string): Promise<Measurement> 
     Deno.execPath(),
     "run",
     "--quiet",
-    ...CLI_PERMISSIONS,
+    ...CLI_FLAGS,
     `${root}main.ts`,
     "download",
     url,

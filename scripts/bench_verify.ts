@@ -22,7 +22,7 @@
  */
 
 import { measure, type Measurement, printTable } from "./bench_lib.ts";
-import { CLI_PERMISSIONS } from "./permissions.ts";
+import { CLI_FLAGS } from "./permissions.ts";
 import { runPool } from "../src/core/pool.ts";
 import { telemetryChunks } from "../tests/support/telemetry_fixture.ts";
 
@@ -96,7 +96,7 @@ function verify(dataDir: string, jobs: number): Promise<Measurement> {
   return measure([
     Deno.execPath(),
     "run",
-    ...CLI_PERMISSIONS,
+    ...CLI_FLAGS,
     `${root}main.ts`,
     "verify",
     "--jobs",

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { CLI_PERMISSIONS } from "./permissions.ts";
+import { CLI_FLAGS } from "./permissions.ts";
 
 const root = new URL("../", import.meta.url);
 const output = new URL("dist/telemetry", root).pathname;
@@ -33,7 +33,7 @@ async function compile(): Promise<number> {
   }
   const args = [
     "compile",
-    ...CLI_PERMISSIONS,
+    ...CLI_FLAGS,
     // Loaded with `new Worker(...)`, which the module graph does not show.
     "--include",
     new URL("src/core/gzip_worker.ts", root).pathname,
@@ -51,7 +51,7 @@ async function compile(): Promise<number> {
   if (result.success) {
     await Deno.stderr.write(result.stderr);
     console.error(
-      `built ${output} (deno ${Deno.version.deno}, permissions: ${CLI_PERMISSIONS.join(" ")})`,
+      `built ${output} (deno ${Deno.version.deno}, permissions: ${CLI_FLAGS.join(" ")})`,
     );
     return 0;
   }

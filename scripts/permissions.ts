@@ -16,6 +16,10 @@
  *
  * Nothing else: no `--allow-run`, no `--allow-ffi`, no `--allow-all`.
  *
+ * One V8 flag goes with them: `--expose-gc`, so the streaming core can free
+ * dead chunks every few megabytes and keep memory flat (src/core/memory.ts).
+ * {@linkcode CLI_FLAGS} is what `deno run`/`deno compile` get.
+ *
  * @module
  */
 
@@ -27,3 +31,9 @@ export const CLI_PERMISSIONS: readonly string[] = [
   "--allow-env",
   "--allow-sys=hostname",
 ];
+
+/** V8 flags of the CLI (see src/core/memory.ts). */
+export const CLI_V8_FLAGS: readonly string[] = ["--v8-flags=--expose-gc"];
+
+/** Everything `deno run`/`deno compile` get for the CLI: permissions and V8 flags. */
+export const CLI_FLAGS: readonly string[] = [...CLI_PERMISSIONS, ...CLI_V8_FLAGS];

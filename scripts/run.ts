@@ -5,11 +5,11 @@
  * @module
  */
 
-import { CLI_PERMISSIONS } from "./permissions.ts";
+import { CLI_FLAGS } from "./permissions.ts";
 
 const main = new URL("../main.ts", import.meta.url).pathname;
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["run", "--quiet", ...CLI_PERMISSIONS, main, ...Deno.args],
+  args: ["run", "--quiet", ...CLI_FLAGS, main, ...Deno.args],
   stdin: "inherit",
   stdout: "inherit",
   stderr: "inherit",

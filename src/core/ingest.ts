@@ -23,6 +23,7 @@ import { TelemetryError } from "./errors.ts";
 import { decodeGzipPrefix, GunzipStream, isGzip } from "./gzip.ts";
 import { ValidateStream, type ValidationSummary } from "./json_validator.ts";
 import { matchIdFromTelemetry, telemetryMatches } from "./match_id.ts";
+import { createReleaser } from "./memory.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
 import { peekStream, peekUntil } from "./peek_stream.ts";
 
@@ -128,7 +129,13 @@ export async function ingest(
   }
 
   const validate = new ValidateStream();
-  const contentCounter = new CountingStream(onContentBytes);
+  const release = createReleaser();
+  let lastTotal = 0;
+  const contentCounter = new CountingStream((total) => {
+    release(total - lastTotal);
+    lastTotal = total;
+    onContentBytes?.(total);
+  });
   const stored = new CountingStream();
   const discard = new WritableStream<Uint8Array>();
   if (gzipLayers > 0) {

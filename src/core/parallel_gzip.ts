@@ -9,12 +9,15 @@
  * @module
  */
 
-/** Bytes sent to the worker but not yet consumed, beyond which we wait. */
-const MAX_IN_FLIGHT = 4 * 1024 * 1024;
+/** Size of the buffers that carry input to the worker. */
+const BUFFER_SIZE = 256 * 1024;
+
+/** Buffers in the pool: at most this many bytes are in flight (4 MiB). */
+const MAX_BUFFERS = 16;
 
 type WorkerMessage =
   | { type: "data"; data: Uint8Array }
-  | { type: "ack"; bytes: number }
+  | { type: "ack"; buffer: ArrayBuffer }
   | { type: "done" }
   | { type: "error"; message: string };
 
@@ -31,7 +34,12 @@ type WorkerMessage =
 export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> {
   constructor() {
     let worker: Worker | undefined;
-    let inFlight = 0;
+    // Input travels in pooled buffers that the worker hands back: the main
+    // thread makes no garbage per chunk, and memory in flight stays bounded.
+    const pool: ArrayBuffer[] = [];
+    let created = 0;
+    let current: Uint8Array | undefined;
+    let filled = 0;
     let wake: (() => void) | undefined;
     let failure: Error | undefined;
     const finished = Promise.withResolvers<void>();
@@ -49,6 +57,23 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
       finished.resolve();
       wake?.();
     }
+    async function takeBuffer(): Promise<Uint8Array | undefined> {
+      while (pool.length === 0 && created >= MAX_BUFFERS) {
+        if (failure !== undefined || worker === undefined) return undefined;
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+      const buffer = pool.pop();
+      if (buffer !== undefined) return new Uint8Array(buffer);
+      created++;
+      return new Uint8Array(BUFFER_SIZE);
+    }
+    function send() {
+      if (current === undefined || filled === 0) return;
+      const buffer = current.buffer as ArrayBuffer;
+      worker?.postMessage({ type: "chunk", buffer, length: filled }, [buffer]);
+      current = undefined;
+      filled = 0;
+    }
 
     super({
       start(controller) {
@@ -65,7 +90,7 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
               stop();
             }
           } else if (message.type === "ack") {
-            inFlight -= message.bytes;
+            pool.push(message.buffer);
             wake?.();
           } else if (message.type === "done") {
             finished.resolve();
@@ -79,19 +104,23 @@ export class ParallelGzipStream extends TransformStream<Uint8Array, Uint8Array> 
         };
       },
       async transform(chunk) {
-        if (failure !== undefined) throw failure;
-        if (worker === undefined) return;
-        // Structured clone copies a view's whole buffer: send an exact copy,
-        // transferred so it is not copied twice.
-        const data = chunk.slice();
-        worker.postMessage({ type: "chunk", data }, [data.buffer]);
-        inFlight += chunk.length;
-        while (inFlight > MAX_IN_FLIGHT && failure === undefined && worker !== undefined) {
-          await new Promise<void>((resolve) => wake = resolve);
+        let offset = 0;
+        while (offset < chunk.length) {
+          if (failure !== undefined) throw failure;
+          current ??= await takeBuffer();
+          if (current === undefined) {
+            if (failure !== undefined) throw failure;
+            return; // stopped: the pipeline is going away
+          }
+          const n = Math.min(chunk.length - offset, BUFFER_SIZE - filled);
+          current.set(chunk.subarray(offset, offset + n), filled);
+          filled += n;
+          offset += n;
+          if (filled === BUFFER_SIZE) send();
         }
-        if (failure !== undefined) throw failure;
       },
       async flush() {
+        send();
         worker?.postMessage({ type: "end" });
         await finished.promise;
         worker?.terminate();

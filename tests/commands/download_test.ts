@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { CLI_PERMISSIONS } from "../../scripts/permissions.ts";
+import { CLI_FLAGS } from "../../scripts/permissions.ts";
 import {
   gzipEncoded,
   json,
@@ -34,7 +34,7 @@ async function cli(
   options: { stdin?: string } = {},
 ): Promise<[stdout: string, stderr: string, code: number]> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...CLI_PERMISSIONS, MAIN, ...args],
+    args: ["run", "--quiet", ...CLI_FLAGS, MAIN, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdin: options.stdin === undefined ? "null" : "piped",
@@ -448,7 +448,7 @@ Deno.test("telemetry download killed mid-download leaves no raw.json.gz", async 
       args: [
         "run",
         "--quiet",
-        ...CLI_PERMISSIONS,
+        ...CLI_FLAGS,
         MAIN,
         "download",
         server.url("/slow.json"),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { CLI_PERMISSIONS } from "../../scripts/permissions.ts";
+import { CLI_FLAGS } from "../../scripts/permissions.ts";
 import { toVerifySettings } from "../../src/commands/verify.ts";
 import {
   concat,
@@ -22,7 +22,7 @@ async function cli(
   env: Record<string, string> = {},
 ): Promise<[string, string, number]> {
   const { stdout, stderr, code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLI_PERMISSIONS, MAIN, "verify", ...args],
+    args: ["run", ...CLI_FLAGS, MAIN, "verify", ...args],
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
   }).output();
@@ -263,7 +263,7 @@ Deno.test("verify --fix killed midway leaves every file intact or fixed", async 
       await writeMatch(dir, id, i % 2 === 0 ? gzip(json, 2) : json);
     }
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...CLI_PERMISSIONS, MAIN, "verify", "--fix", "--jobs", "2", dir],
+      args: ["run", ...CLI_FLAGS, MAIN, "verify", "--fix", "--jobs", "2", dir],
       stdin: "null",
       stdout: "null",
       stderr: "null",
