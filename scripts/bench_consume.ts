@@ -1,0 +1,212 @@
+/**
+ * Benchmark of `telemetry consume`: 500 jobs of 1 MB from a loopback server
+ * that waits 100 ms before answering (like a CDN), at --concurrency 1, 4 and
+ * 16. The JSON (about 1 MB) is served gzip-encoded like the CDN (`--plain`
+ * serves it uncompressed, which makes the worker gzip it). Reports jobs per second and the peak RSS (VmHWM) of the consume
+ * process. Needs RabbitMQ on 127.0.0.1:5672 (guest/guest).
+ *
+ *   deno run --allow-all scripts/bench_consume.ts [--jobs 500] [--concurrency 1,4,16] [--plain]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { AMQPClient } from "amqp-client";
+import { CLI_FLAGS } from "./permissions.ts";
+import { topologyNames } from "../src/queue/topology.ts";
+
+/** One row of the result table. */
+export interface ConsumeBenchRow {
+  /** --concurrency. */
+  concurrency: number;
+  /** Jobs announced. */
+  jobs: number;
+  /** Wall-clock seconds from the first publish to the last announcement. */
+  seconds: number;
+  /** Jobs per second. */
+  jobsPerSecond: number;
+  /** Peak resident set size of the consume process, in MiB. */
+  peakRssMiB: number;
+  /** CPU seconds (user + system) the consume process used, startup included. */
+  cpuSeconds: number;
+}
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const FILE_BYTES = 1024 * 1024;
+const SERVER_DELAY_MS = 100;
+const BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F";
+
+/**
+ * Runs the benchmark at each concurrency.
+ *
+ * @param options Jobs per run and the concurrencies.
+ * @returns One row per concurrency.
+ */
+export async function benchConsume(
+  options: { jobs?: number; concurrencies?: number[]; gzip?: boolean } = {},
+): Promise<ConsumeBenchRow[]> {
+  const { jobs = 500, concurrencies = [1, 4, 16], gzip = true } = options;
+  const body = await oneMegabyteTelemetry();
+  const { gzipBytes } = await import("../tests/support/telemetry_fixture.ts");
+  const encoder = new TextEncoder();
+  // Bodies are prepared before timing, so the server costs no CPU during a run.
+  const bodies: Uint8Array[] = [];
+  for (let i = 0; i < jobs; i++) {
+    const json = encoder.encode(body.replace("__MATCH__", `bench-${i}`));
+    // Like the CDN: gzip on the wire (Content-Encoding), or plain JSON with --plain.
+    bodies.push(gzip ? await gzipBytes(json) : json);
+  }
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    const matchId = new URL(req.url).pathname.split("/").at(-1)!.replace(".json", "");
+    const bytes = bodies[Number(matchId.split("-")[1])]!;
+    await new Promise((r) => setTimeout(r, SERVER_DELAY_MS));
+    return new Response(bytes as Uint8Array<ArrayBuffer>, {
+      headers: {
+        "content-type": "application/json",
+        ...(gzip ? { "content-encoding": "gzip" } : {}),
+      },
+    });
+  });
+  const rows: ConsumeBenchRow[] = [];
+  try {
+    for (const concurrency of concurrencies) {
+      rows.push(await runOnce({ jobs, concurrency, port: server.addr.port }));
+    }
+  } finally {
+    await server.shutdown();
+  }
+  return rows;
+}
+
+async function runOnce(
+  run: { jobs: number; concurrency: number; port: number },
+): Promise<ConsumeBenchRow> {
+  const { jobs, concurrency, port } = run;
+  const env = `bench-${crypto.randomUUID().slice(0, 8)}`;
+  const names = topologyNames(env);
+  const dataDir = await Deno.makeTempDir({ prefix: "bench-consume-" });
+  const client = new AMQPClient(BROKER_URL);
+  await client.connect();
+  const channel = await client.channel();
+  await channel.confirmSelect();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...CLI_FLAGS, MAIN, "consume", "--env", env, "--data-dir", dataDir]
+      .concat(["--allow-http", "--allow-host", "127.0.0.1", "--log-format", "json"])
+      .concat(["--concurrency", String(concurrency)]),
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    // The worker declares the topology; wait for its consumer.
+    for (;;) {
+      const ok = await channel.queueDeclare(names.queue, { durable: true });
+      if (ok.consumerCount > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await channel.queueDeclare(names.publishQueue, { durable: true });
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: jobs }, (_, i) =>
+        channel.basicPublish(
+          "",
+          names.queue,
+          JSON.stringify({
+            match_id: `bench-${i}`,
+            telemetry_url: `http://127.0.0.1:${port}/t/bench-${i}.json`,
+          }),
+          { deliveryMode: 2, contentType: "application/json" },
+        )),
+    );
+    let announced = 0;
+    while (announced < jobs) {
+      const ok = await channel.queueDeclare(names.publishQueue, { durable: true });
+      announced = ok.messageCount;
+      if (announced < jobs) await new Promise((r) => setTimeout(r, 20));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const peakRssMiB = await peakRss(child.pid);
+    const cpuSeconds = await cpuTime(child.pid);
+    return {
+      concurrency,
+      jobs,
+      seconds: Math.round(seconds * 100) / 100,
+      jobsPerSecond: Math.round(jobs / seconds * 10) / 10,
+      peakRssMiB,
+      cpuSeconds,
+    };
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    const cleanup = client.closed ? new AMQPClient(BROKER_URL) : client;
+    if (cleanup !== client) await cleanup.connect();
+    const ch = channel.closed ? await cleanup.channel() : channel;
+    for (const q of [names.queue, names.retryQueue, names.deadLetterQueue, names.publishQueue]) {
+      await ch.queueDelete(q);
+    }
+    await ch.exchangeDelete(names.exchange);
+    await cleanup.close();
+    if (!client.closed) await client.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+async function peakRss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return Math.round(kib / 1024);
+}
+
+async function cpuTime(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  return Math.round(ticks / 100 * 10) / 10; // USER_HZ is 100 on Linux
+}
+
+async function oneMegabyteTelemetry(): Promise<string> {
+  const { generateTelemetry } = await import("../tests/support/telemetry_fixture.ts");
+  // Size the event count so the JSON is about 1 MB; the match id is filled in per request.
+  let events = 2000;
+  let text = new TextDecoder().decode(generateTelemetry({ matchId: "__MATCH__", events }));
+  events = Math.round(events * FILE_BYTES / text.length);
+  text = new TextDecoder().decode(generateTelemetry({ matchId: "__MATCH__", events }));
+  return text;
+}
+
+if (import.meta.main) {
+  // `deno task bench` passes its own flags (--only, --sizes, --runs) through: ignore them.
+  const { values } = parseArgs({
+    strict: false,
+    options: {
+      jobs: { type: "string" },
+      concurrency: { type: "string" },
+      plain: { type: "boolean" },
+    },
+  });
+  const rows = await benchConsume({
+    jobs: Number(values.jobs ?? 500),
+    concurrencies: String(values.concurrency ?? "1,4,16").split(",").map(Number),
+    gzip: values.plain !== true,
+  });
+  console.log(
+    `1 MB of telemetry JSON per job, served ${
+      values.plain ? "plain" : "gzip-encoded"
+    } after ${SERVER_DELAY_MS} ms\n`,
+  );
+  console.log("| --concurrency | jobs | seconds | jobs/s | peak RSS (MiB) | worker CPU s |");
+  console.log("|---:|---:|---:|---:|---:|---:|");
+  for (const r of rows) {
+    console.log(
+      `| ${r.concurrency} | ${r.jobs} | ${r.seconds} | ${r.jobsPerSecond} | ${r.peakRssMiB} | ${r.cpuSeconds} |`,
+    );
+  }
+  const [first] = rows;
+  const last = rows.at(-1);
+  if (first && last && rows.length > 1) {
+    console.log(
+      `\nconcurrency ${last.concurrency} vs ${first.concurrency}: ${
+        (last.jobsPerSecond / first.jobsPerSecond).toFixed(1)
+      }x (target: at least 10x for 16 vs 1)`,
+    );
+  }
+}

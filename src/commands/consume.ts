@@ -1,0 +1,139 @@
+/**
+ * `telemetry consume`: the RabbitMQ worker. This file only turns flags into
+ * a configuration, loads the worker lazily and maps the end to an exit code.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts, Option } from "commander";
+import { hostname } from "node:os";
+import {
+  addDownloadOptions,
+  type DownloadFlags,
+  toDownloadSettings,
+} from "../cli/download_options.ts";
+import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import { createLogger } from "../cli/logger.ts";
+import { parsePositiveInt, parseSeconds } from "../cli/parse.ts";
+import { errorLine } from "../core/errors.ts";
+import { type ConsumeFlags, resolveConsumeConfig } from "../queue/config.ts";
+import { InvalidArgumentError } from "commander";
+
+/** Flags of `telemetry consume`. */
+export type ConsumeCommandFlags = ConsumeFlags & DownloadFlags;
+
+/**
+ * Builds the `consume` command.
+ *
+ * @param onExit Receives the exit code when the action ends.
+ * @returns The commander command.
+ */
+export function consumeCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
+  const command = new Command("consume")
+    .description("consume download jobs from RabbitMQ and announce each stored file")
+    .addOption(new Option("--env <name>", "environment suffix of every queue name ([a-z0-9-]+)"))
+    .addOption(new Option("--amqp-url <url>", "broker URL, amqp:// or amqps://"))
+    .addOption(
+      new Option("--publish-queue <name>", "queue announcing stored files")
+        .default(undefined, "match.processing.telemetry.{env}"),
+    )
+    .addOption(
+      new Option("--concurrency <n>", "prefetch and downloads at once")
+        .argParser(parsePositiveInt).default(4),
+    )
+    .addOption(
+      new Option("--retry-delay <seconds>", "wait in the retry queue after a transient failure")
+        .argParser(parseSeconds).default(60),
+    )
+    .addOption(
+      new Option("--max-deliveries <n>", "deliveries before a transient failure is dead-lettered")
+        .argParser(parsePositiveInt).default(5),
+    )
+    .addOption(
+      new Option("--shutdown-timeout <seconds>", "time in-flight jobs get after SIGTERM")
+        .argParser(parseSeconds).default(30),
+    )
+    .addOption(
+      new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
+        .argParser(parseSeconds).default(30),
+    )
+    .addOption(
+      new Option("--worker-id <id>", "worker_id of outbound messages")
+        .default(undefined, "hostname-pid"),
+    )
+    .addOption(
+      new Option(
+        "--metrics-port <port>",
+        "serve /metrics and /healthz on this port (off by default)",
+      )
+        .argParser(parsePort),
+    );
+  addDownloadOptions(command);
+  command.addHelpText(
+    "after",
+    `
+Examples:
+  telemetry consume --env prod --metrics-port 9092
+  telemetry consume --env staging --concurrency 8 --data-dir /srv/telemetry
+  RABBITMQ_URL=amqps://worker:secret@mq.example.com/prod telemetry consume --env prod
+
+Environment:
+  TELEMETRY_ENV, ENVIRONMENT   default for --env (in that order)
+  RABBITMQ_URL                 default for --amqp-url
+  RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_VHOST
+                               build the URL when neither is set
+                               (defaults 127.0.0.1, 5672, guest, guest, /)
+  TELEMETRY_DATA_DIR           default for --data-dir
+  TELEMETRY_ALLOWED_HOSTS      default for --allow-host (comma-separated)
+
+Queues (env prod): consumes match.telemetry.prod (bound to match.exchange.prod),
+retries through match.telemetry.retry.prod, dead-letters to dlq.telemetry.prod,
+announces to match.processing.telemetry.prod.
+
+Exit codes: 0 stopped by SIGTERM/SIGINT, 1 data dir not writable or broker refused
+the login/vhost/topology, 2 usage error. An unreachable broker is retried forever.`,
+  );
+  command.action(async (flags) => {
+    onExit(await runConsumeCommand(flags as ConsumeCommandFlags, Deno.env.toObject()));
+  });
+  return command;
+}
+
+/**
+ * Runs `consume` with parsed flags.
+ *
+ * @param flags The parsed flags.
+ * @param env The environment variables.
+ * @returns The exit code.
+ */
+export async function runConsumeCommand(
+  flags: ConsumeCommandFlags,
+  env: Record<string, string | undefined>,
+): Promise<ExitCodeValue> {
+  const log = createLogger(flags.logFormat === undefined ? {} : { format: flags.logFormat });
+  let config;
+  try {
+    config = resolveConsumeConfig(flags, {
+      env,
+      download: toDownloadSettings(flags),
+      defaultWorkerId: `${hostname()}-${Deno.pid}`,
+    });
+  } catch (err) {
+    log.error("usage", { error: errorLine(err) });
+    return exitCodeFor(err);
+  }
+  const { runConsume } = await import("../queue/run.ts");
+  try {
+    return await runConsume(config, { log });
+  } catch (err) {
+    log.error("consume_failed", { error: errorLine(err) });
+    return ExitCode.Failed;
+  }
+}
+
+function parsePort(value: string): number {
+  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) {
+    throw new InvalidArgumentError("expected a port number from 0 to 65535");
+  }
+  return Number(value);
+}

@@ -1,0 +1,141 @@
+/**
+ * Prometheus metrics of the worker (with `prom-client`, loaded only when
+ * `--metrics-port` is given) and the `/metrics` + `/healthz` HTTP endpoint.
+ *
+ * @module
+ */
+
+import type { Settlement } from "./settle.ts";
+
+/** What the worker reports; the worker never depends on prom-client itself. */
+export interface WorkerMetrics {
+  /** A delivery was settled (or left unacked). */
+  jobSettled(settled: Settlement, info: { bytes: number | undefined; seconds: number }): void;
+  /** A download started (+1) or ended (-1). */
+  inFlight(delta: number): void;
+  /** The broker session came up or went down. */
+  connected(up: boolean): void;
+}
+
+/** Metrics plus their rendering. */
+export interface Metrics extends WorkerMetrics {
+  /** The Prometheus text exposition. */
+  render(): Promise<string>;
+  /** The content type of {@linkcode Metrics.render}'s output. */
+  readonly contentType: string;
+}
+
+/**
+ * Creates the worker's metrics in a registry of their own, plus the process
+ * default metrics (memory, CPU, event loop).
+ *
+ * @returns The metrics.
+ *
+ * @example
+ * ```ts
+ * import { createMetrics } from "./metrics.ts";
+ * const metrics = await createMetrics();
+ * metrics.connected(true);
+ * if (!(await metrics.render()).includes("telemetry_consume_broker_connected 1")) throw new Error();
+ * ```
+ */
+export async function createMetrics(): Promise<Metrics> {
+  const client = await import("prom-client");
+  const registers = [new client.Registry()];
+  const prefix = "telemetry_consume_";
+  const jobs = new client.Counter({
+    name: `${prefix}jobs_total`,
+    help: "Jobs settled, by outcome (downloaded, already_exists, retry, dead_lettered, unacked).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  const bytes = new client.Counter({
+    name: `${prefix}bytes_stored_total`,
+    help: "Bytes of raw.json.gz files stored.",
+    registers,
+  });
+  const seconds = new client.Histogram({
+    name: `${prefix}job_seconds`,
+    help: "Seconds per job, download and settling included.",
+    labelNames: ["outcome"] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers,
+  });
+  const inFlight = new client.Gauge({
+    name: `${prefix}in_flight`,
+    help: "Downloads running now.",
+    registers,
+  });
+  const retries = new client.Counter({
+    name: `${prefix}retries_total`,
+    help: "Jobs republished to the retry queue.",
+    registers,
+  });
+  const deadLettered = new client.Counter({
+    name: `${prefix}dead_lettered_total`,
+    help: "Jobs published to the dead-letter queue, by error kind.",
+    labelNames: ["kind"] as const,
+    registers,
+  });
+  const connected = new client.Gauge({
+    name: `${prefix}broker_connected`,
+    help: "1 while connected to the broker and consuming.",
+    registers,
+  });
+  const [registry] = registers as [InstanceType<typeof client.Registry>];
+  client.collectDefaultMetrics({ register: registry, prefix });
+  return {
+    jobSettled(settled, info) {
+      jobs.inc({ outcome: settled.outcome });
+      if (settled.outcome === "unacked") return;
+      seconds.observe({ outcome: settled.outcome }, info.seconds);
+      if (settled.outcome === "downloaded" && info.bytes !== undefined) bytes.inc(info.bytes);
+      if (settled.outcome === "retry") retries.inc();
+      if (settled.outcome === "dead_lettered") {
+        deadLettered.inc({ kind: settled.kind ?? "unknown" });
+      }
+    },
+    inFlight(delta) {
+      inFlight.inc(delta);
+    },
+    connected(up) {
+      connected.set(up ? 1 : 0);
+    },
+    render: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
+
+/**
+ * Serves `/metrics` and `/healthz` (200 when healthy, 503 otherwise).
+ *
+ * @param port The TCP port (0 picks a free one).
+ * @param context The metrics and the health probe.
+ * @returns The server; `shutdown()` it when done.
+ *
+ * @example
+ * ```ts ignore
+ * import { createMetrics, serveMetrics } from "./metrics.ts";
+ * const server = serveMetrics(9092, { metrics: await createMetrics(), healthy: () => true });
+ * await server.shutdown();
+ * ```
+ */
+export function serveMetrics(
+  port: number,
+  context: { metrics: Metrics; healthy: () => boolean },
+): Deno.HttpServer<Deno.NetAddr> {
+  const { metrics, healthy } = context;
+  return Deno.serve({ port, onListen() {} }, async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/metrics") {
+      return new Response(await metrics.render(), {
+        headers: { "content-type": metrics.contentType },
+      });
+    }
+    if (path === "/healthz") {
+      const ok = healthy();
+      return new Response(ok ? "ok\n" : "not consuming\n", { status: ok ? 200 : 503 });
+    }
+    return new Response("not found\n", { status: 404 });
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * Runs the worker as a process: checks the data dir, serves metrics, wires
+ * SIGTERM/SIGINT to the graceful and immediate stops, and maps the end to an
+ * exit code. `src/commands/consume.ts` loads this module lazily, so the AMQP
+ * client and prom-client cost nothing to the other commands.
+ *
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import { ExitCode, type ExitCodeValue } from "../cli/exit_code.ts";
+import type { Logger } from "../cli/logger.ts";
+import { errorLine } from "../core/errors.ts";
+import type { ConsumeConfig } from "./config.ts";
+import { createMetrics, serveMetrics } from "./metrics.ts";
+import { onShutdownSignals } from "./shutdown.ts";
+import { BrokerConfigError, Worker } from "./worker.ts";
+
+/** How long a forced stop (second signal) waits for aborted downloads to delete their temp files. */
+const FORCED_STOP_GRACE_MS = 500;
+
+/**
+ * Runs `telemetry consume` until a signal stops it.
+ *
+ * @param config The resolved configuration.
+ * @param context The logger.
+ * @returns 0 after a signal-initiated stop, 1 when the data dir is not
+ * writable or the broker refuses the configuration.
+ *
+ * @example
+ * ```ts ignore
+ * import { runConsume } from "./run.ts";
+ * const code = await runConsume(config, { log });
+ * ```
+ */
+export async function runConsume(
+  config: ConsumeConfig,
+  context: { log: Logger },
+): Promise<ExitCodeValue> {
+  const { log } = context;
+  const dataDir = resolve(config.download.dataDir);
+  const problem = await dataDirProblem(dataDir);
+  if (problem !== undefined) {
+    log.error("data_dir_not_writable", { data_dir: dataDir, error: problem });
+    return ExitCode.Failed;
+  }
+  const metrics = config.metricsPort === undefined ? undefined : await createMetrics();
+  const worker = new Worker(config, { log, ...(metrics === undefined ? {} : { metrics }) });
+  const server = metrics === undefined || config.metricsPort === undefined
+    ? undefined
+    : serveMetrics(config.metricsPort, { metrics, healthy: () => worker.healthy });
+  return await runWith(worker, { log, config, server });
+}
+
+async function runWith(
+  worker: Worker,
+  context: {
+    log: Logger;
+    config: ConsumeConfig;
+    server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  },
+): Promise<ExitCodeValue> {
+  const { log, config, server } = context;
+  let forced: (() => void) | undefined;
+  const forcedStop = new Promise<void>((resolve) => forced = resolve);
+  const dispose = onShutdownSignals({
+    graceful(signal) {
+      log.info("signal", { signal, action: "graceful stop" });
+      worker.stop();
+    },
+    immediate(signal) {
+      log.warn("signal", { signal, action: "immediate stop" });
+      worker.abortNow();
+      setTimeout(() => forced?.(), FORCED_STOP_GRACE_MS);
+    },
+  });
+  log.info("consume_started", {
+    env: config.env,
+    queue: config.names.queue,
+    publish_queue: config.names.publishQueue,
+    concurrency: config.concurrency,
+    data_dir: resolve(config.download.dataDir),
+    worker_id: config.workerId,
+    metrics_port: server?.addr.port,
+  });
+  try {
+    await Promise.race([worker.run(), forcedStop]);
+    return ExitCode.Ok;
+  } catch (err) {
+    if (!(err instanceof BrokerConfigError)) throw err;
+    log.error("broker_refused", { error: errorLine(err) });
+    return ExitCode.Failed;
+  } finally {
+    dispose();
+    await server?.shutdown();
+  }
+}
+
+async function dataDirProblem(dataDir: string): Promise<string | undefined> {
+  const probe = join(dataDir, `.write-probe-${Deno.pid}.tmp`);
+  try {
+    await Deno.mkdir(dataDir, { recursive: true });
+    await Deno.writeFile(probe, new Uint8Array([1]));
+    await Deno.remove(probe);
+    return undefined;
+  } catch (err) {
+    return errorLine(err);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * One broker session: a connection, one confirm-mode channel that both
+ * consumes and publishes, the declared topology and the consumer. Any loss
+ * (socket, heartbeat, channel closed alone, consumer cancelled by the broker)
+ * ends the whole session, so the worker reconnects and redeclares instead of
+ * running on with a dead channel.
+ *
+ * @module
+ */
+
+import type { AMQPChannel, AMQPClient, AMQPConsumer, AMQPMessage } from "amqp-client";
+import { errorLine } from "../core/errors.ts";
+import { declareTopology, type TopologyNames } from "./topology.ts";
+
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** An open session. */
+export interface Session {
+  /** The channel; deliveries must be acked on it and only while it is open. */
+  readonly channel: AMQPChannel;
+  /** Resolves with a one-line reason when the session ended, for whatever cause. */
+  readonly lost: Promise<string>;
+  /** Whether the connection and channel are still usable. */
+  readonly alive: boolean;
+  /** Stops deliveries (basic.cancel); the channel stays open for acks. */
+  cancel(): Promise<void>;
+  /** Ends the session because something broke (e.g. a confirm timeout); unacked messages return to the queue. */
+  fail(reason: string): void;
+  /** Closes channel and connection cleanly. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode openSession}. */
+export interface SessionOptions {
+  /** Queue names. */
+  names: TopologyNames;
+  /** TTL of the retry queue. */
+  retryDelayMs: number;
+  /** Channel prefetch. */
+  prefetch: number;
+  /** Receives each delivery with the session it arrived on. */
+  onMessage: (message: AMQPMessage, session: Session) => void;
+}
+
+/** A broker refusal that reconnecting cannot fix: bad credentials, vhost or topology. */
+export function isConfigurationError(err: unknown): boolean {
+  return /\((403|530|406)\)|ACCESS_REFUSED|NOT_ALLOWED|PRECONDITION_FAILED/.test(errorLine(err));
+}
+
+/**
+ * Connects, opens a confirm channel, declares the topology and starts consuming with manual acks.
+ *
+ * @param url The broker URL (with credentials and heartbeat).
+ * @param options Names, retry delay, prefetch and the delivery callback.
+ * @returns The session.
+ * @throws The connection or channel error (see {@linkcode isConfigurationError}).
+ *
+ * @example
+ * ```ts ignore
+ * import { openSession } from "./session.ts";
+ * const session = await openSession("amqp://guest:guest@127.0.0.1/%2F?heartbeat=30", options);
+ * console.log(await session.lost);
+ * ```
+ */
+export async function openSession(url: string, options: SessionOptions): Promise<Session> {
+  const { names, retryDelayMs, prefetch, onMessage } = options;
+  const { AMQPClient } = await import("amqp-client");
+  const connection: AMQPClient = new AMQPClient(url);
+  let alive = true;
+  let connected = false;
+  let resolveLost: (reason: string) => void = () => {};
+  const lost = new Promise<string>((resolve) => resolveLost = resolve);
+  function end(reason: string) {
+    if (!alive) return;
+    alive = false;
+    resolveLost(reason);
+    if (connected && !connection.closed) connection.close().catch(() => {});
+  }
+  connection.onerror = (err) => end(`connection error: ${errorLine(err)}`);
+  connection.ondisconnect = (err) => end(`disconnected: ${err ? errorLine(err) : "socket closed"}`);
+  await connection.connect();
+  connected = true;
+  try {
+    const channel = await connection.channel();
+    channel.onerror = (reason) => end(`channel closed: ${reason}`);
+    await declareTopology(channel, { names, retryDelayMs });
+    await channel.confirmSelect();
+    await channel.prefetch(prefetch);
+    const state: { consumer?: AMQPConsumer; cancelling?: Promise<unknown> } = {};
+    const cancel = (): Promise<unknown> =>
+      state.cancelling ??= channel.closed || state.consumer === undefined
+        ? Promise.resolve()
+        : state.consumer.cancel().catch(() => {});
+    const session: Session = {
+      channel,
+      lost,
+      get alive() {
+        return alive && !channel.closed && !connection.closed;
+      },
+      async cancel() {
+        await cancel();
+      },
+      fail: end,
+      async close() {
+        // A channel.close sent while a basic.cancel is unanswered can hang: cancel first.
+        await withTimeout(cancel(), CLOSE_TIMEOUT_MS);
+        if (!channel.closed) await withTimeout(channel.close(), CLOSE_TIMEOUT_MS);
+        alive = false;
+        resolveLost("closed");
+        if (!connection.closed) await withTimeout(connection.close(), CLOSE_TIMEOUT_MS);
+        // A broker that does not answer the close: drop the socket.
+        (connection as { socket?: { destroy(): void } }).socket?.destroy();
+      },
+    };
+    // Deliveries may arrive before basicConsume resolves: the session must exist by then.
+    const consumer = await channel.basicConsume(
+      names.queue,
+      { noAck: false },
+      (message) => onMessage(message, session),
+    );
+    state.consumer = consumer;
+    consumer.wait().then(
+      () => state.cancelling === undefined ? end("consumer cancelled") : undefined,
+      (err) => end(`consumer cancelled by the broker: ${errorLine(err)}`),
+    );
+    return session;
+  } catch (err) {
+    alive = false;
+    if (!connection.closed) await connection.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+  try {
+    await Promise.race([promise.catch(() => {}), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The one place where a delivery is settled. Every path acks only after a
+ * confirmed publish, and never on a dead channel:
+ * - stored (downloaded or already there) → processing message → ack;
+ * - transient, deliveries left → retry queue with `x-attempts` → ack;
+ * - permanent, usage, or transient with no deliveries left → DLQ with the
+ *   original body and `x-error*` headers → ack;
+ * - aborted by shutdown, or any publish/ack failure → not acked: the broker
+ *   redelivers it when the channel closes.
+ *
+ * @module
+ */
+
+import type { AMQPMessage } from "amqp-client";
+import type { DownloadResult } from "../core/download.ts";
+import { errorLine } from "../core/errors.ts";
+import type { ConsumeConfig } from "./config.ts";
+import {
+  deadLetterHeaders,
+  type Failure,
+  type Job,
+  previousAttempts,
+  processingBody,
+  retryHeaders,
+} from "./messages.ts";
+import { publishConfirmed, type PublishProperties } from "./publisher.ts";
+import type { Session } from "./session.ts";
+
+/** What processing a delivery came to, before settling. */
+export type JobOutcome =
+  | { type: "stored"; job: Job; result: DownloadResult }
+  | { type: "failed"; job: Job | undefined; failure: Failure }
+  | { type: "aborted"; job: Job | undefined };
+
+/** How a delivery was settled (the `outcome` of the job's log line). */
+export interface Settlement {
+  /** `downloaded`, `already_exists`, `retry`, `dead_lettered`, or `unacked` (left for redelivery). */
+  outcome: "downloaded" | "already_exists" | "retry" | "dead_lettered" | "unacked";
+  /** This delivery's number (1 for the first). */
+  attempt: number;
+  /** Why it failed or was left unacked. */
+  error?: string;
+  /** The failure's kind, for failed jobs. */
+  kind?: Failure["kind"];
+}
+
+/**
+ * Settles one delivery according to its outcome.
+ *
+ * @param message The delivery.
+ * @param context The outcome, the session it arrived on, the configuration and the clock.
+ * @returns How it was settled; never throws.
+ */
+export async function settle(
+  message: AMQPMessage,
+  context: { outcome: JobOutcome; session: Session; config: ConsumeConfig; now: () => Date },
+): Promise<Settlement> {
+  const { outcome, session, config, now } = context;
+  const attempt = previousAttempts(message.properties.headers) + 1;
+  if (outcome.type === "aborted") {
+    return { outcome: "unacked", attempt, error: "not finished: stopping or channel closed" };
+  }
+  if (!session.alive) return { outcome: "unacked", attempt, error: "channel closed" };
+
+  let queue: string;
+  let body: Uint8Array | string;
+  let properties: PublishProperties = {};
+  let settled: Settlement;
+  if (outcome.type === "stored") {
+    queue = config.names.publishQueue;
+    body = processingBody(outcome.job, {
+      result: outcome.result,
+      workerId: config.workerId,
+      environment: config.env,
+      queue,
+      now: now(),
+    });
+    settled = { outcome: outcome.result.outcome, attempt };
+  } else {
+    const { failure } = outcome;
+    const retry = failure.kind === "transient" && attempt < config.maxDeliveries;
+    body = message.body ?? new Uint8Array();
+    settled = {
+      outcome: retry ? "retry" : "dead_lettered",
+      attempt,
+      error: failure.message,
+      kind: failure.kind,
+    };
+    if (retry) {
+      queue = config.names.retryQueue;
+      properties = {
+        ...copyProperties(message),
+        headers: retryHeaders(message.properties.headers, { attempts: attempt, failure }),
+      };
+    } else {
+      queue = config.names.deadLetterQueue;
+      const final = failure.kind === "transient"
+        ? { ...failure, message: `gave up after ${attempt} deliveries: ${failure.message}` }
+        : failure;
+      settled.error = final.message;
+      properties = {
+        ...copyProperties(message),
+        headers: deadLetterHeaders(message.properties.headers, {
+          failure: final,
+          attempts: attempt,
+          queue: config.names.queue,
+          workerId: config.workerId,
+          now: now(),
+        }),
+      };
+    }
+  }
+
+  try {
+    await publishConfirmed(session.channel, {
+      queue,
+      body,
+      properties,
+      timeoutMs: config.confirmTimeoutMs,
+    });
+  } catch (err) {
+    // The channel can no longer be trusted: end the session so the message is redelivered.
+    session.fail(`publish to ${queue} failed: ${errorLine(err)}`);
+    return { outcome: "unacked", attempt, error: errorLine(err) };
+  }
+  if (!session.alive) return { outcome: "unacked", attempt, error: "channel closed" };
+  try {
+    await message.ack();
+  } catch (err) {
+    session.fail(`ack failed: ${errorLine(err)}`);
+    return { outcome: "unacked", attempt, error: errorLine(err) };
+  }
+  return settled;
+}
+
+function copyProperties(message: AMQPMessage): PublishProperties {
+  // user-id would be checked against our login; expiration would drop a DLQ entry.
+  const { headers: _h, userId: _u, expiration: _e, ...rest } = message.properties;
+  return rest;
+}

@@ -1,0 +1,251 @@
+/**
+ * End-to-end tests of `telemetry consume`: `main.ts` runs in a child process
+ * with exactly the CLI's permissions, against the real broker.
+ */
+
+import assert from "node:assert/strict";
+import { CLI_FLAGS } from "../../scripts/permissions.ts";
+import { randomEnv, TelemetryServer, TestBroker, waitFor } from "../queue/harness.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** A running `telemetry consume` child with its stderr lines. */
+class Child {
+  readonly process: Deno.ChildProcess;
+  readonly lines: Record<string, unknown>[] = [];
+  readonly raw: string[] = [];
+  readonly done: Promise<void>;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    const process = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...CLI_FLAGS, MAIN, "consume", ...args],
+      env: { NO_COLOR: "1", ...env },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.process = process;
+    this.done = (async () => {
+      const lines = process.stderr.pipeThrough(new TextDecoderStream());
+      let buffer = "";
+      for await (const chunk of lines) {
+        buffer += chunk;
+        const parts = buffer.split("\n");
+        buffer = parts.pop() ?? "";
+        for (const line of parts) this.#add(line);
+      }
+      if (buffer !== "") this.#add(buffer);
+    })();
+  }
+
+  #add(line: string) {
+    this.raw.push(line);
+    try {
+      this.lines.push(JSON.parse(line));
+    } catch {
+      this.lines.push({ event: "raw", line });
+    }
+  }
+
+  events(name: string) {
+    return this.lines.filter((l) => l.event === name);
+  }
+
+  /** Kills the child if it still runs and waits for it. */
+  async kill(): Promise<void> {
+    try {
+      this.process.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await this.exit();
+  }
+
+  async exit(): Promise<number> {
+    const { code } = await this.process.status;
+    await this.done;
+    return code;
+  }
+}
+
+function testArgs(env: string, dataDir: string, extra: string[] = []): string[] {
+  return [
+    "--env",
+    env,
+    "--data-dir",
+    dataDir,
+    "--allow-http",
+    "--allow-host",
+    "127.0.0.1",
+    "--backoff",
+    "0",
+    "--retry-delay",
+    "0.2",
+    "--log-format",
+    "json",
+    ...extra,
+  ];
+}
+
+async function listTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isDirectory) {
+      for (const name of await listTree(`${dir}/${entry.name}`)) out.push(`${entry.name}/${name}`);
+    } else out.push(entry.name);
+  }
+  return out.sort();
+}
+
+Deno.test("telemetry consume exits 2 with one line when --env is missing or invalid", async () => {
+  for (const args of [[], ["--env", "Bad.Env"]]) {
+    const child = new Child([...args, "--log-format", "json"], {
+      TELEMETRY_ENV: "",
+      ENVIRONMENT: "",
+    });
+    assert.equal(await child.exit(), 2);
+    assert.equal(child.raw.length, 1, child.raw.join("\n"));
+    assert.match(child.raw[0]!, /env/);
+  }
+});
+
+Deno.test("telemetry consume exits 1 with one line when the broker refuses the password, never logging it", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const child = new Child(testArgs(randomEnv(), dataDir), {
+      RABBITMQ_PASSWORD: "hunter2-secret",
+    });
+    assert.equal(await child.exit(), 1);
+    const errors = child.lines.filter((l) => l.level === "error");
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]?.event, "broker_refused");
+    assert.doesNotMatch(child.raw.join("\n"), /hunter2/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("telemetry consume exits 1 when the data dir is not writable", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    const child = new Child(testArgs(randomEnv(), `${file}/data`));
+    assert.equal(await child.exit(), 1);
+    assert.equal(child.raw.length, 1);
+    assert.equal(child.lines[0]?.event, "data_dir_not_writable");
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("telemetry consume on SIGTERM mid-download exits 0 in time, leaves no partial file, and the job is redelivered", async () => {
+  const env = randomEnv();
+  const dataDir = await Deno.makeTempDir();
+  const server = new TelemetryServer({ events: 5000 });
+  server.behave = () => ({ type: "stall" });
+  const broker = await TestBroker.open(env);
+  const child = new Child(
+    testArgs(env, dataDir, ["--shutdown-timeout", "1", "--metrics-port", "0"]),
+  );
+  try {
+    await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
+    const port = child.events("consume_started")[0]?.metrics_port;
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+    await broker.publish({ match_id: "stall-1", telemetry_url: server.url("stall-1") });
+    await waitFor(() => server.active === 0 && server.requests.get("stall-1") === 1, {
+      what: "download started",
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = performance.now();
+    child.process.kill("SIGTERM");
+    assert.equal(await child.exit(), 0);
+    const seconds = (performance.now() - started) / 1000;
+    assert.ok(seconds < 4, `exited after ${seconds} s`);
+    assert.ok(child.events("shutdown_aborting").length === 1);
+    assert.equal(child.events("job")[0]?.outcome, "unacked");
+    assert.deepEqual(await listTree(dataDir), []);
+    await waitFor(async () => await broker.count(broker.names.queue) === 1, { what: "requeued" });
+    assert.equal(await broker.count(broker.names.publishQueue), 0);
+    assert.equal(await broker.count(broker.names.deadLetterQueue), 0);
+  } finally {
+    await child.kill();
+    await broker.cleanup();
+    await server.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("telemetry consume exits at once on a second signal, without partial files", async () => {
+  const env = randomEnv();
+  const dataDir = await Deno.makeTempDir();
+  const server = new TelemetryServer({ events: 5000 });
+  server.behave = () => ({ type: "stall" });
+  const broker = await TestBroker.open(env);
+  const child = new Child(testArgs(env, dataDir, ["--shutdown-timeout", "60"]));
+  try {
+    await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
+    await broker.publish({ match_id: "stall-2", telemetry_url: server.url("stall-2") });
+    await waitFor(() => server.requests.get("stall-2") === 1, { what: "download started" });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = performance.now();
+    child.process.kill("SIGTERM");
+    await waitFor(() => child.events("shutdown_started").length === 1);
+    child.process.kill("SIGINT");
+    assert.equal(await child.exit(), 0);
+    assert.ok(performance.now() - started < 3000);
+    assert.deepEqual(await listTree(dataDir), []);
+    await waitFor(async () => await broker.count(broker.names.queue) === 1, { what: "requeued" });
+  } finally {
+    await child.kill();
+    await broker.cleanup();
+    await server.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("telemetry consume stores and announces 1,000 jobs with 10% transient faults, none dead-lettered", async () => {
+  const env = randomEnv();
+  const jobs = 1000;
+  const dataDir = await Deno.makeTempDir();
+  const server = new TelemetryServer({ events: 10 });
+  // Every 10th match fails its first request (503 or 429), so it travels through the retry queue.
+  server.behave = (matchId, request) => {
+    const n = Number(matchId.split("-")[1]);
+    if (n % 10 === 0 && request === 1) return { type: "status", status: n % 20 === 0 ? 503 : 429 };
+    return { type: "ok" };
+  };
+  const broker = await TestBroker.open(env);
+  const child = new Child(testArgs(env, dataDir, ["--concurrency", "16", "--attempts", "1"]));
+  try {
+    await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
+    const started = performance.now();
+    await Promise.all(
+      Array.from(
+        { length: jobs },
+        (_, i) => broker.publish({ match_id: `load-${i}`, telemetry_url: server.url(`load-${i}`) }),
+      ),
+    );
+    const announced = new Set<string>();
+    await waitFor(async () => {
+      for (const message of await broker.take(broker.names.publishQueue)) {
+        announced.add(String(JSON.parse(message.bodyString() ?? "{}").match_id));
+      }
+      return announced.size === jobs;
+    }, { what: "1,000 announced", timeoutMs: 50_000 });
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`1,000 jobs in ${seconds.toFixed(1)} s (${(jobs / seconds).toFixed(0)} jobs/s)`);
+    child.process.kill("SIGTERM");
+    assert.equal(await child.exit(), 0);
+    assert.equal(await broker.count(broker.names.deadLetterQueue), 0);
+    assert.equal(await broker.count(broker.names.queue), 0);
+    assert.equal(await broker.count(broker.names.retryQueue), 0);
+    const retries = child.events("job").filter((l) => l.outcome === "retry");
+    assert.equal(retries.length, jobs / 10);
+    const stored = (await listTree(dataDir)).filter((p) => p.endsWith("/raw.json.gz"));
+    assert.equal(stored.length, jobs);
+    assert.equal((await listTree(dataDir)).length, jobs, "no temp files left");
+  } finally {
+    await child.kill();
+    await broker.cleanup();
+    await server.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

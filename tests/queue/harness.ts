@@ -1,0 +1,265 @@
+/**
+ * Test support for the queue worker: a loopback telemetry server with
+ * injectable behaviour, a test-side broker connection (the real RabbitMQ),
+ * and an in-process worker with captured log lines.
+ *
+ * @module
+ */
+
+import { type AMQPChannel, AMQPClient, type AMQPMessage, type Field } from "amqp-client";
+import { toDownloadSettings } from "../../src/cli/download_options.ts";
+import { createLogger } from "../../src/cli/logger.ts";
+import { type ConsumeFlags, resolveConsumeConfig } from "../../src/queue/config.ts";
+import { type TopologyNames, topologyNames } from "../../src/queue/topology.ts";
+import { Worker, type WorkerOptions } from "../../src/queue/worker.ts";
+import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
+
+/** The broker the tests use. */
+export const BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F";
+
+/** A fresh `--env` value, so tests never share queues. */
+export function randomEnv(): string {
+  return `t-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** What the server does for one request. */
+export type Behaviour =
+  | { type: "ok"; delayMs?: number }
+  | { type: "status"; status: number }
+  | { type: "stall" }
+  | { type: "body"; bytes: Uint8Array };
+
+/** A loopback server of generated telemetry at `/t/<match_id>.json`. */
+export class TelemetryServer {
+  #server: Deno.HttpServer<Deno.NetAddr>;
+  #cache = new Map<string, Promise<Uint8Array>>();
+  #stalled = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  /** Requests so far, by match id. */
+  readonly requests = new Map<string, number>();
+  /** Requests being answered now, and the most at once. */
+  active = 0;
+  maxActive = 0;
+  /** Decides the answer; the default serves the telemetry at once. */
+  behave: (matchId: string, request: number) => Behaviour = () => ({ type: "ok" });
+
+  constructor(options: { events?: number } = {}) {
+    const { events = 30 } = options;
+    this.#server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+      const matchId = new URL(req.url).pathname.replace(/^\/t\//, "").replace(/\.json$/, "");
+      const request = (this.requests.get(matchId) ?? 0) + 1;
+      this.requests.set(matchId, request);
+      this.active++;
+      this.maxActive = Math.max(this.maxActive, this.active);
+      try {
+        const behaviour = this.behave(matchId, request);
+        if (behaviour.type === "status") return new Response("nope", { status: behaviour.status });
+        if (behaviour.type === "body") {
+          return new Response(behaviour.bytes as Uint8Array<ArrayBuffer>);
+        }
+        const gz = await this.gzip(matchId, events);
+        if (behaviour.type === "ok") {
+          if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+          return gzipResponse(gz as Uint8Array<ArrayBuffer>);
+        }
+        const stalled = this.#stalled;
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(gz.subarray(0, Math.floor(gz.length / 2)));
+            stalled.add(controller);
+          },
+          cancel() {},
+        });
+        return gzipResponse(body);
+      } finally {
+        this.active--;
+      }
+    });
+  }
+
+  /** The gzip telemetry of a match (cached). */
+  gzip(matchId: string, events = 30): Promise<Uint8Array> {
+    let bytes = this.#cache.get(matchId);
+    if (bytes === undefined) {
+      bytes = gzipBytes(generateTelemetry({ matchId, events, seed: matchId.length }));
+      this.#cache.set(matchId, bytes);
+    }
+    return bytes;
+  }
+
+  /** The URL of a match's telemetry. */
+  url(matchId: string): string {
+    return `http://127.0.0.1:${this.#server.addr.port}/t/${matchId}.json`;
+  }
+
+  /** Stops the server, ending stalled bodies first. */
+  async close(): Promise<void> {
+    for (const controller of this.#stalled) {
+      try {
+        controller.error(new Error("server closing"));
+      } catch { /* already closed */ }
+    }
+    await this.#server.shutdown();
+  }
+}
+
+function gzipResponse(body: BodyInit): Response {
+  return new Response(body, {
+    headers: { "content-type": "application/json", "content-encoding": "gzip" },
+  });
+}
+
+/** The test's own broker connection. */
+export class TestBroker {
+  readonly names: TopologyNames;
+  #client: AMQPClient;
+  #channel: AMQPChannel;
+
+  private constructor(env: string, client: AMQPClient, channel: AMQPChannel) {
+    this.names = topologyNames(env);
+    this.#client = client;
+    this.#channel = channel;
+  }
+
+  /** Connects and declares the topology of `env` the way the worker does. */
+  static async open(env: string, retryDelayMs = 200): Promise<TestBroker> {
+    const client = new AMQPClient(BROKER_URL);
+    await client.connect();
+    const channel = await client.channel();
+    await channel.confirmSelect();
+    const broker = new TestBroker(env, client, channel);
+    const { declareTopology } = await import("../../src/queue/topology.ts");
+    await declareTopology(channel, { names: broker.names, retryDelayMs });
+    return broker;
+  }
+
+  /** The channel, reconnecting when a broker restart closed it. */
+  async #ch(): Promise<AMQPChannel> {
+    if (this.#client.closed) {
+      this.#client = new AMQPClient(BROKER_URL);
+      await this.#client.connect();
+    }
+    if (this.#channel.closed) {
+      this.#channel = await this.#client.channel();
+      await this.#channel.confirmSelect();
+    }
+    return this.#channel;
+  }
+
+  /** Publishes a job body (object or raw string) to the main queue, confirmed. */
+  async publish(body: unknown, headers?: Record<string, Field>): Promise<void> {
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    await (await this.#ch()).basicPublish("", this.names.queue, text, {
+      deliveryMode: 2,
+      contentType: "application/json",
+      ...(headers === undefined ? {} : { headers }),
+    });
+  }
+
+  /** Takes every message now in a queue (acking them). */
+  async take(queue: string): Promise<AMQPMessage[]> {
+    const out: AMQPMessage[] = [];
+    for (;;) {
+      const message = await (await this.#ch()).basicGet(queue, { noAck: true });
+      if (message === null) return out;
+      out.push(message);
+    }
+  }
+
+  /** Messages ready in a queue. */
+  async count(queue: string): Promise<number> {
+    const ok = await (await this.#ch()).queueDeclare(queue, { passive: true });
+    return ok.messageCount;
+  }
+
+  /** Deletes the environment's queues and exchange and closes the connection. */
+  async cleanup(): Promise<void> {
+    const { queue, retryQueue, deadLetterQueue, publishQueue, exchange } = this.names;
+    const channel = await this.#ch();
+    for (const name of [queue, retryQueue, deadLetterQueue, publishQueue]) {
+      await channel.queueDelete(name);
+    }
+    await channel.exchangeDelete(exchange);
+    await this.#client.close();
+  }
+}
+
+/** Polls until `predicate` holds. */
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  options: { timeoutMs?: number; what?: string } = {},
+): Promise<void> {
+  const { timeoutMs = 10_000, what = "condition" } = options;
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** An in-process worker with its log lines. */
+export interface RunningWorker {
+  worker: Worker;
+  done: Promise<void>;
+  logs: Record<string, unknown>[];
+  dataDir: string;
+  /** Job log lines. */
+  jobs(): Record<string, unknown>[];
+  /** Stops gracefully and waits. */
+  stop(): Promise<void>;
+}
+
+/** Starts a worker for `env` with test-friendly defaults. */
+export async function startWorker(
+  env: string,
+  options: {
+    flags?: Partial<ConsumeFlags>;
+    attempts?: number;
+    dataDir?: string;
+    worker?: Partial<WorkerOptions>;
+  } = {},
+): Promise<RunningWorker> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "consume-test-" });
+  const logs: Record<string, unknown>[] = [];
+  const log = createLogger({ format: "json", write: (line) => logs.push(JSON.parse(line)) });
+  const config = resolveConsumeConfig({
+    env,
+    amqpUrl: BROKER_URL,
+    concurrency: 4,
+    retryDelay: 0.2,
+    maxDeliveries: 5,
+    shutdownTimeout: 5,
+    confirmTimeout: 5,
+    workerId: "test-worker",
+    ...options.flags,
+  }, {
+    env: {},
+    defaultWorkerId: "unused",
+    download: toDownloadSettings({
+      dataDir,
+      allowHost: ["127.0.0.1"],
+      allowHttp: true,
+      maxBytes: 1024 ** 3,
+      maxDecompressedBytes: 4 * 1024 ** 3,
+      headersTimeout: 5,
+      idleTimeout: 5,
+      attemptTimeout: 30,
+      attempts: options.attempts ?? 1,
+      backoff: 0,
+      maxRetryAfter: 1,
+    }),
+  });
+  const worker = new Worker(config, { log, ...options.worker });
+  const done = worker.run();
+  await waitFor(() => worker.healthy, { what: "worker connected" });
+  return {
+    worker,
+    done,
+    logs,
+    dataDir,
+    jobs: () => logs.filter((l) => l.event === "job"),
+    async stop() {
+      worker.stop();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import assert from "node:assert/strict";
+import { createLogger } from "../../src/cli/logger.ts";
+import { realSleep } from "../../src/core/retry.ts";
+import { toDownloadSettings } from "../../src/cli/download_options.ts";
+import { resolveConsumeConfig } from "../../src/queue/config.ts";
+import { createMetrics, serveMetrics } from "../../src/queue/metrics.ts";
+import { BrokerConfigError, Worker } from "../../src/queue/worker.ts";
+import { randomEnv, startWorker, TelemetryServer, TestBroker, waitFor } from "./harness.ts";
+
+function config(env: string, amqpUrl: string) {
+  return resolveConsumeConfig({
+    env,
+    amqpUrl,
+    concurrency: 1,
+    retryDelay: 1,
+    maxDeliveries: 5,
+    shutdownTimeout: 1,
+    confirmTimeout: 5,
+  }, {
+    env: {},
+    defaultWorkerId: "w",
+    download: toDownloadSettings({
+      dataDir: "/tmp/unused",
+      maxBytes: 1e6,
+      maxDecompressedBytes: 1e6,
+      headersTimeout: 1,
+      idleTimeout: 1,
+      attemptTimeout: 1,
+      attempts: 1,
+      backoff: 0,
+      maxRetryAfter: 1,
+    }),
+  });
+}
+
+async function rabbitmqctl(...args: string[]): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command("rabbitmqctl", { args }).output();
+  if (code !== 0) {
+    throw new Error(`rabbitmqctl ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+  }
+  return new TextDecoder().decode(stdout);
+}
+
+Deno.test("Worker.run() fails fast with BrokerConfigError when the broker refuses the login", async () => {
+  const lines: string[] = [];
+  const worker = new Worker(config(randomEnv(), "amqp://guest:wrong-secret@127.0.0.1:5672/%2F"), {
+    log: createLogger({ format: "json", write: (l) => lines.push(l) }),
+  });
+  await assert.rejects(worker.run(), (err) => {
+    assert.ok(err instanceof BrokerConfigError);
+    assert.match(err.message, /ACCESS_REFUSED|403/);
+    assert.doesNotMatch(err.message, /wrong-secret/);
+    return true;
+  });
+  assert.doesNotMatch(lines.join("\n"), /wrong-secret/);
+});
+
+Deno.test("Worker.run() keeps retrying an unreachable broker until stopped", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const worker = new Worker(config(randomEnv(), "amqp://guest:guest@127.0.0.1:1/%2F"), {
+    log: createLogger({ format: "json", write: (l) => lines.push(JSON.parse(l)) }),
+    sleep: (_ms, signal) => realSleep(10, signal),
+  });
+  const done = worker.run();
+  await waitFor(() => lines.filter((l) => l.event === "broker_unreachable").length >= 3);
+  assert.equal(worker.healthy, false);
+  worker.stop();
+  await done;
+  assert.match(String(lines[0]?.error), /ECONNREFUSED/);
+  assert.match(String(lines[0]?.url), /guest:\*\*\*@/);
+});
+
+Deno.test("Worker declares the retry queue with TTL and dead-lettering back to the main queue", async () => {
+  const env = randomEnv();
+  const broker = await TestBroker.open(env, 200);
+  try {
+    const out = await rabbitmqctl(
+      "list_queues",
+      "-q",
+      "--no-table-headers",
+      "name",
+      "durable",
+      "arguments",
+    );
+    const rows = out.split("\n").filter((l) => l.includes(env));
+    const row = (name: string) => rows.find((r) => r.startsWith(name + "\t")) ?? "";
+    assert.match(
+      row(broker.names.retryQueue),
+      /true\t.*x-dead-letter-exchange.*x-dead-letter-routing-key.*match\.telemetry\./,
+    );
+    assert.match(row(broker.names.retryQueue), /x-message-ttl.*200/);
+    for (
+      const name of [broker.names.queue, broker.names.deadLetterQueue, broker.names.publishQueue]
+    ) {
+      assert.match(row(name), /\ttrue\t\[\]$/, name);
+    }
+    const bindings = await rabbitmqctl(
+      "list_bindings",
+      "-q",
+      "--no-table-headers",
+      "source_name",
+      "destination_name",
+      "routing_key",
+    );
+    assert.ok(bindings.includes(`match.exchange.${env}\tmatch.telemetry.${env}\tmatch.telemetry`));
+  } finally {
+    await broker.cleanup();
+  }
+});
+
+Deno.test("Worker reconnects, redeclares and resumes after the broker closes its connection", async () => {
+  const env = randomEnv();
+  const server = new TelemetryServer();
+  const broker = await TestBroker.open(env);
+  const worker = await startWorker(env);
+  try {
+    await broker.publish({ match_id: "before-1", telemetry_url: server.url("before-1") });
+    await waitFor(() => worker.jobs().length === 1);
+    const connections = await rabbitmqctl(
+      "list_connections",
+      "-q",
+      "--no-table-headers",
+      "pid",
+      "client_properties",
+    );
+    // The worker's connection is the newest; close every connection whose client is amqp-client with our env's consumer.
+    const pids = connections.split("\n").filter((l) => l.includes("amqp-client")).map((l) =>
+      l.split("\t")[0]!
+    );
+    const consumers = await rabbitmqctl(
+      "list_consumers",
+      "-q",
+      "--no-table-headers",
+      "queue_name",
+      "channel_pid",
+    );
+    assert.ok(consumers.includes(broker.names.queue));
+    const channelPid = consumers.split("\n").find((l) => l.startsWith(broker.names.queue + "\t"))
+      ?.split("\t")[1];
+    const channels = await rabbitmqctl(
+      "list_channels",
+      "-q",
+      "--no-table-headers",
+      "pid",
+      "connection",
+    );
+    const connPid = channels.split("\n").find((l) => l.startsWith(channelPid + "\t"))?.split(
+      "\t",
+    )[1];
+    assert.ok(connPid && pids.includes(connPid), "found the worker's connection");
+    await rabbitmqctl("close_connection", connPid, "test: forced close");
+    await waitFor(() => worker.logs.filter((l) => l.event === "broker_connected").length === 2, {
+      what: "reconnect",
+    });
+    await broker.publish({ match_id: "after-1", telemetry_url: server.url("after-1") });
+    await waitFor(() => worker.jobs().length === 2, { what: "job after reconnect" });
+    assert.equal(worker.jobs()[1]?.outcome, "downloaded");
+    assert.equal((await broker.take(broker.names.publishQueue)).length, 2);
+  } finally {
+    await worker.stop();
+    await broker.cleanup();
+    await server.close();
+    await Deno.remove(worker.dataDir, { recursive: true });
+  }
+});
+
+Deno.test("serveMetrics() serves Prometheus text and /healthz follows the worker", async () => {
+  const env = randomEnv();
+  const server = new TelemetryServer();
+  const broker = await TestBroker.open(env);
+  const metrics = await createMetrics();
+  const worker = await startWorker(env, { worker: { metrics } });
+  const http = serveMetrics(0, { metrics, healthy: () => worker.worker.healthy });
+  const base = `http://127.0.0.1:${http.addr.port}`;
+  try {
+    await broker.publish({ match_id: "metric-1", telemetry_url: server.url("metric-1") });
+    await broker.publish("{not json");
+    await waitFor(() => worker.jobs().length === 2);
+    const health = await fetch(`${base}/healthz`);
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+    const text = await (await fetch(`${base}/metrics`)).text();
+    assert.match(text, /telemetry_consume_jobs_total\{outcome="downloaded"\} 1/);
+    assert.match(text, /telemetry_consume_dead_lettered_total\{kind="permanent"\} 1/);
+    assert.match(text, /telemetry_consume_broker_connected 1/);
+    assert.match(text, /telemetry_consume_in_flight 0/);
+    assert.match(text, /telemetry_consume_bytes_stored_total [1-9]/);
+    assert.match(text, /telemetry_consume_job_seconds_bucket/);
+    assert.match(text, /telemetry_consume_process_resident_memory_bytes/);
+    await worker.stop();
+    const after = await fetch(`${base}/healthz`);
+    assert.equal(after.status, 503);
+    await after.body?.cancel();
+  } finally {
+    await worker.stop();
+    await http.shutdown();
+    await broker.cleanup();
+    await server.close();
+    await Deno.remove(worker.dataDir, { recursive: true });
+  }
+});
