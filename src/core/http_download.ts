@@ -166,10 +166,7 @@ export async function openDownload(
         await response.body.cancel().catch(() => {});
         throw tooLarge(maxBytes, current);
       }
-      const body = mapBodyErrors(response.body, current)
-        .pipeThrough(
-          new IdleTimeoutStream(idleMs, { onIdle: abortWith, timers, host: current.host }),
-        )
+      const body = guardBody(response.body, current, { idleMs, onIdle: abortWith, timers })
         .pipeThrough(new ByteLimitStream(maxBytes, { what: "download", code: "too_large" }))
         .pipeThrough(new LengthCheckStream(contentLength, current));
       return {
@@ -186,62 +183,51 @@ export async function openDownload(
   }
 }
 
+/** Options of {@linkcode guardBody}. */
+interface GuardBodyOptions {
+  /** Longest wait for the next bytes from the network. */
+  idleMs: number;
+  /** Aborts the attempt with the timeout error. */
+  onIdle: (reason: unknown) => void;
+  /** Where the timer is registered, so `close()` clears it. */
+  timers: Set<ReturnType<typeof setTimeout>>;
+}
+
 /**
- * Re-reads the body so that its errors become transient TelemetryErrors
- * (a reset connection is worth a retry); our own timeouts already are.
+ * Re-reads the body so that (1) its errors become transient TelemetryErrors
+ * (a reset connection is worth a retry; our own timeouts already are), and
+ * (2) the idle timeout measures only the time spent waiting for the network:
+ * the timer runs while a read is pending, not while our own pipeline (disk,
+ * validation) holds the body back through backpressure.
  */
-function mapBodyErrors(body: ReadableStream<Uint8Array>, url: URL): ReadableStream<Uint8Array> {
+function guardBody(
+  body: ReadableStream<Uint8Array>,
+  url: URL,
+  options: GuardBodyOptions,
+): ReadableStream<Uint8Array> {
+  const { idleMs, onIdle, timers } = options;
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      const timer = setTimeout(() => {
+        onIdle(timeoutError(`no data from ${url.host} for ${idleMs / 1000} s`));
+      }, idleMs);
+      timers.add(timer);
       try {
         const { done, value } = await reader.read();
         if (done) controller.close();
         else controller.enqueue(value);
       } catch (err) {
         controller.error(err instanceof TelemetryError ? err : networkError(url, err));
+      } finally {
+        clearTimeout(timer);
+        timers.delete(timer);
       }
     },
     cancel(reason) {
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
-}
-
-/** Errors when no chunk arrives for `idleMs`. */
-class IdleTimeoutStream extends TransformStream<Uint8Array, Uint8Array> {
-  constructor(
-    idleMs: number,
-    options: {
-      onIdle: (reason: unknown) => void;
-      timers: Set<ReturnType<typeof setTimeout>>;
-      host: string;
-    },
-  ) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    function arm() {
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        options.timers.delete(timer);
-      }
-      timer = setTimeout(() => {
-        options.onIdle(timeoutError(`no data from ${options.host} for ${idleMs / 1000} s`));
-      }, idleMs);
-      options.timers.add(timer);
-    }
-    super({
-      start() {
-        arm();
-      },
-      transform(chunk, controller) {
-        arm();
-        controller.enqueue(chunk);
-      },
-      flush() {
-        if (timer !== undefined) clearTimeout(timer);
-      },
-    });
-  }
 }
 
 /** Errors (transient) when the body ends before its Content-Length. */

@@ -189,6 +189,31 @@ Deno.test("openDownload() does not time out a slow body that keeps coming", asyn
   });
 });
 
+Deno.test("openDownload() does not count a slow consumer as an idle server", async () => {
+  const big = generateTelemetry({ matchId: "abc", events: 40_000 });
+  await withServer(async (server) => {
+    server.route("/plain", json(big));
+    const download = await openDownload(server.url("/plain"), opts({ timeouts: { idleMs: 100 } }));
+    try {
+      let received = 0;
+      let paused = false;
+      // The consumer (a busy disk, a worker starting up) holds the body back
+      // for longer than idleMs while the server has data ready: we are slow,
+      // the server is not idle.
+      for await (const chunk of download.body) {
+        received += chunk.length;
+        if (!paused) {
+          paused = true;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+      assert.equal(received, big.length);
+    } finally {
+      download.close();
+    }
+  });
+});
+
 Deno.test("openDownload() fails an attempt over totalMs", async () => {
   await withServer(async (server) => {
     server.route("/slow", slow(BODY, { chunkSize: 1000, intervalMs: 50 }));
