@@ -227,13 +227,27 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
   }
 }
 
+/** Input sizes tried, smallest first, by {@linkcode decodeGzipPrefix}. */
+const PREFIX_PROBE_SIZES = [512, 4096, 32_768];
+
+/** Options of {@linkcode decodeGzipPrefix}. */
+export interface DecodeGzipPrefixOptions {
+  /** Stop once at least this many bytes are decoded. @default {2} */
+  minBytes?: number;
+}
+
 /**
- * Decodes as much of a (possibly incomplete) gzip prefix as possible, to see
- * what the content starts with (for example gzip inside gzip).
+ * Decodes the start of a (possibly incomplete) gzip stream, to see what the
+ * content starts with (for example gzip inside gzip). It decodes as little
+ * as it can: the first 512 input bytes, then 4 KiB, 32 KiB, then all of
+ * `head`, stopping as soon as `minBytes` came out — a job's worth of
+ * decompression would otherwise be spent just to read two bytes.
  *
  * @param head The first bytes of a gzip stream.
- * @returns The decompressed bytes that the prefix yields, or undefined when
- * it cannot be decoded (not gzip, corrupt).
+ * @param options How many decoded bytes are enough.
+ * @returns The decompressed bytes the tried prefix yields (at least
+ * `minBytes` when `head` allows), or undefined when it cannot be decoded
+ * (not gzip, corrupt).
  *
  * @example Peek inside a gzip prefix
  * ```ts
@@ -244,14 +258,24 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
  * if (start === undefined) throw new Error("unexpected");
  * ```
  */
-export function decodeGzipPrefix(head: Uint8Array): Uint8Array | undefined {
+export function decodeGzipPrefix(
+  head: Uint8Array,
+  options: DecodeGzipPrefixOptions = {},
+): Uint8Array | undefined {
+  const { minBytes = 2 } = options;
   if (!isGzip(head)) return undefined;
-  try {
-    const out = gunzipSync(head, { finishFlush: constants.Z_SYNC_FLUSH });
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  } catch {
-    return undefined;
+  const sizes = [...PREFIX_PROBE_SIZES.filter((n) => n < head.length), head.length];
+  let out: Uint8Array | undefined;
+  for (const size of sizes) {
+    try {
+      const decoded = gunzipSync(head.subarray(0, size), { finishFlush: constants.Z_SYNC_FLUSH });
+      out = new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
+    } catch {
+      return undefined;
+    }
+    if (out.length >= minBytes) return out;
   }
+  return out;
 }
 
 /**

@@ -244,9 +244,20 @@ Deno.test("GunzipStream releases zlib when the writer aborts", async () => {
 Deno.test("decodeGzipPrefix() decodes the start of a large file from 4 KiB", () => {
   const content = makeContent(1_000_000);
   const gz = gzip(content);
-  const start = decodeGzipPrefix(gz.subarray(0, 4096));
+  const start = decodeGzipPrefix(gz.subarray(0, 4096), { minBytes: 1000 });
   assert.ok(start !== undefined);
-  assert.ok(start.length > 1000, `only ${start.length} bytes decoded`);
+  assert.ok(start.length >= 1000, `only ${start.length} bytes decoded`);
+  assert.deepEqual(start, content.subarray(0, start.length));
+});
+
+Deno.test("decodeGzipPrefix() decodes only a small prefix when a few bytes are enough", () => {
+  const content = makeContent(1_000_000);
+  const gz = gzip(content);
+  const all = decodeGzipPrefix(gz, { minBytes: Infinity });
+  const start = decodeGzipPrefix(gz);
+  assert.ok(start !== undefined && all !== undefined);
+  assert.ok(start.length >= 2);
+  assert.ok(start.length < all.length / 10, `decoded ${start.length} of ${all.length} bytes`);
   assert.deepEqual(start, content.subarray(0, start.length));
 });
 
