@@ -14,9 +14,10 @@ const child = new Deno.Command(Deno.execPath(), {
   stdout: "inherit",
   stderr: "inherit",
 }).spawn();
-// Forward stop signals so `consume` shuts down gracefully under the task runner.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => child.kill(signal));
-}
+// Ctrl-C reaches the whole process group, and `deno task` passes SIGTERM on
+// to its children, so the CLI already gets each stop signal: forwarding it
+// as well would be a second signal, which `consume` takes as "stop now".
+// The wrapper only stays alive until the CLI has finished stopping.
+for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => {});
 const status = await child.status;
 Deno.exit(status.code);
