@@ -228,8 +228,11 @@ export class Worker {
     try {
       await (job === undefined ? run() : this.#matches.run(job.matchId, run));
     } catch (err) {
-      // A bug, not a job failure: the message stays unacked and comes back with the channel.
+      // A bug, not a job failure. The message must not sit unacked on a live
+      // channel (holding a prefetch slot until the broker's consumer
+      // timeout): end the session so the broker redelivers it now.
       this.#log.error("job_internal_error", { match_id: job?.matchId, error: errorLine(err) });
+      session.fail(`internal error on a job: ${errorLine(err)}`);
     }
   }
 
