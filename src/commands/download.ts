@@ -12,6 +12,7 @@ import {
   type DownloadFlags,
   toDownloadSettings,
 } from "../cli/download_options.ts";
+import { type CommandIo, processIo } from "../cli/io.ts";
 import { createLogger, type Logger } from "../cli/logger.ts";
 import { parsePositiveInt } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
@@ -29,26 +30,6 @@ export interface DownloadCommandFlags extends DownloadFlags {
   jobs?: string | undefined;
   concurrency: number;
 }
-
-/** Where a command writes, so tests can capture it. */
-export interface CommandIo {
-  /** Writes one result line to stdout. */
-  print(line: string): void;
-  /** Whether stderr is a terminal (progress bars). */
-  isTty: boolean;
-}
-
-const encoder = new TextEncoder();
-
-/** Standard output and error of the process. */
-export const processIo: CommandIo = {
-  print(line: string) {
-    const bytes = encoder.encode(line + "\n");
-    let offset = 0;
-    while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
-  },
-  isTty: Deno.stderr.isTerminal(),
-};
 
 /**
  * Builds the `download` command.

@@ -9,6 +9,7 @@
 import { Command, type CommandUnknownOpts, Option } from "commander";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { collectList, parsePositiveInt, parseSize } from "../cli/parse.ts";
+import { type CommandIo, processIo } from "../cli/io.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { errorLine } from "../core/errors.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/ingest.ts";
@@ -48,31 +49,6 @@ export interface VerifySettings {
   /** Decompressed size cap per file. */
   maxDecompressedBytes: number;
 }
-
-/** Where the command writes, so tests can capture it. */
-export interface VerifyIo {
-  /** Writes one line to stdout. */
-  print(line: string): void;
-  /** Writes one line to stderr. */
-  error(line: string): void;
-  /** Whether stderr is a terminal (progress bar). */
-  isTty: boolean;
-}
-
-const encoder = new TextEncoder();
-
-function writeAll(stream: { writeSync(p: Uint8Array): number }, line: string): void {
-  const bytes = encoder.encode(line + "\n");
-  let offset = 0;
-  while (offset < bytes.length) offset += stream.writeSync(bytes.subarray(offset));
-}
-
-/** Standard output and error of the process. */
-export const verifyProcessIo: VerifyIo = {
-  print: (line) => writeAll(Deno.stdout, line),
-  error: (line) => writeAll(Deno.stderr, line),
-  isTty: Deno.stderr.isTerminal(),
-};
 
 /**
  * Builds the `verify` command.
@@ -135,7 +111,7 @@ Exit codes: 0 every file ok; 1 a problem was found (with --fix: a problem is lef
 that --fix did not resolve, e.g. a missing raw.json.gz); 2 usage error.`,
   );
   command.action(async (paths: string[], flags) => {
-    onExit(await runVerifyCommand(paths, flags as VerifyFlags, verifyProcessIo));
+    onExit(await runVerifyCommand(paths, flags as VerifyFlags, processIo));
   });
   return command;
 }
@@ -177,7 +153,7 @@ export function toVerifySettings(flags: VerifyFlags): VerifySettings {
 export async function runVerifyCommand(
   paths: string[],
   flags: VerifyFlags,
-  io: VerifyIo = verifyProcessIo,
+  io: CommandIo = processIo,
 ): Promise<ExitCodeValue> {
   let settings: VerifySettings;
   let scan;
