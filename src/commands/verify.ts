@@ -189,6 +189,11 @@ export async function runVerifyCommand(
     if (problems.length > 0) io.print("");
     for (const result of problems) io.print(problemLine(result));
   }
+  if (summary.results === 0) {
+    // Most likely the wrong directory: say so rather than report a clean audit of nothing.
+    const where = paths.length > 0 ? paths.join(", ") : settings.dataDir;
+    io.error(`warning: nothing to verify under ${where} (expected matchID=<id>/raw.json.gz)`);
+  }
   const left = settings.fix && !settings.dryRun ? summary.unresolved : summary.problems;
   return left > 0 ? ExitCode.Failed : ExitCode.Ok;
 }

@@ -194,6 +194,18 @@ Deno.test("verify --match-id restricts the audit, TELEMETRY_DATA_DIR sets the da
   });
 });
 
+Deno.test("verify warns when there is nothing to verify", async () => {
+  await withDir(async (dir) => {
+    const [out, err, code] = await cli([dir]);
+    assert.equal(code, 0, err);
+    assert.match(
+      err,
+      /warning: nothing to verify under .* \(expected matchID=<id>\/raw\.json\.gz\)/,
+    );
+    assert.match(out, /total\s+0/);
+  });
+});
+
 Deno.test("verify --dry-run changes nothing", async () => {
   await withDir(async (dir) => {
     await everyStatus(dir);
