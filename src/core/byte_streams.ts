@@ -77,19 +77,28 @@ export class ByteLimitStream extends TransformStream<Uint8Array, Uint8Array> {
  * Passes chunks through after writing each one to a second sink, waiting for
  * that write: a tee whose slower side slows the faster one, so nothing piles
  * up in memory (unlike `ReadableStream.tee()`). The sink is closed on flush.
+ * Counts what it copied.
  */
 export class CopyToSinkStream extends TransformStream<Uint8Array, Uint8Array> {
+  #bytes = 0;
+
   /** @param sink Receives a copy of every chunk. */
   constructor(sink: WritableStream<Uint8Array>) {
     const writer = sink.getWriter();
     super({
-      async transform(chunk, controller) {
+      transform: async (chunk, controller) => {
         await writer.write(chunk);
+        this.#bytes += chunk.length;
         controller.enqueue(chunk);
       },
       async flush() {
         await writer.close();
       },
     });
+  }
+
+  /** Bytes copied so far. */
+  get bytes(): number {
+    return this.#bytes;
   }
 }

@@ -157,6 +157,9 @@ export async function downloadTelemetry(
       maxBytes,
       httpGet,
       ...(signal === undefined ? {} : { signal }),
+      ...(onProgress === undefined
+        ? {}
+        : { onBytes: (bytes, total) => onProgress({ bytes, total, attempt }) }),
     });
     // With a known id the temp file goes beside its final place; otherwise it
     // waits in the data dir until the content names the match.
@@ -170,17 +173,7 @@ export async function downloadTelemetry(
       throw err;
     }
     try {
-      let received = 0;
-      const body = download.body.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, controller) {
-            received += chunk.length;
-            onProgress?.({ bytes: received, total: download.contentLength, attempt });
-            controller.enqueue(chunk);
-          },
-        }),
-      );
-      const found: IngestResult = await ingest(body, {
+      const found: IngestResult = await ingest(download.body, {
         sink: file.writable,
         maxDecompressedBytes,
         ...(givenId === undefined ? {} : { expectedMatchId: givenId }),

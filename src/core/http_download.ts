@@ -6,7 +6,6 @@
  * @module
  */
 
-import { ByteLimitStream } from "./byte_streams.ts";
 import { TelemetryError } from "./errors.ts";
 import { type HttpGet, nodeHttpGet } from "./http_client.ts";
 import { checkUrl, redactUrl, type UrlPolicy } from "./url_policy.ts";
@@ -37,6 +36,8 @@ export interface OpenDownloadOptions {
   httpGet?: HttpGet;
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /** Called with the running count of body bytes received. */
+  onBytes?: (received: number, contentLength: number | undefined) => void;
 }
 
 /** An open download whose body can be read once. */
@@ -93,6 +94,7 @@ export async function openDownload(
     signal,
     httpGet = nodeHttpGet,
     headers = {},
+    onBytes,
   } = options;
   const { headersMs = 30_000, idleMs = 30_000, totalMs = 120_000 } = timeouts;
 
@@ -166,9 +168,14 @@ export async function openDownload(
         await response.body.cancel().catch(() => {});
         throw tooLarge(maxBytes, current);
       }
-      const body = guardBody(response.body, current, { idleMs, onIdle: abortWith, timers })
-        .pipeThrough(new ByteLimitStream(maxBytes, { what: "download", code: "too_large" }))
-        .pipeThrough(new LengthCheckStream(contentLength, current));
+      const body = guardBody(response.body, current, {
+        idleMs,
+        onIdle: abortWith,
+        timers,
+        maxBytes,
+        contentLength,
+        ...(onBytes === undefined ? {} : { onBytes }),
+      });
       return {
         url: current,
         contentLength,
@@ -189,67 +196,78 @@ interface GuardBodyOptions {
   idleMs: number;
   /** Aborts the attempt with the timeout error. */
   onIdle: (reason: unknown) => void;
-  /** Where the timer is registered, so `close()` clears it. */
+  /** Where the idle timer is registered, so `close()` clears it. */
   timers: Set<ReturnType<typeof setTimeout>>;
+  /** The size cap on received bytes. */
+  maxBytes: number;
+  /** The announced length, checked at the end. */
+  contentLength: number | undefined;
+  /** Progress callback. */
+  onBytes?: (received: number, contentLength: number | undefined) => void;
 }
 
 /**
- * Re-reads the body so that (1) its errors become transient TelemetryErrors
- * (a reset connection is worth a retry; our own timeouts already are), and
- * (2) the idle timeout measures only the time spent waiting for the network:
- * the timer runs while a read is pending, not while our own pipeline (disk,
- * validation) holds the body back through backpressure.
+ * The one reader of a response body, applying every check of the transfer
+ * as the bytes come in (one stage instead of one per check: this runs for
+ * every chunk of every download):
+ * - errors become transient TelemetryErrors (a reset connection is worth a
+ *   retry; our own timeouts already are);
+ * - the idle timeout runs only while a read from the socket is pending, not
+ *   while our own pipeline (disk, validation) holds the body back;
+ * - more than `maxBytes` is a permanent `too_large`;
+ * - ending before `Content-Length` is a transient `short_body`.
  */
 function guardBody(
   body: ReadableStream<Uint8Array>,
   url: URL,
   options: GuardBodyOptions,
 ): ReadableStream<Uint8Array> {
-  const { idleMs, onIdle, timers } = options;
+  const { idleMs, onIdle, timers, maxBytes, contentLength, onBytes } = options;
   const reader = body.getReader();
+  let received = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const timer = setTimeout(() => {
         onIdle(timeoutError(`no data from ${url.host} for ${idleMs / 1000} s`));
       }, idleMs);
       timers.add(timer);
+      let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
+        chunk = await reader.read();
       } catch (err) {
         controller.error(err instanceof TelemetryError ? err : networkError(url, err));
+        return;
       } finally {
         clearTimeout(timer);
         timers.delete(timer);
       }
+      if (chunk.done) {
+        if (contentLength !== undefined && received < contentLength) {
+          controller.error(
+            new TelemetryError(
+              "transient",
+              "short_body",
+              `body from ${url.host} ended after ${received} of ${contentLength} bytes`,
+            ),
+          );
+        } else {
+          controller.close();
+        }
+        return;
+      }
+      received += chunk.value.length;
+      if (received > maxBytes) {
+        controller.error(tooLarge(maxBytes, url));
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      onBytes?.(received, contentLength);
+      controller.enqueue(chunk.value);
     },
     cancel(reason) {
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
-}
-
-/** Errors (transient) when the body ends before its Content-Length. */
-class LengthCheckStream extends TransformStream<Uint8Array, Uint8Array> {
-  constructor(contentLength: number | undefined, url: URL) {
-    let seen = 0;
-    super({
-      transform(chunk, controller) {
-        seen += chunk.length;
-        controller.enqueue(chunk);
-      },
-      flush() {
-        if (contentLength !== undefined && seen < contentLength) {
-          throw new TelemetryError(
-            "transient",
-            "short_body",
-            `body from ${url.host} ended after ${seen} of ${contentLength} bytes`,
-          );
-        }
-      },
-    });
-  }
 }
 
 /**

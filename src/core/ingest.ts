@@ -21,7 +21,7 @@
 import { ByteLimitStream, CopyToSinkStream, CountingStream } from "./byte_streams.ts";
 import { TelemetryError } from "./errors.ts";
 import { decodeGzipPrefix, GunzipStream, isGzip } from "./gzip.ts";
-import { ValidateStream, type ValidationSummary } from "./json_validator.ts";
+import { JsonValidator, type ValidationSummary } from "./json_validator.ts";
 import { matchIdFromTelemetry, telemetryMatches } from "./match_id.ts";
 import { createReleaser } from "./memory.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
@@ -128,40 +128,49 @@ export async function ingest(
     throw err;
   }
 
-  const validate = new ValidateStream();
+  // Every chunk of content goes through check(): validated, counted, and
+  // every few MiB the dead chunks are freed. The stages are few on purpose:
+  // each one costs per chunk, for every download.
+  const validator = new JsonValidator();
   const release = createReleaser();
-  let lastTotal = 0;
-  const contentCounter = new CountingStream((total) => {
-    release(total - lastTotal);
-    lastTotal = total;
-    onContentBytes?.(total);
-  });
-  const stored = new CountingStream();
-  const discard = new WritableStream<Uint8Array>();
+  function check(chunk: Uint8Array): void {
+    validator.push(chunk);
+    release(chunk.length);
+    onContentBytes?.(validator.bytes);
+  }
+  let storedBytes: () => number;
   if (gzipLayers > 0) {
-    let gzipped = stream.pipeThrough(stored);
-    if (sink !== undefined) gzipped = gzipped.pipeThrough(new CopyToSinkStream(sink));
-    await gzipped
+    // `stream` is the innermost gzip: stored as is, decompressed only to be checked.
+    const store = sink === undefined ? new CountingStream() : new CopyToSinkStream(sink);
+    storedBytes = () => store.bytes;
+    await stream
+      .pipeThrough(store)
       .pipeThrough(new GunzipStream({ maxOutputBytes: maxDecompressedBytes }))
-      .pipeThrough(contentCounter)
-      .pipeThrough(validate)
-      .pipeTo(discard);
+      .pipeTo(new WritableStream({ write: check }));
   } else {
     const content = stream
       .pipeThrough(new ByteLimitStream(maxDecompressedBytes, { what: "content" }))
-      .pipeThrough(contentCounter)
-      .pipeThrough(validate);
+      .pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            check(chunk);
+            controller.enqueue(chunk);
+          },
+        }),
+      );
     if (sink === undefined) {
-      await content.pipeTo(discard);
+      storedBytes = () => 0;
+      await content.pipeTo(new WritableStream());
     } else {
+      const stored = new CountingStream();
+      storedBytes = () => stored.bytes;
       await content.pipeThrough(gzipStream()).pipeThrough(stored).pipeTo(sink);
     }
   }
 
-  const summary = validate.summary;
-  if (summary === undefined) throw new Error("validator finished without a summary");
+  const summary = validator.end();
   checkMatch(summary, expectedMatchId);
-  return toResult(summary, { gzipLayers, storedBytes: stored.bytes });
+  return toResult(summary, { gzipLayers, storedBytes: storedBytes() });
 }
 
 /**
