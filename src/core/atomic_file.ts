@@ -35,7 +35,9 @@ export interface AtomicFile {
   readonly bytesWritten: number;
   /**
    * fsync the temp file, rename it onto `finalPath` (creating its directory
-   * if needed), fsync the directories involved. `finalPath` must be on the
+   * if needed), fsync the directories involved: the final one, the temp
+   * file's, and the final one's parent (which holds the entry of a directory
+   * just created). `finalPath` must be on the
    * same file system as the temp file: the same directory or a sibling.
    */
   commit(finalPath: string): Promise<void>;
@@ -131,6 +133,11 @@ class DenoAtomicFile implements AtomicFile {
     try {
       await this.#fs.syncDir(finalDir);
       if (finalDir !== tempDir) await this.#fs.syncDir(tempDir);
+      // The final directory may have been created for this file (matchID=<id>):
+      // its own entry must be durable too, or a crash could lose the directory
+      // and the file with it after the job was acknowledged.
+      const parent = dirname(finalDir);
+      if (parent !== tempDir && parent !== finalDir) await this.#fs.syncDir(parent);
     } catch (err) {
       throw ioError(`cannot fsync the directory of ${finalPath}`, err);
     }

@@ -106,3 +106,21 @@ Deno.test("createAtomicFile() replaces an existing final file atomically", async
     assert.deepEqual(await Deno.readFile(final), new Uint8Array([1]));
   });
 });
+
+Deno.test("createAtomicFile() commit fsyncs the file's directory and its parent", async () => {
+  await withDir(async (dir) => {
+    const synced: string[] = [];
+    const recording: FileSystem = {
+      ...denoFileSystem,
+      syncDir: (path) => {
+        synced.push(path);
+        return denoFileSystem.syncDir(path);
+      },
+    };
+    const matchDir = join(dir, "matchID=new");
+    const file = await createAtomicFile(matchDir, { fs: recording });
+    await ReadableStream.from([new Uint8Array([1])]).pipeTo(file.writable);
+    await file.commit(join(matchDir, "raw.json.gz"));
+    assert.deepEqual(synced, [matchDir, dir]);
+  });
+});
