@@ -67,6 +67,20 @@ export function parseSeconds(value: string): number {
 }
 
 /**
+ * Parses a TCP port (0 lets the system choose one).
+ *
+ * @param value The flag value.
+ * @returns The port.
+ * @throws {InvalidArgumentError} When it is not a number from 0 to 65535.
+ */
+export function parsePort(value: string): number {
+  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) {
+    throw new InvalidArgumentError("expected a port number from 0 to 65535");
+  }
+  return Number(value);
+}
+
+/**
  * Collects a repeatable, comma-separable list flag (`--allow-host a --allow-host b,c`).
  *
  * @param value This occurrence's value.

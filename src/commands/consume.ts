@@ -14,10 +14,9 @@ import {
 } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { createLogger } from "../cli/logger.ts";
-import { parsePositiveInt, parseSeconds } from "../cli/parse.ts";
+import { parsePort, parsePositiveInt, parseSeconds } from "../cli/parse.ts";
 import { errorLine } from "../core/errors.ts";
 import { type ConsumeFlags, resolveConsumeConfig } from "../queue/config.ts";
-import { InvalidArgumentError } from "commander";
 
 /** Flags of `telemetry consume`. */
 export type ConsumeCommandFlags = ConsumeFlags & DownloadFlags;
@@ -129,11 +128,4 @@ export async function runConsumeCommand(
     log.error("consume_failed", { error: errorLine(err) });
     return ExitCode.Failed;
   }
-}
-
-function parsePort(value: string): number {
-  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) {
-    throw new InvalidArgumentError("expected a port number from 0 to 65535");
-  }
-  return Number(value);
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "commander";
-import { collectList, parsePositiveInt, parseSeconds, parseSize } from "../../src/cli/parse.ts";
+import {
+  collectList,
+  parsePort,
+  parsePositiveInt,
+  parseSeconds,
+  parseSize,
+} from "../../src/cli/parse.ts";
 
 Deno.test("parseSize() reads bytes and binary or decimal units", () => {
   assert.equal(parseSize("1073741824"), 1024 ** 3);
@@ -34,4 +40,12 @@ Deno.test("collectList() accumulates repeated and comma-separated values", () =>
   assert.deepEqual(collectList("a, b", undefined), ["a", "b"]);
   assert.deepEqual(collectList("c", ["a", "b"]), ["a", "b", "c"]);
   assert.deepEqual(collectList(",,", []), []);
+});
+
+Deno.test("parsePort() accepts 0 to 65535 only", () => {
+  assert.equal(parsePort("9092"), 9092);
+  assert.equal(parsePort("0"), 0);
+  for (const bad of ["65536", "-1", "http", "1.5"]) {
+    assert.throws(() => parsePort(bad), InvalidArgumentError, bad);
+  }
 });
