@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../support/helpers.ts";
 import { join } from "node:path";
 import { CLI_FLAGS } from "../../scripts/permissions.ts";
 import { toVerifySettings } from "../../src/commands/verify.ts";
@@ -27,15 +28,6 @@ async function cli(
     stdin: "null",
   }).output();
   return [decoder.decode(stdout), decoder.decode(stderr), code];
-}
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 function jsonLines(stdout: string): Record<string, unknown>[] {
@@ -98,7 +90,7 @@ const EXPECTED_STATUSES = {
 };
 
 Deno.test("verify exits 0 when every file is ok", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await okStore(dir);
     const [stdout, stderr, code] = await cli(["--data-dir", dir]);
     assert.equal(code, 0, stderr);
@@ -108,7 +100,7 @@ Deno.test("verify exits 0 when every file is ok", async () => {
 });
 
 Deno.test("verify --json gives every status, offsets, and a summary; exits 1", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await everyStatus(dir);
     const [stdout, stderr, code] = await cli(["--json", "--max-decompressed-bytes", "1MiB", dir]);
     assert.equal(code, 1, stderr);
@@ -148,7 +140,7 @@ Deno.test("verify --json gives every status, offsets, and a summary; exits 1", a
 });
 
 Deno.test("verify prints the table and one line per problem", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await everyStatus(dir);
     const [stdout, , code] = await cli(["--data-dir", dir, "--max-decompressed-bytes", "1MiB"]);
     assert.equal(code, 1);
@@ -160,7 +152,7 @@ Deno.test("verify prints the table and one line per problem", async () => {
 });
 
 Deno.test("verify exits 2 on usage errors", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     for (
       const args of [
         ["--match-id", "../etc"],
@@ -178,7 +170,7 @@ Deno.test("verify exits 2 on usage errors", async () => {
 });
 
 Deno.test("verify --match-id restricts the audit, TELEMETRY_DATA_DIR sets the data dir", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await everyStatus(dir);
     const [stdout, , code] = await cli(["--json", "--match-id", "ok-1,ok-2"], {
       TELEMETRY_DATA_DIR: dir,
@@ -195,7 +187,7 @@ Deno.test("verify --match-id restricts the audit, TELEMETRY_DATA_DIR sets the da
 });
 
 Deno.test("verify warns when there is nothing to verify", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const [out, err, code] = await cli([dir]);
     assert.equal(code, 0, err);
     assert.match(
@@ -207,7 +199,7 @@ Deno.test("verify warns when there is nothing to verify", async () => {
 });
 
 Deno.test("verify --dry-run changes nothing", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await everyStatus(dir);
     const before = await snapshot(dir);
     const [stdout, , code] = await cli([
@@ -226,7 +218,7 @@ Deno.test("verify --dry-run changes nothing", async () => {
 });
 
 Deno.test("verify --fix repairs, quarantines, cleans; exits 1 only for what is left", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await everyStatus(dir);
     const args = ["--fix", "--max-decompressed-bytes", "1MiB", "--json", dir];
     const [stdout, stderr, code] = await cli(args);
@@ -265,7 +257,7 @@ async function readHead(path: string): Promise<Uint8Array> {
 }
 
 Deno.test("verify --fix killed midway leaves every file intact or fixed", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const template = telemetryText("ID", 12000);
     const originals = new Map<string, Uint8Array>();
     for (let i = 0; i < 12; i++) {

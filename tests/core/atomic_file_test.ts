@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../support/helpers.ts";
 import { join } from "node:path";
 import { createAtomicFile } from "../../src/core/atomic_file.ts";
 import { TelemetryError } from "../../src/core/errors.ts";
 import { denoFileSystem, type FileSystem } from "../../src/core/file_system.ts";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "atomic-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -20,7 +12,7 @@ async function names(dir: string): Promise<string[]> {
 }
 
 Deno.test("createAtomicFile() commits every byte, including the tail under 64 KiB", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const data = new Uint8Array(65_536 * 3 + 123).map((_, i) => (i * 7919) % 251);
     const file = await createAtomicFile(join(dir, "m"));
     await ReadableStream.from([data.subarray(0, 1000), data.subarray(1000)]).pipeTo(file.writable);
@@ -36,7 +28,7 @@ Deno.test("createAtomicFile() commits every byte, including the tail under 64 Ki
 });
 
 Deno.test("createAtomicFile() abort leaves neither the final file nor the temp", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = await createAtomicFile(dir);
     const writer = file.writable.getWriter();
     await writer.write(new Uint8Array(10));
@@ -47,7 +39,7 @@ Deno.test("createAtomicFile() abort leaves neither the final file nor the temp",
 });
 
 Deno.test("createAtomicFile() commit can move the file into a sibling directory", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = await createAtomicFile(dir);
     await ReadableStream.from([new Uint8Array([1, 2, 3])]).pipeTo(file.writable);
     await file.commit(join(dir, "matchID=x", "raw.json.gz"));
@@ -60,7 +52,7 @@ Deno.test("createAtomicFile() commit can move the file into a sibling directory"
 });
 
 Deno.test("createAtomicFile() turns a failing write (disk full) into a transient io error", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const fullDisk: FileSystem = {
       ...denoFileSystem,
       async create(path) {
@@ -84,7 +76,7 @@ Deno.test("createAtomicFile() turns a failing write (disk full) into a transient
 });
 
 Deno.test("createAtomicFile() removes the temp when the rename fails", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const failingRename: FileSystem = {
       ...denoFileSystem,
       rename: () => Promise.reject(new Error("EXDEV")),
@@ -97,7 +89,7 @@ Deno.test("createAtomicFile() removes the temp when the rename fails", async () 
 });
 
 Deno.test("createAtomicFile() replaces an existing final file atomically", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const final = join(dir, "raw.json.gz");
     await Deno.writeFile(final, new Uint8Array([9]));
     const file = await createAtomicFile(dir);
@@ -108,7 +100,7 @@ Deno.test("createAtomicFile() replaces an existing final file atomically", async
 });
 
 Deno.test("createAtomicFile() commit fsyncs the file's directory and its parent", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const synced: string[] = [];
     const recording: FileSystem = {
       ...denoFileSystem,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { expectTelemetryError } from "../support/helpers.ts";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { type DownloadOptions, downloadTelemetry } from "../../src/core/download.ts";
-import { TelemetryError } from "../../src/core/errors.ts";
 import { denoFileSystem, type FileSystem } from "../../src/core/file_system.ts";
 import {
   chunked,
@@ -64,25 +64,6 @@ function opts(dataDir: string, extra: Partial<DownloadOptions> = {}): DownloadOp
 
 function rawFile(dataDir: string, matchId = MATCH_ID): string {
   return join(dataDir, `matchID=${matchId}`, "raw.json.gz");
-}
-
-/** Expects a TelemetryError of the given kind and code (code may be a list of accepted codes). */
-async function expectError(
-  promise: Promise<unknown>,
-  kind: TelemetryError["kind"],
-  code: TelemetryError["code"] | TelemetryError["code"][],
-): Promise<TelemetryError> {
-  let caught: unknown;
-  await assert.rejects(promise, (err) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof TelemetryError, `expected a TelemetryError, got ${caught}`);
-  assert.equal(caught.kind, kind, caught.message);
-  const codes = Array.isArray(code) ? code : [code];
-  assert.ok(codes.includes(caught.code), `code ${caught.code} not in ${codes}: ${caught.message}`);
-  assert.ok(!caught.message.includes("\n"), "error message is one line");
-  return caught;
 }
 
 /** Every path (relative) under `dir`, directories included; [] when it does not exist. */
@@ -244,7 +225,7 @@ Deno.test("downloadTelemetry() retries 500 then 200", async () => {
 Deno.test("downloadTelemetry() gives up after the attempts on repeated 503", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", status(503));
-    const err = await expectError(
+    const err = await expectTelemetryError(
       downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID })),
       "transient",
       "http_status",
@@ -298,7 +279,7 @@ for (const code of [404, 403, 400, 410]) {
   Deno.test(`downloadTelemetry() does not retry ${code}`, async () => {
     await withServer(async (server, dataDir) => {
       server.route("/t", status(code));
-      const err = await expectError(
+      const err = await expectTelemetryError(
         downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID })),
         "permanent",
         "http_status",
@@ -315,7 +296,7 @@ Deno.test("downloadTelemetry() fails a body that stalls past the idle timeout", 
   await withServer(async (server, dataDir) => {
     server.route("/t", stall(SMALL, 1000));
     const started = performance.now();
-    const err = await expectError(
+    const err = await expectTelemetryError(
       downloadTelemetry(
         server.url("/t"),
         opts(dataDir, { matchId: MATCH_ID, timeouts: { idleMs: 300, totalMs: 20_000 } }),
@@ -333,7 +314,7 @@ Deno.test("downloadTelemetry() fails a body that stalls past the idle timeout", 
 Deno.test("downloadTelemetry() fails when the headers do not come in time", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", hang());
-    const err = await expectError(
+    const err = await expectTelemetryError(
       downloadTelemetry(
         server.url("/t"),
         opts(dataDir, { matchId: MATCH_ID, attempts: 2, timeouts: { headersMs: 200 } }),
@@ -350,7 +331,7 @@ Deno.test("downloadTelemetry() fails when the headers do not come in time", asyn
 Deno.test("downloadTelemetry() fails an attempt over the total timeout", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", stall(SMALL, 1000));
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(
         server.url("/t"),
         opts(dataDir, { matchId: MATCH_ID, attempts: 1, timeouts: { idleMs: 5000, totalMs: 300 } }),
@@ -365,7 +346,7 @@ Deno.test("downloadTelemetry() fails an attempt over the total timeout", async (
 Deno.test("downloadTelemetry() retries a body cut short", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", shortBody(SMALL, 5000));
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID })),
       "transient",
       ["short_body", "network"],
@@ -392,7 +373,7 @@ Deno.test("downloadTelemetry() rejects invalid JSON without committing", async (
     server.route("/gz", gzipEncoded(await gzipBytes(broken)));
     server.route("/garbage", json(encoder.encode('[{"_T":"LogMatchDefinition",}]')));
     for (const path of ["/plain", "/gz", "/garbage"]) {
-      await expectError(
+      await expectTelemetryError(
         downloadTelemetry(server.url(path), opts(dataDir, { matchId: MATCH_ID })),
         "permanent",
         "invalid_json",
@@ -407,7 +388,7 @@ Deno.test("downloadTelemetry() rejects a corrupt gzip body without committing", 
   await withServer(async (server, dataDir) => {
     const cut = TELEMETRY_GZ.slice(0, TELEMETRY_GZ.length - 100);
     server.route("/cut", gzipFile(cut));
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(server.url("/cut"), opts(dataDir, { matchId: MATCH_ID })),
       "permanent",
       ["truncated", "corrupt"],
@@ -420,13 +401,13 @@ Deno.test("downloadTelemetry() rejects an empty body", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/empty", json(new Uint8Array()));
     server.route("/array", json(encoder.encode("[]")));
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(server.url("/empty"), opts(dataDir, { matchId: MATCH_ID })),
       "permanent",
       ["empty", "invalid_json"],
     );
     await assertNothingLeft(dataDir);
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(server.url("/array"), opts(dataDir, { matchId: MATCH_ID })),
       "permanent",
       ["empty", "not_telemetry"],
@@ -438,7 +419,7 @@ Deno.test("downloadTelemetry() rejects an empty body", async () => {
 Deno.test("downloadTelemetry() rejects telemetry of another match", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", json(SMALL));
-    const err = await expectError(
+    const err = await expectTelemetryError(
       downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: OTHER_ID })),
       "permanent",
       "wrong_match",
@@ -453,7 +434,7 @@ Deno.test("downloadTelemetry() rejects a path-traversal match id before any requ
   await withServer(async (server, dataDir) => {
     server.route("/t", json(SMALL));
     for (const bad of ["..", ".", "../x", "a/b", "", "a b", "x".repeat(129)]) {
-      const err = await expectError(
+      const err = await expectTelemetryError(
         downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: bad })),
         "usage",
         "bad_match_id",
@@ -469,7 +450,7 @@ Deno.test("downloadTelemetry() rejects a path-traversal match id before any requ
 Deno.test("downloadTelemetry() refuses a host outside the allow-list", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", json(SMALL));
-    const err = await expectError(
+    const err = await expectTelemetryError(
       downloadTelemetry(server.url("/t", "localhost"), opts(dataDir, { matchId: MATCH_ID })),
       "usage",
       "url_refused",
@@ -484,13 +465,13 @@ Deno.test("downloadTelemetry() refuses schemes other than https", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", json(SMALL));
     const strict = { allowHosts: ["127.0.0.1"], allowHttp: false };
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID, policy: strict })),
       "usage",
       "url_refused",
     );
     for (const url of ["ftp://127.0.0.1/t", "file:///etc/passwd", "not a url"]) {
-      await expectError(
+      await expectTelemetryError(
         downloadTelemetry(url, opts(dataDir, { matchId: MATCH_ID })),
         "usage",
         "url_refused",
@@ -518,7 +499,7 @@ Deno.test("downloadTelemetry() refuses a redirect to a refused host", async () =
   await withServer(async (server, dataDir) => {
     server.route("/start", redirect(server.url("/t", "localhost")));
     server.route("/t", json(SMALL));
-    const err = await expectError(
+    const err = await expectTelemetryError(
       downloadTelemetry(server.url("/start"), opts(dataDir, { matchId: MATCH_ID })),
       "usage",
       "url_refused",
@@ -534,7 +515,7 @@ Deno.test("downloadTelemetry() refuses a redirect to a refused scheme", async ()
   // The redirect target is checked with the same policy as the first URL.
   await withServer(async (server, dataDir) => {
     server.route("/start", redirect("ftp://127.0.0.1/t"));
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(server.url("/start"), opts(dataDir, { matchId: MATCH_ID })),
       "usage",
       "url_refused",
@@ -547,7 +528,7 @@ Deno.test("downloadTelemetry() follows 3 redirects but not 4", async () => {
   await withServer(async (server, dataDir) => {
     for (let i = 1; i <= 4; i++) server.route(`/r${i}`, redirect(`/r${i + 1}`));
     server.route("/r5", json(SMALL));
-    const err = await expectError(
+    const err = await expectTelemetryError(
       downloadTelemetry(server.url("/r1"), opts(dataDir, { matchId: MATCH_ID })),
       "permanent",
       "too_many_redirects",
@@ -566,7 +547,7 @@ Deno.test("downloadTelemetry() follows 3 redirects but not 4", async () => {
 Deno.test("downloadTelemetry() stops at maxBytes with a Content-Length", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", json(SMALL));
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(
         server.url("/t"),
         opts(dataDir, { matchId: MATCH_ID, maxBytes: SMALL.length - 1 }),
@@ -582,7 +563,7 @@ Deno.test("downloadTelemetry() stops at maxBytes with a Content-Length", async (
 Deno.test("downloadTelemetry() stops at maxBytes without a Content-Length", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", chunked(SMALL));
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID, maxBytes: 50_000 })),
       "permanent",
       "too_large",
@@ -601,7 +582,7 @@ Deno.test("downloadTelemetry() stops at maxBytes without a Content-Length", asyn
 Deno.test("downloadTelemetry() stops at maxDecompressedBytes (gzip bomb)", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/t", gzipEncoded(TELEMETRY_GZ));
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(
         server.url("/t"),
         opts(dataDir, { matchId: MATCH_ID, maxDecompressedBytes: 1_000_000 }),
@@ -661,7 +642,7 @@ Deno.test("downloadTelemetry() keeps the old file when a forced download fails",
     server.route("/t", [json(SMALL), status(404)]);
     const first = await downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID }));
     const before = await Deno.readFile(first.path);
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID, force: true })),
       "permanent",
       "http_status",
@@ -696,7 +677,7 @@ Deno.test("downloadTelemetry() fails clearly without a match id and LogMatchDefi
   await withServer(async (server, dataDir) => {
     const body = encoder.encode('[{"_T":"LogPlayerPosition","_D":"2024-11-28T12:00:00Z"}]');
     server.route("/t", json(body));
-    const err = await expectError(
+    const err = await expectTelemetryError(
       downloadTelemetry(server.url("/t"), opts(dataDir)),
       "usage",
       "no_match_id",
@@ -717,14 +698,18 @@ Deno.test("downloadTelemetry() rejects a MatchId that gives no valid match id", 
     const dot = encoder.encode('[{"_T":"LogMatchDefinition","MatchId":"match.bro.eu."}]');
     server.route("/slash", json(slash));
     server.route("/dot", json(dot));
-    const err = await expectError(
+    const err = await expectTelemetryError(
       downloadTelemetry(server.url("/slash"), opts(dataDir)),
       "usage",
       "bad_match_id",
     );
     assert.ok(err.message.includes('"a/b"'), err.message);
     await assertNothingLeft(dataDir);
-    await expectError(downloadTelemetry(server.url("/dot"), opts(dataDir)), "usage", "no_match_id");
+    await expectTelemetryError(
+      downloadTelemetry(server.url("/dot"), opts(dataDir)),
+      "usage",
+      "no_match_id",
+    );
     await assertNothingLeft(dataDir);
   });
 });
@@ -764,7 +749,7 @@ Deno.test("downloadTelemetry() rejects the real truncated 2018 file, plain and g
     server.route("/plain", json(truncated));
     server.route("/gz", gzipEncoded(await gzipBytes(truncated)));
     for (const path of ["/plain", "/gz"]) {
-      await expectError(
+      await expectTelemetryError(
         downloadTelemetry(
           server.url(path),
           opts(dataDir, { matchId: "fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c" }),
@@ -773,7 +758,7 @@ Deno.test("downloadTelemetry() rejects the real truncated 2018 file, plain and g
         "invalid_json",
       );
       await assertNothingLeft(dataDir);
-      await expectError(
+      await expectTelemetryError(
         downloadTelemetry(server.url(path), opts(dataDir)),
         "permanent",
         "invalid_json",
@@ -818,7 +803,7 @@ Deno.test("downloadTelemetry() reports a failing disk as a transient io error", 
     for (const path of ["/plain", "/gz"]) {
       for (const matchId of [MATCH_ID, undefined]) {
         const fs = fullDisk(10_000);
-        const err = await expectError(
+        const err = await expectTelemetryError(
           downloadTelemetry(
             server.url(path),
             opts(dataDir, { fs, ...(matchId === undefined ? {} : { matchId }) }),
@@ -841,7 +826,7 @@ Deno.test("downloadTelemetry() reports a failing rename as an io error and remov
       ...denoFileSystem,
       rename: () => Promise.reject(new Error("Input/output error (os error 5)")),
     };
-    await expectError(
+    await expectTelemetryError(
       downloadTelemetry(server.url("/t"), opts(dataDir, { fs, matchId: MATCH_ID, attempts: 1 })),
       "transient",
       "io",
@@ -863,7 +848,7 @@ Deno.test("downloadTelemetry() stops on abort and leaves nothing", async () => {
         onProgress: () => controller.abort(),
       }),
     );
-    await expectError(promise, "transient", "aborted");
+    await expectTelemetryError(promise, "transient", "aborted");
     assert.equal(server.count("/t"), 1, "no retry after abort");
     await assertNothingLeft(dataDir);
   });
@@ -886,7 +871,7 @@ Deno.test("downloadTelemetry() stops on abort during the backoff", async () => {
           }),
       }),
     );
-    await expectError(promise, "transient", "aborted");
+    await expectTelemetryError(promise, "transient", "aborted");
     assert.equal(server.count("/t"), 1);
     await assertNothingLeft(dataDir);
   });

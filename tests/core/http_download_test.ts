@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TelemetryError } from "../../src/core/errors.ts";
+import { expectTelemetryError } from "../support/helpers.ts";
 import {
   openDownload,
   type OpenDownloadOptions,
@@ -54,23 +54,6 @@ async function fetchAll(url: string, options: OpenDownloadOptions = opts()) {
   }
 }
 
-async function expectError(
-  promise: Promise<unknown>,
-  kind: TelemetryError["kind"],
-  code: TelemetryError["code"] | TelemetryError["code"][],
-): Promise<TelemetryError> {
-  let caught: unknown;
-  await assert.rejects(promise, (err) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof TelemetryError, `expected a TelemetryError, got ${caught}`);
-  assert.equal(caught.kind, kind, caught.message);
-  const codes = Array.isArray(code) ? code : [code];
-  assert.ok(codes.includes(caught.code), `code ${caught.code} not in ${codes}: ${caught.message}`);
-  return caught;
-}
-
 Deno.test("openDownload() asks for gzip and hands over the bytes as served", async () => {
   await withServer(async (server) => {
     server.route("/gz", gzipEncoded(BODY_GZ));
@@ -118,7 +101,11 @@ Deno.test("openDownload() checks every redirect hop against the policy", async (
   await withServer(async (server) => {
     server.route("/final", json(BODY));
     server.route("/to-localhost", redirect(server.url("/final", "localhost")));
-    await expectError(openDownload(server.url("/to-localhost"), opts()), "usage", "url_refused");
+    await expectTelemetryError(
+      openDownload(server.url("/to-localhost"), opts()),
+      "usage",
+      "url_refused",
+    );
     assert.equal(server.count("/final"), 0);
   });
 });
@@ -126,14 +113,14 @@ Deno.test("openDownload() checks every redirect hop against the policy", async (
 Deno.test("openDownload() refuses a redirect to an invalid URL", async () => {
   await withServer(async (server) => {
     server.route("/bad", redirect("http://[not-a-host"));
-    await expectError(openDownload(server.url("/bad"), opts()), "usage", "url_refused");
+    await expectTelemetryError(openDownload(server.url("/bad"), opts()), "usage", "url_refused");
   });
 });
 
 Deno.test("openDownload() stops after maxRedirects", async () => {
   await withServer(async (server) => {
     server.route("/loop", redirect("/loop"));
-    await expectError(
+    await expectTelemetryError(
       openDownload(server.url("/loop"), opts({ maxRedirects: 2 })),
       "permanent",
       "too_many_redirects",
@@ -146,11 +133,19 @@ Deno.test("openDownload() classifies HTTP statuses", async () => {
   await withServer(async (server) => {
     for (const code of [408, 425, 429, 500, 502, 503, 504]) {
       server.route(`/s${code}`, status(code));
-      await expectError(openDownload(server.url(`/s${code}`), opts()), "transient", "http_status");
+      await expectTelemetryError(
+        openDownload(server.url(`/s${code}`), opts()),
+        "transient",
+        "http_status",
+      );
     }
     for (const code of [400, 401, 403, 404, 410, 451]) {
       server.route(`/s${code}`, status(code));
-      await expectError(openDownload(server.url(`/s${code}`), opts()), "permanent", "http_status");
+      await expectTelemetryError(
+        openDownload(server.url(`/s${code}`), opts()),
+        "permanent",
+        "http_status",
+      );
     }
   });
 });
@@ -159,7 +154,7 @@ Deno.test("openDownload() fails without response headers within headersMs", asyn
   await withServer(async (server) => {
     server.route("/hang", hang());
     const started = performance.now();
-    const err = await expectError(
+    const err = await expectTelemetryError(
       openDownload(server.url("/hang"), opts({ timeouts: { headersMs: 200 } })),
       "transient",
       "timeout",
@@ -172,7 +167,7 @@ Deno.test("openDownload() fails without response headers within headersMs", asyn
 Deno.test("openDownload() fails a body idle for idleMs", async () => {
   await withServer(async (server) => {
     server.route("/stall", stall(BODY, 100));
-    const err = await expectError(
+    const err = await expectTelemetryError(
       fetchAll(server.url("/stall"), opts({ timeouts: { idleMs: 200 } })),
       "transient",
       "timeout",
@@ -217,7 +212,7 @@ Deno.test("openDownload() does not count a slow consumer as an idle server", asy
 Deno.test("openDownload() fails an attempt over totalMs", async () => {
   await withServer(async (server) => {
     server.route("/slow", slow(BODY, { chunkSize: 1000, intervalMs: 50 }));
-    const err = await expectError(
+    const err = await expectTelemetryError(
       fetchAll(server.url("/slow"), opts({ timeouts: { idleMs: 1000, totalMs: 300 } })),
       "transient",
       "timeout",
@@ -229,14 +224,17 @@ Deno.test("openDownload() fails an attempt over totalMs", async () => {
 Deno.test("openDownload() fails a body shorter than its Content-Length", async () => {
   await withServer(async (server) => {
     server.route("/short", shortBody(BODY, 1000));
-    await expectError(fetchAll(server.url("/short")), "transient", ["short_body", "network"]);
+    await expectTelemetryError(fetchAll(server.url("/short")), "transient", [
+      "short_body",
+      "network",
+    ]);
   });
 });
 
 Deno.test("openDownload() refuses a Content-Length over maxBytes before reading", async () => {
   await withServer(async (server) => {
     server.route("/big", json(BODY));
-    await expectError(
+    await expectTelemetryError(
       openDownload(server.url("/big"), opts({ maxBytes: 1000 })),
       "permanent",
       "too_large",
@@ -247,7 +245,7 @@ Deno.test("openDownload() refuses a Content-Length over maxBytes before reading"
 Deno.test("openDownload() stops a body without Content-Length at maxBytes", async () => {
   await withServer(async (server) => {
     server.route("/big", chunked(BODY, 1000));
-    await expectError(
+    await expectTelemetryError(
       fetchAll(server.url("/big"), opts({ maxBytes: 5000 })),
       "permanent",
       "too_large",
@@ -259,7 +257,7 @@ Deno.test("openDownload() reports an unreachable server as a transient network e
   const server = startServer();
   const url = server.url("/gone");
   await server.close();
-  await expectError(openDownload(url, opts()), "transient", "network");
+  await expectTelemetryError(openDownload(url, opts()), "transient", "network");
 });
 
 Deno.test("openDownload() stops when the signal aborts", async () => {
@@ -268,7 +266,7 @@ Deno.test("openDownload() stops when the signal aborts", async () => {
     server.route("/stall", stall(BODY, 100));
     const early = new AbortController();
     early.abort();
-    await expectError(
+    await expectTelemetryError(
       openDownload(server.url("/hang"), opts({ signal: early.signal })),
       "transient",
       "aborted",
@@ -279,7 +277,7 @@ Deno.test("openDownload() stops when the signal aborts", async () => {
       const reader = download.body.getReader();
       await reader.read();
       late.abort();
-      await expectError(reader.read(), "transient", "aborted");
+      await expectTelemetryError(reader.read(), "transient", "aborted");
     } finally {
       download.close();
     }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../support/helpers.ts";
 import { join } from "node:path";
 import { auditFile } from "../../src/verify/audit_file.ts";
 import { fixFile, fixFinding } from "../../src/verify/fix.ts";
@@ -11,15 +12,6 @@ import { gzip, peel, snapshot, telemetryJson, writeMatch } from "./fixtures.ts";
 
 const STAMP = "20241128T120304Z";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) out.push(e.name);
@@ -31,7 +23,7 @@ Deno.test("quarantineStamp() formats UTC without separators", () => {
 });
 
 Deno.test("rewriteSingleGzip() turns triple gzip into one layer of the same JSON", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const json = telemetryJson("m1", 3000);
     const path = await writeMatch(dir, "m1", gzip(json, 3));
     const done = await rewriteSingleGzip(path, { expectedMatchId: "m1" });
@@ -45,7 +37,7 @@ Deno.test("rewriteSingleGzip() turns triple gzip into one layer of the same JSON
 });
 
 Deno.test("rewriteSingleGzip() gzips plain JSON", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const json = telemetryJson("m1", 1000);
     const path = await writeMatch(dir, "m1", json);
     await rewriteSingleGzip(path, { expectedMatchId: "m1" });
@@ -56,7 +48,7 @@ Deno.test("rewriteSingleGzip() gzips plain JSON", async () => {
 });
 
 Deno.test("rewriteSingleGzip() leaves the original and no temp when it fails", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const wrong = gzip(telemetryJson("other", 100), 2);
     const path = await writeMatch(dir, "m1", wrong);
     await assert.rejects(() => rewriteSingleGzip(path, { expectedMatchId: "m1" }), /another match/);
@@ -66,7 +58,7 @@ Deno.test("rewriteSingleGzip() leaves the original and no temp when it fails", a
 });
 
 Deno.test("fixFile() does not replace a file that changed since the audit", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = await writeMatch(dir, "m1", gzip(telemetryJson("m1", 100), 2));
     const target: FileTarget = { path, matchId: "m1", dataDir: dir };
     const audit = await auditFile(path, { expectedMatchId: "m1" });
@@ -83,7 +75,7 @@ Deno.test("fixFile() does not replace a file that changed since the audit", asyn
 });
 
 Deno.test("quarantineFile() moves the file, removes the empty match dir, never overwrites", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     for (const bytes of [new Uint8Array([1]), new Uint8Array([2])]) {
       const path = await writeMatch(dir, "m1", bytes);
       const moved = await quarantineFile(path, { dataDir: dir, matchId: "m1", stamp: STAMP });
@@ -97,7 +89,7 @@ Deno.test("quarantineFile() moves the file, removes the empty match dir, never o
 });
 
 Deno.test("quarantineFile() keeps a match dir that still holds part-0.parquet", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = await writeMatch(dir, "m1", new Uint8Array([1]));
     await writeMatch(dir, "m1", new Uint8Array([9]), "part-0.parquet");
     const moved = await quarantineFile(path, { dataDir: dir, matchId: "m1", stamp: STAMP });
@@ -121,7 +113,7 @@ function tempFinding(path: string, dataDir: string, mtime: Date): ScanFinding {
 }
 
 Deno.test("fixFinding() removes stray temps older than an hour and keeps fresh ones", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const now = new Date();
     const old = join(dir, ".raw.json.gz.aaaaaaaaaaaa.tmp");
     const fresh = join(dir, ".raw.json.gz.bbbbbbbbbbbb.tmp");
@@ -147,7 +139,7 @@ Deno.test("fixFinding() removes stray temps older than an hour and keeps fresh o
 });
 
 Deno.test("fixFinding() never touches a missing directory", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await writeMatch(dir, "m1", new Uint8Array([9]), "part-0.parquet");
     const { findings } = await scanPaths([dir], { dataDir: dir });
     const outcome = await fixFinding(findings[0]!, { dryRun: false, stamp: STAMP });
@@ -171,7 +163,7 @@ async function mixedStore(dir: string): Promise<void> {
 }
 
 Deno.test("runVerify() with dryRun reports every plan and changes nothing", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await mixedStore(dir);
     const before = await snapshot(dir);
     const results = new Map<string, string>();
@@ -196,7 +188,7 @@ Deno.test("runVerify() with dryRun reports every plan and changes nothing", asyn
 });
 
 Deno.test("runVerify() with fix repairs, quarantines and cleans, then all is ok", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await mixedStore(dir);
     await Deno.remove(join(dir, "matchID=big"), { recursive: true });
     let progress = 0;

@@ -1,0 +1,49 @@
+/**
+ * Helpers shared by the test modules: error assertions and temp directories.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { TelemetryError } from "../../src/core/errors.ts";
+
+/**
+ * Expects a promise to reject with a one-line TelemetryError of the given kind and code.
+ *
+ * @param promise The operation.
+ * @param kind The expected kind.
+ * @param code The expected code, or a list of accepted codes.
+ * @returns The error, for further checks.
+ */
+export async function expectTelemetryError(
+  promise: Promise<unknown>,
+  kind: TelemetryError["kind"],
+  code: TelemetryError["code"] | TelemetryError["code"][],
+): Promise<TelemetryError> {
+  let caught: unknown;
+  await assert.rejects(promise, (err) => {
+    caught = err;
+    return true;
+  });
+  assert.ok(caught instanceof TelemetryError, `expected a TelemetryError, got ${caught}`);
+  assert.equal(caught.kind, kind, caught.message);
+  const codes = Array.isArray(code) ? code : [code];
+  assert.ok(codes.includes(caught.code), `code ${caught.code} not in ${codes}: ${caught.message}`);
+  assert.ok(!caught.message.includes("\n"), "error message is one line");
+  return caught;
+}
+
+/**
+ * Runs `fn` with a fresh temp directory, removed afterwards.
+ *
+ * @param fn The test body.
+ * @returns When `fn` is done and the directory removed.
+ */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "telemetry-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
