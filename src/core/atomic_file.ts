@@ -131,13 +131,12 @@ class DenoAtomicFile implements AtomicFile {
       throw ioError(`cannot commit ${finalPath}`, err);
     }
     try {
-      await this.#fs.syncDir(finalDir);
-      if (finalDir !== tempDir) await this.#fs.syncDir(tempDir);
       // The final directory may have been created for this file (matchID=<id>):
       // its own entry must be durable too, or a crash could lose the directory
-      // and the file with it after the job was acknowledged.
-      const parent = dirname(finalDir);
-      if (parent !== tempDir && parent !== finalDir) await this.#fs.syncDir(parent);
+      // and the file with it after the job was acknowledged. The syncs are
+      // independent, so they run at once.
+      const dirs = new Set([finalDir, tempDir, dirname(finalDir)]);
+      await Promise.all([...dirs].map((dir) => this.#fs.syncDir(dir)));
     } catch (err) {
       throw ioError(`cannot fsync the directory of ${finalPath}`, err);
     }
