@@ -11,16 +11,21 @@
  */
 
 import { dirname } from "node:path";
-import { createAtomicFile } from "./atomic_file.ts";
+import { type AtomicFile, createAtomicFile } from "./atomic_file.ts";
 import { TelemetryError } from "./errors.ts";
 import { denoFileSystem, type FileSystem } from "./file_system.ts";
 import { type HttpGet, nodeHttpGet } from "./http_client.ts";
-import { DEFAULT_MAX_BYTES, type HttpTimeouts, openDownload } from "./http_download.ts";
+import {
+  DEFAULT_MAX_BYTES,
+  type HttpTimeouts,
+  openDownload,
+  type OpenedDownload,
+} from "./http_download.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest, type IngestResult } from "./ingest.ts";
 import { parseMatchId } from "./match_id.ts";
 import { realSleep, retry, type RetryEvent, type Sleep } from "./retry.ts";
 import { rawPath } from "./storage.ts";
-import { DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "./url_policy.ts";
+import { checkUrl, DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "./url_policy.ts";
 
 /** Settings a user configures once for every download (flags of `download` and `consume`). */
 export interface DownloadSettings {
@@ -142,6 +147,8 @@ export async function downloadTelemetry(
   const started = now();
   const seconds = () => Math.round(now() - started) / 1000;
   const givenId = options.matchId === undefined ? undefined : parseMatchId(options.matchId);
+  // A refused URL is a usage error before anything touches the disk or the network.
+  checkUrl(url, policy);
 
   if (givenId !== undefined && !force) {
     const existing = await existingResult(dataDir, givenId, fs);
@@ -151,7 +158,7 @@ export async function downloadTelemetry(
   let attemptsMade = 0;
   return await retry(async (attempt) => {
     attemptsMade = attempt;
-    const download = await openDownload(url, {
+    const opening = openDownload(url, {
       policy,
       timeouts,
       maxBytes,
@@ -161,18 +168,23 @@ export async function downloadTelemetry(
         ? {}
         : { onBytes: (bytes, total) => onProgress({ bytes, total, attempt }) }),
     });
-    // With a known id the temp file goes beside its final place; otherwise it
-    // waits in the data dir until the content names the match.
+    opening.catch(() => {}); // handled below, once the temp file is ready
+    // While the server answers, prepare the temp file: beside its final place
+    // when the id is known; otherwise in the data dir until the content names
+    // the match.
     const tempDir = givenId === undefined ? dataDir : dirname(rawPath(dataDir, givenId));
-    let file;
+    let file: AtomicFile;
     try {
       file = await createAtomicFile(tempDir, { fs });
     } catch (err) {
-      download.close();
-      await download.body.cancel().catch(() => {});
+      const download = await opening.catch(() => undefined);
+      download?.close();
+      await download?.body.cancel().catch(() => {});
       throw err;
     }
+    let download: OpenedDownload | undefined;
     try {
+      download = await opening;
       const found: IngestResult = await ingest(download.body, {
         sink: file.writable,
         maxDecompressedBytes,
@@ -206,7 +218,7 @@ export async function downloadTelemetry(
         ? new TelemetryError("transient", "aborted", "download aborted", { cause: err })
         : err;
     } finally {
-      download.close();
+      download?.close();
     }
   }, {
     maxAttempts: attempts,
