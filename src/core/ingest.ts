@@ -25,7 +25,7 @@ import { JsonValidator, type ValidationSummary } from "./json_validator.ts";
 import { matchIdFromTelemetry, telemetryMatches } from "./match_id.ts";
 import { createReleaser } from "./memory.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
-import { peekStream, peekUntil } from "./peek_stream.ts";
+import { peekUntil } from "./peek_stream.ts";
 
 /** Default cap of decompressed bytes (4 GiB): stops decompression bombs. */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * 1024 ** 3;
@@ -108,20 +108,19 @@ export async function ingest(
   let stream = input;
   let gzipLayers = 0;
   try {
-    const first = await peekStream(stream, { minBytes: 2 });
-    stream = first.stream;
-    if (isGzip(first.head)) gzipLayers = 1;
-    // Peel outer layers while what they hold is gzip again.
-    while (gzipLayers > 0 && gzipLayers < MAX_GZIP_LAYERS) {
+    // One look at the first bytes decides each layer: plain content, the
+    // gzip to store, or an outer gzip to peel because it holds gzip again.
+    for (;;) {
       const probe = await peekUntil(stream, {
-        done: (head) => (decodeGzipPrefix(head)?.length ?? 0) >= 2,
+        done: enoughToDecide,
         maxBytes: PREFIX_PROBE_MAX_BYTES,
       });
       stream = probe.stream;
-      const inner = decodeGzipPrefix(probe.head);
-      if (inner === undefined || !isGzip(inner)) break;
-      stream = stream.pipeThrough(new GunzipStream({ maxOutputBytes: maxDecompressedBytes }));
+      if (!isGzip(probe.head)) break;
       gzipLayers++;
+      const inner = decodeGzipPrefix(probe.head);
+      if (inner === undefined || !isGzip(inner) || gzipLayers >= MAX_GZIP_LAYERS) break;
+      stream = stream.pipeThrough(new GunzipStream({ maxOutputBytes: maxDecompressedBytes }));
     }
   } catch (err) {
     await stream.cancel(err).catch(() => {});
@@ -171,6 +170,12 @@ export async function ingest(
   const summary = validator.end();
   checkMatch(summary, expectedMatchId);
   return toResult(summary, { gzipLayers, storedBytes: storedBytes() });
+}
+
+/** Whether the first bytes tell plain from gzip, and what a gzip layer holds. */
+function enoughToDecide(head: Uint8Array): boolean {
+  if (head.length < 2) return false;
+  return !isGzip(head) || (decodeGzipPrefix(head)?.length ?? 0) >= 2;
 }
 
 /**
