@@ -25,6 +25,7 @@ import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest, type IngestResult } from "./ing
 import { parseMatchId } from "./match_id.ts";
 import { realSleep, retry, type RetryEvent, type Sleep } from "./retry.ts";
 import { rawPath } from "./storage.ts";
+import type { OpenValidation } from "./validator_pool.ts";
 import { checkUrl, DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "./url_policy.ts";
 
 /** Settings a user configures once for every download (flags of `download` and `consume`). */
@@ -77,6 +78,8 @@ export interface DownloadOptions extends DownloadSettings {
   httpGet?: HttpGet;
   /** The file system. @default {denoFileSystem} */
   fs?: FileSystem;
+  /** Where the JSON is validated (see `IngestOptions.openValidation`). @default {inline} */
+  openValidation?: OpenValidation;
 }
 
 /** The outcome of {@linkcode downloadTelemetry}. */
@@ -143,6 +146,7 @@ export async function downloadTelemetry(
     now = () => performance.now(),
     httpGet = nodeHttpGet,
     fs = denoFileSystem,
+    openValidation,
   } = options;
   const started = now();
   const seconds = () => Math.round(now() - started) / 1000;
@@ -188,6 +192,7 @@ export async function downloadTelemetry(
       const found: IngestResult = await ingest(download.body, {
         sink: file.writable,
         maxDecompressedBytes,
+        ...(openValidation === undefined ? {} : { openValidation }),
         ...(givenId === undefined ? {} : { expectedMatchId: givenId }),
       });
       const matchId = givenId ?? matchIdFromContent(found);

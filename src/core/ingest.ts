@@ -21,11 +21,12 @@
 import { ByteLimitStream, CopyToSinkStream, CountingStream } from "./byte_streams.ts";
 import { TelemetryError } from "./errors.ts";
 import { decodeGzipPrefix, GunzipStream, isGzip } from "./gzip.ts";
-import { JsonValidator, type ValidationSummary } from "./json_validator.ts";
+import type { ValidationSummary } from "./json_validator.ts";
 import { matchIdFromTelemetry, telemetryMatches } from "./match_id.ts";
 import { createReleaser } from "./memory.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
 import { peekUntil } from "./peek_stream.ts";
+import { inlineValidation, type OpenValidation } from "./validator_pool.ts";
 
 /** Default cap of decompressed bytes (4 GiB): stops decompression bombs. */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * 1024 ** 3;
@@ -55,6 +56,12 @@ export interface IngestOptions {
   maxDecompressedBytes?: number;
   /** Called with the count of decompressed content bytes as they are validated. */
   onContentBytes?: (total: number) => void;
+  /**
+   * Where the JSON is validated: inline by default; a long-running process
+   * passes a {@linkcode ValidatorPool}'s `open` to validate on another core.
+   * @default {inlineValidation}
+   */
+  openValidation?: OpenValidation;
 }
 
 /** What {@linkcode ingest} found. */
@@ -104,6 +111,7 @@ export async function ingest(
     expectedMatchId,
     maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
     onContentBytes,
+    openValidation = inlineValidation,
   } = options;
   let stream = input;
   let gzipLayers = 0;
@@ -130,44 +138,54 @@ export async function ingest(
   // Every chunk of content goes through check(): validated, counted, and
   // every few MiB the dead chunks are freed. The stages are few on purpose:
   // each one costs per chunk, for every download.
-  const validator = new JsonValidator();
+  const validation = openValidation();
   const release = createReleaser();
-  function check(chunk: Uint8Array): void {
-    validator.push(chunk);
+  async function check(chunk: Uint8Array): Promise<void> {
+    await validation.push(chunk);
     release(chunk.length);
-    onContentBytes?.(validator.bytes);
+    onContentBytes?.(validation.bytes);
   }
   let storedBytes: () => number;
-  if (gzipLayers > 0) {
-    // `stream` is the innermost gzip: stored as is, decompressed only to be checked.
-    const store = sink === undefined ? new CountingStream() : new CopyToSinkStream(sink);
-    storedBytes = () => store.bytes;
-    await stream
-      .pipeThrough(store)
-      .pipeThrough(new GunzipStream({ maxOutputBytes: maxDecompressedBytes }))
-      .pipeTo(new WritableStream({ write: check }));
-  } else {
-    const content = stream
-      .pipeThrough(new ByteLimitStream(maxDecompressedBytes, { what: "content" }))
-      .pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, controller) {
-            check(chunk);
-            controller.enqueue(chunk);
-          },
-        }),
-      );
-    if (sink === undefined) {
-      storedBytes = () => 0;
-      await content.pipeTo(new WritableStream());
+  try {
+    if (gzipLayers > 0) {
+      // `stream` is the innermost gzip: stored as is, decompressed only to be checked.
+      const store = sink === undefined ? new CountingStream() : new CopyToSinkStream(sink);
+      storedBytes = () => store.bytes;
+      await stream
+        .pipeThrough(store)
+        .pipeThrough(new GunzipStream({ maxOutputBytes: maxDecompressedBytes }))
+        .pipeTo(new WritableStream({ write: check }));
     } else {
-      const stored = new CountingStream();
-      storedBytes = () => stored.bytes;
-      await content.pipeThrough(gzipStream()).pipeThrough(stored).pipeTo(sink);
+      const content = stream
+        .pipeThrough(new ByteLimitStream(maxDecompressedBytes, { what: "content" }))
+        .pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            async transform(chunk, controller) {
+              await check(chunk);
+              controller.enqueue(chunk);
+            },
+          }),
+        );
+      if (sink === undefined) {
+        storedBytes = () => 0;
+        await content.pipeTo(new WritableStream());
+      } else {
+        const stored = new CountingStream();
+        storedBytes = () => stored.bytes;
+        await content.pipeThrough(gzipStream()).pipeThrough(stored).pipeTo(sink);
+      }
     }
+  } catch (err) {
+    // A problem earlier in the content wins, as it does with inline validation.
+    try {
+      await validation.flush();
+    } finally {
+      validation.drop();
+    }
+    throw err;
   }
 
-  const summary = validator.end();
+  const summary = await validation.end();
   checkMatch(summary, expectedMatchId);
   return toResult(summary, { gzipLayers, storedBytes: storedBytes() });
 }

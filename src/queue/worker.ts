@@ -9,6 +9,7 @@
 import type { AMQPMessage } from "amqp-client";
 import type { Logger } from "../cli/logger.ts";
 import { downloadTelemetry } from "../core/download.ts";
+import { ValidatorPool } from "../core/validator_pool.ts";
 import { errorLine } from "../core/errors.ts";
 import { realSleep, type Sleep } from "../core/retry.ts";
 import { redactUrl } from "../core/url_policy.ts";
@@ -65,6 +66,10 @@ export class Worker {
   #stop = new AbortController();
   #abortJobs = new AbortController();
   #session: Session | undefined;
+  // Validation runs on the second core, where there is one: the main thread
+  // is the bottleneck of a busy worker (it receives, decompresses, writes,
+  // and talks to the broker for every job).
+  #validators = navigator.hardwareConcurrency > 1 ? new ValidatorPool() : undefined;
 
   /**
    * @param config The resolved configuration.
@@ -182,6 +187,7 @@ export class Worker {
       await Promise.all(this.#jobs);
     }
     this.#abortJobs.abort(); // also ends the deadline timer
+    this.#validators?.close();
     await this.#session?.close();
     this.#metrics?.connected(false);
     this.#log.info("shutdown_done", {});
@@ -243,10 +249,12 @@ export class Worker {
       if (this.#stop.signal.aborted || !session.alive) return { type: "aborted", job };
       this.#metrics?.inFlight(1);
       try {
+        const validators = this.#validators;
         const result = await this.#download(job.url, {
           ...this.#config.download,
           matchId: job.matchId,
           signal: this.#abortJobs.signal,
+          ...(validators === undefined ? {} : { openValidation: () => validators.open() }),
         });
         return { type: "stored", job, result };
       } catch (err) {
