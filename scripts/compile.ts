@@ -37,6 +37,8 @@ async function compile(): Promise<number> {
     // Loaded with `new Worker(...)`, which the module graph does not show.
     "--include",
     new URL("src/core/gzip_worker.ts", root).pathname,
+    "--include",
+    new URL("src/core/validate_worker.ts", root).pathname,
     "--output",
     output,
     new URL("main.ts", root).pathname,
