@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { topologyNames } from "../../src/queue/topology.ts";
 import { toDownloadSettings } from "../../src/cli/download_options.ts";
 import { TelemetryError } from "../../src/core/errors.ts";
 import { type ConsumeFlags, redactAmqpUrl, resolveConsumeConfig } from "../../src/queue/config.ts";
@@ -84,14 +85,7 @@ Deno.test("resolveConsumeConfig() rejects a missing or malformed env", () => {
 
 Deno.test("resolveConsumeConfig() names the topology and converts seconds", () => {
   const config = resolve({ env: "prod", retryDelay: 1.5, shutdownTimeout: 0 });
-  assert.deepEqual(config.names, {
-    queue: "match.telemetry.prod",
-    exchange: "match.exchange.prod",
-    routingKey: "match.telemetry",
-    retryQueue: "match.telemetry.retry.prod",
-    deadLetterQueue: "dlq.telemetry.prod",
-    publishQueue: "match.processing.telemetry.prod",
-  });
+  assert.deepEqual(config.names, topologyNames("prod"));
   assert.equal(config.retryDelayMs, 1500);
   assert.equal(config.shutdownTimeoutMs, 0);
   assert.equal(config.workerId, "h-1");
