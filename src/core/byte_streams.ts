@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type ErrorCode, TelemetryError } from "./errors.ts";
+import { TelemetryError } from "./errors.ts";
 
 /**
  * Counts the bytes that pass through and reports them.
@@ -39,8 +39,6 @@ export class CountingStream extends TransformStream<Uint8Array, Uint8Array> {
 
 /** Options of {@linkcode ByteLimitStream}. */
 export interface ByteLimitStreamOptions {
-  /** Error code when the limit is passed. @default {"too_large"} */
-  code?: ErrorCode;
   /** What is being limited, for the message. @default {"content"} */
   what?: string;
 }
@@ -55,7 +53,7 @@ export class ByteLimitStream extends TransformStream<Uint8Array, Uint8Array> {
    * @param options Error code and wording.
    */
   constructor(maxBytes: number, options: ByteLimitStreamOptions = {}) {
-    const { code = "too_large", what = "content" } = options;
+    const { what = "content" } = options;
     let seen = 0;
     super({
       transform(chunk, controller) {
@@ -63,7 +61,7 @@ export class ByteLimitStream extends TransformStream<Uint8Array, Uint8Array> {
         if (seen > maxBytes) {
           throw new TelemetryError(
             "permanent",
-            code,
+            "too_large",
             `${what} exceeds the limit of ${maxBytes} bytes`,
           );
         }

@@ -159,9 +159,7 @@ export async function downloadTelemetry(
     if (existing !== undefined) return { ...existing, seconds: seconds() };
   }
 
-  let attemptsMade = 0;
   return await retry(async (attempt) => {
-    attemptsMade = attempt;
     const opening = openDownload(url, {
       policy,
       timeouts,
@@ -211,7 +209,7 @@ export async function downloadTelemetry(
         path,
         bytes: file.bytesWritten,
         seconds: seconds(),
-        attempts: attemptsMade,
+        attempts: attempt,
         events: found.events,
         contentBytes: found.contentBytes,
         gzipLayers: found.gzipLayers,
