@@ -3,7 +3,9 @@
  * that waits 100 ms before answering (like a CDN), at --concurrency 1, 4 and
  * 16. The JSON (about 1 MB) is served gzip-encoded like the CDN (`--plain`
  * serves it uncompressed, which makes the worker gzip it). Reports jobs per second and the peak RSS (VmHWM) of the consume
- * process. Needs RabbitMQ on 127.0.0.1:5672 (guest/guest).
+ * process. Runs against a private RabbitMQ node of its own (the test suite's,
+ * `tests/support/rabbitmq_node.ts`), so it needs `rabbitmq-server` installed
+ * and never touches the machine's broker.
  *
  *   deno run --allow-all scripts/bench_consume.ts [--jobs 500] [--concurrency 1,4,16] [--plain]
  *
@@ -14,6 +16,7 @@ import { parseArgs } from "node:util";
 import { AMQPClient } from "amqp-client";
 import { CLI_FLAGS } from "./permissions.ts";
 import { topologyNames } from "../src/queue/topology.ts";
+import { startRabbitNode, stopRabbitNode } from "../tests/support/rabbitmq_node.ts";
 
 /** One row of the result table. */
 export interface ConsumeBenchRow {
@@ -34,7 +37,6 @@ export interface ConsumeBenchRow {
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const FILE_BYTES = 1024 * 1024;
 const SERVER_DELAY_MS = 100;
-const BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F";
 
 /**
  * Runs the benchmark at each concurrency.
@@ -68,29 +70,41 @@ export async function benchConsume(
     });
   });
   const rows: ConsumeBenchRow[] = [];
+  const nodeParent = await Deno.makeTempDir({ prefix: "bench-rabbitmq-" });
+  await Deno.chmod(nodeParent, 0o755);
   try {
-    for (const concurrency of concurrencies) {
-      rows.push(await runOnce({ jobs, concurrency, port: server.addr.port }));
+    const node = await startRabbitNode(`${nodeParent}/node`, {
+      ownerPid: Deno.pid,
+      ownerDir: nodeParent,
+    });
+    try {
+      for (const concurrency of concurrencies) {
+        rows.push(await runOnce({ jobs, concurrency, port: server.addr.port, url: node.url }));
+      }
+    } finally {
+      await stopRabbitNode(node);
     }
   } finally {
     await server.shutdown();
+    await Deno.remove(nodeParent, { recursive: true });
   }
   return rows;
 }
 
 async function runOnce(
-  run: { jobs: number; concurrency: number; port: number },
+  run: { jobs: number; concurrency: number; port: number; url: string },
 ): Promise<ConsumeBenchRow> {
-  const { jobs, concurrency, port } = run;
+  const { jobs, concurrency, port, url } = run;
   const env = `bench-${crypto.randomUUID().slice(0, 8)}`;
   const names = topologyNames(env);
   const dataDir = await Deno.makeTempDir({ prefix: "bench-consume-" });
-  const client = new AMQPClient(BROKER_URL);
+  const client = new AMQPClient(url);
   await client.connect();
   const channel = await client.channel();
   await channel.confirmSelect();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...CLI_FLAGS, MAIN, "consume", "--env", env, "--data-dir", dataDir]
+      .concat(["--amqp-url", url])
       .concat(["--allow-http", "--allow-host", "127.0.0.1", "--log-format", "json"])
       .concat(["--concurrency", String(concurrency)]),
     stdout: "null",
@@ -137,7 +151,7 @@ async function runOnce(
   } finally {
     child.kill("SIGTERM");
     await child.status;
-    const cleanup = client.closed ? new AMQPClient(BROKER_URL) : client;
+    const cleanup = client.closed ? new AMQPClient(url) : client;
     if (cleanup !== client) await cleanup.connect();
     const ch = channel.closed ? await cleanup.channel() : channel;
     for (const q of [names.queue, names.retryQueue, names.deadLetterQueue, names.publishQueue]) {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { CLI_FLAGS } from "../../scripts/permissions.ts";
 import { randomEnv, TelemetryServer, TestBroker, waitFor } from "../queue/harness.ts";
+import { testBrokerUrl } from "../support/test_broker.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -65,6 +66,19 @@ class Child {
   }
 }
 
+/** The `RABBITMQ_*` variables that point a child at the test broker. */
+async function brokerEnv(): Promise<Record<string, string>> {
+  const url = new URL(await testBrokerUrl());
+  return {
+    RABBITMQ_URL: "",
+    RABBITMQ_HOST: url.hostname,
+    RABBITMQ_PORT: url.port || "5672",
+    RABBITMQ_USER: decodeURIComponent(url.username),
+    RABBITMQ_PASSWORD: decodeURIComponent(url.password),
+    RABBITMQ_VHOST: decodeURIComponent(url.pathname.slice(1)) || "/",
+  };
+}
+
 function testArgs(env: string, dataDir: string, extra: string[] = []): string[] {
   return [
     "--env",
@@ -110,6 +124,7 @@ Deno.test("telemetry consume exits 1 with one line when the broker refuses the p
   const dataDir = await Deno.makeTempDir();
   try {
     const child = new Child(testArgs(randomEnv(), dataDir), {
+      ...await brokerEnv(),
       RABBITMQ_PASSWORD: "hunter2-secret",
     });
     assert.equal(await child.exit(), 1);
@@ -125,7 +140,7 @@ Deno.test("telemetry consume exits 1 with one line when the broker refuses the p
 Deno.test("telemetry consume exits 1 when the data dir is not writable", async () => {
   const file = await Deno.makeTempFile();
   try {
-    const child = new Child(testArgs(randomEnv(), `${file}/data`));
+    const child = new Child(testArgs(randomEnv(), `${file}/data`), await brokerEnv());
     assert.equal(await child.exit(), 1);
     assert.equal(child.raw.length, 1);
     assert.equal(child.lines[0]?.event, "data_dir_not_writable");
@@ -142,6 +157,7 @@ Deno.test("telemetry consume on SIGTERM mid-download exits 0 in time, leaves no 
   const broker = await TestBroker.open(env);
   const child = new Child(
     testArgs(env, dataDir, ["--shutdown-timeout", "1", "--metrics-port", "0"]),
+    await brokerEnv(),
   );
   try {
     await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
@@ -179,7 +195,10 @@ Deno.test("telemetry consume exits at once on a second signal, without partial f
   const server = new TelemetryServer({ events: 5000 });
   server.behave = () => ({ type: "stall" });
   const broker = await TestBroker.open(env);
-  const child = new Child(testArgs(env, dataDir, ["--shutdown-timeout", "60"]));
+  const child = new Child(
+    testArgs(env, dataDir, ["--shutdown-timeout", "60"]),
+    await brokerEnv(),
+  );
   try {
     await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
     await broker.publish({ match_id: "stall-2", telemetry_url: server.url("stall-2") });
@@ -213,7 +232,10 @@ Deno.test("telemetry consume stores and announces 1,000 jobs with 10% transient 
     return { type: "ok" };
   };
   const broker = await TestBroker.open(env);
-  const child = new Child(testArgs(env, dataDir, ["--concurrency", "16", "--attempts", "1"]));
+  const child = new Child(
+    testArgs(env, dataDir, ["--concurrency", "16", "--attempts", "1"]),
+    await brokerEnv(),
+  );
   try {
     await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
     const started = performance.now();

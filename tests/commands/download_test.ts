@@ -12,10 +12,10 @@ import {
   type TestServer,
 } from "../support/http_server.ts";
 import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
+import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MAIN = join(ROOT, "main.ts");
-const REAL_DIR = new URL("../../../shared/fixtures/real/", import.meta.url);
 const REAL_MATCH_ID = "8c1c8a56-4104-46ef-8aec-5e012b041574";
 const TEMP_NAME = /^\.raw\.json\.gz\..*\.tmp$/;
 const decoder = new TextDecoder();
@@ -167,7 +167,7 @@ Deno.test("telemetry download --force downloads again", async () => {
 });
 
 Deno.test("telemetry download stores the real duo excerpt", async () => {
-  const excerpt = await Deno.readFile(new URL("telemetry-2018-eu-duo-fpp-excerpt.json", REAL_DIR));
+  const excerpt = await Deno.readFile(EXCERPT);
   await withServer(async (server, dataDir) => {
     server.route("/duo.json", json(excerpt));
     const [out, err, code] = await cli([
@@ -297,7 +297,7 @@ Deno.test("telemetry download exits 1 beyond --max-bytes and stores nothing", as
 
 Deno.test("telemetry download exits 1 for the real truncated file and stores nothing", async () => {
   const truncated = await Deno.readFile(
-    new URL("telemetry-2018-eu-squad-fpp-truncated.json", REAL_DIR),
+    TRUNCATED,
   );
   await withServer(async (server, dataDir) => {
     server.route("/t.json", json(truncated));

@@ -7,12 +7,12 @@ import {
   concat,
   gzip,
   peel,
-  REAL_FIXTURES,
   snapshot,
   telemetryJson,
   telemetryText,
   writeMatch,
 } from "../verify/fixtures.ts";
+import { EXCERPT } from "../support/real_fixtures.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const EXCERPT_ID = "8c1c8a56-4104-46ef-8aec-5e012b041574";
@@ -44,7 +44,7 @@ async function okStore(dir: string): Promise<void> {
     concat(gzip(enc.encode(text.slice(0, 999))), gzip(enc.encode(text.slice(999)))),
   );
   const excerpt = await Deno.readFile(
-    new URL("telemetry-2018-eu-duo-fpp-excerpt.json", REAL_FIXTURES),
+    EXCERPT,
   );
   await writeMatch(dir, EXCERPT_ID, gzip(excerpt));
 }

@@ -18,11 +18,11 @@ import {
   type TestServer,
 } from "../support/http_server.ts";
 import { generateTelemetry, gzipBytes, telemetryMatchId } from "../support/telemetry_fixture.ts";
+import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
 
 const MATCH_ID = "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
 const OTHER_ID = "00000000-1111-2222-3333-444444444444";
 const REAL_MATCH_ID = "8c1c8a56-4104-46ef-8aec-5e012b041574";
-const REAL_DIR = new URL("../../../shared/fixtures/real/", import.meta.url);
 const TEMP_NAME = /^\.raw\.json\.gz\..*\.tmp$/;
 const encoder = new TextEncoder();
 
@@ -715,7 +715,7 @@ Deno.test("downloadTelemetry() rejects a MatchId that gives no valid match id", 
 });
 
 Deno.test("downloadTelemetry() downloads the real duo excerpt, plain and gzipped", async () => {
-  const excerpt = await Deno.readFile(new URL("telemetry-2018-eu-duo-fpp-excerpt.json", REAL_DIR));
+  const excerpt = await Deno.readFile(EXCERPT);
   const excerptGz = await gzipBytes(excerpt);
   await withServer(async (server, dataDir) => {
     server.route("/plain", json(excerpt));
@@ -743,7 +743,7 @@ Deno.test("downloadTelemetry() downloads the real duo excerpt, plain and gzipped
 
 Deno.test("downloadTelemetry() rejects the real truncated 2018 file, plain and gzipped", async () => {
   const truncated = await Deno.readFile(
-    new URL("telemetry-2018-eu-squad-fpp-truncated.json", REAL_DIR),
+    TRUNCATED,
   );
   await withServer(async (server, dataDir) => {
     server.route("/plain", json(truncated));

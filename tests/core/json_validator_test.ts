@@ -6,8 +6,8 @@ import {
   type ValidationSummary,
 } from "../../src/core/json_validator.ts";
 import { TelemetryError } from "../../src/core/errors.ts";
+import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
 
-const FIXTURES = new URL("../../../shared/fixtures/real/", import.meta.url);
 const encoder = new TextEncoder();
 
 /** Validates `bytes` split into the given chunks (cut positions). */
@@ -331,7 +331,7 @@ Deno.test("JsonValidator skips first-event values longer than the capture limit"
 
 Deno.test("JsonValidator refuses the truncated real 2018 file as an unexpected end", async () => {
   const bytes = await Deno.readFile(
-    new URL("telemetry-2018-eu-squad-fpp-truncated.json", FIXTURES),
+    TRUNCATED,
   );
   const err = failure(bytes, [100_000, 1_000_001]);
   assert.equal(err.code, "invalid_json");
@@ -344,7 +344,7 @@ Deno.test("JsonValidator refuses the truncated real 2018 file as an unexpected e
 
 Deno.test("JsonValidator accepts the truncated real 2018 file cut after its last event and closed", async () => {
   const bytes = await Deno.readFile(
-    new URL("telemetry-2018-eu-squad-fpp-truncated.json", FIXTURES),
+    TRUNCATED,
   );
   // The file stops inside its last event, which starts after the last `},{`
   // (the data is ASCII, so string and byte offsets agree).
@@ -365,7 +365,7 @@ Deno.test("JsonValidator accepts the truncated real 2018 file cut after its last
 });
 
 Deno.test("JsonValidator accepts the pretty-printed real 2018 excerpt", async () => {
-  const bytes = await Deno.readFile(new URL("telemetry-2018-eu-duo-fpp-excerpt.json", FIXTURES));
+  const bytes = await Deno.readFile(EXCERPT);
   const summary = validate(bytes, [1000, 1001, 5000]);
   assert.equal(summary.events, 29);
   assert.equal(summary.bytes, bytes.length);

@@ -1,21 +1,16 @@
 /**
- * The one test that restarts the broker application: it affects every
- * connection on the machine, so it stays alone and always restarts the app.
+ * The test that restarts the broker application: it stops and starts only
+ * the suite's private node, and always starts it again.
  */
 
 import assert from "node:assert/strict";
+import { rabbitmqctl } from "../support/rabbitmq_node.ts";
+import { nodeTest } from "../support/test_broker.ts";
 import { randomEnv, startWorker, TelemetryServer, TestBroker, waitFor } from "./harness.ts";
 
-async function rabbitmqctl(...args: string[]): Promise<void> {
-  const { code, stderr } = await new Deno.Command("rabbitmqctl", { args, stdout: "null" }).output();
-  if (code !== 0) {
-    throw new Error(`rabbitmqctl ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
-  }
-}
-
-Deno.test({
-  name: "Worker survives a broker restart with jobs in flight: every job stored once and announced",
-  async fn() {
+nodeTest(
+  "Worker survives a broker restart with jobs in flight: every job stored once and announced",
+  async (node) => {
     const env = randomEnv();
     const jobs = 60;
     const server = new TelemetryServer();
@@ -33,8 +28,8 @@ Deno.test({
       await waitFor(() => worker.jobs().length >= 6, { what: "some jobs done" });
       await waitFor(() => server.active > 0, { what: "downloads in flight when the broker stops" });
       appStopped = true;
-      await rabbitmqctl("stop_app");
-      await rabbitmqctl("start_app");
+      await rabbitmqctl(node.name, "stop_app");
+      await rabbitmqctl(node.name, "start_app");
       appStopped = false;
       const announced = new Map<string, number>();
       await waitFor(async () => {
@@ -64,11 +59,11 @@ Deno.test({
       console.error(lines.map((l) => JSON.stringify(l)).join("\n"));
       throw err;
     } finally {
-      if (appStopped) await rabbitmqctl("start_app");
+      if (appStopped) await rabbitmqctl(node.name, "start_app");
       await worker.stop();
       await broker.cleanup();
       await server.close();
       await Deno.remove(worker.dataDir, { recursive: true });
     }
   },
-});
+);

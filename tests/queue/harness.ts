@@ -13,13 +13,13 @@ import { type ConsumeFlags, resolveConsumeConfig } from "../../src/queue/config.
 import { type TopologyNames, topologyNames } from "../../src/queue/topology.ts";
 import { Worker, type WorkerOptions } from "../../src/queue/worker.ts";
 import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
+import { recordEnv, testBrokerUrl } from "../support/test_broker.ts";
 
-/** The broker the tests use. */
-export const BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F";
-
-/** A fresh `--env` value, so tests never share queues. */
+/** A fresh `--env` value, so tests never share queues; recorded for the end-of-run check. */
 export function randomEnv(): string {
-  return `t-${crypto.randomUUID().slice(0, 8)}`;
+  const env = `t-${crypto.randomUUID().slice(0, 8)}`;
+  recordEnv(env);
+  return env;
 }
 
 /** What the server does for one request. */
@@ -111,22 +111,25 @@ function gzipResponse(body: BodyInit): Response {
 /** The test's own broker connection. */
 export class TestBroker {
   readonly names: TopologyNames;
+  #url: string;
   #client: AMQPClient;
   #channel: AMQPChannel;
 
-  private constructor(env: string, client: AMQPClient, channel: AMQPChannel) {
+  private constructor(env: string, url: string, client: AMQPClient, channel: AMQPChannel) {
     this.names = topologyNames(env);
+    this.#url = url;
     this.#client = client;
     this.#channel = channel;
   }
 
   /** Connects and declares the topology of `env` the way the worker does. */
   static async open(env: string, retryDelayMs = 200): Promise<TestBroker> {
-    const client = new AMQPClient(BROKER_URL);
+    const url = await testBrokerUrl();
+    const client = new AMQPClient(url);
     await client.connect();
     const channel = await client.channel();
     await channel.confirmSelect();
-    const broker = new TestBroker(env, client, channel);
+    const broker = new TestBroker(env, url, client, channel);
     const { declareTopology } = await import("../../src/queue/topology.ts");
     await declareTopology(channel, { names: broker.names, retryDelayMs });
     return broker;
@@ -135,7 +138,7 @@ export class TestBroker {
   /** The channel, reconnecting when a broker restart closed it. */
   async #ch(): Promise<AMQPChannel> {
     if (this.#client.closed) {
-      this.#client = new AMQPClient(BROKER_URL);
+      this.#client = new AMQPClient(this.#url);
       await this.#client.connect();
     }
     if (this.#channel.closed) {
@@ -223,7 +226,7 @@ export async function startWorker(
   const log = createLogger({ format: "json", write: (line) => logs.push(JSON.parse(line)) });
   const config = resolveConsumeConfig({
     env,
-    amqpUrl: BROKER_URL,
+    amqpUrl: await testBrokerUrl(),
     concurrency: 4,
     retryDelay: 0.2,
     maxDeliveries: 5,

@@ -5,6 +5,8 @@ import { toDownloadSettings } from "../../src/cli/download_options.ts";
 import { resolveConsumeConfig } from "../../src/queue/config.ts";
 import { createMetrics, serveMetrics } from "../../src/queue/metrics.ts";
 import { BrokerConfigError, Worker } from "../../src/queue/worker.ts";
+import { rabbitmqctl } from "../support/rabbitmq_node.ts";
+import { nodeTest, testBrokerUrl } from "../support/test_broker.ts";
 import { randomEnv, startWorker, TelemetryServer, TestBroker, waitFor } from "./harness.ts";
 
 function config(env: string, amqpUrl: string) {
@@ -33,17 +35,11 @@ function config(env: string, amqpUrl: string) {
   });
 }
 
-async function rabbitmqctl(...args: string[]): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command("rabbitmqctl", { args }).output();
-  if (code !== 0) {
-    throw new Error(`rabbitmqctl ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
-  }
-  return new TextDecoder().decode(stdout);
-}
-
 Deno.test("Worker.run() fails fast with BrokerConfigError when the broker refuses the login", async () => {
   const lines: string[] = [];
-  const worker = new Worker(config(randomEnv(), "amqp://guest:wrong-secret@127.0.0.1:5672/%2F"), {
+  const url = new URL(await testBrokerUrl());
+  url.password = "wrong-secret";
+  const worker = new Worker(config(randomEnv(), url.href), {
     log: createLogger({ format: "json", write: (l) => lines.push(l) }),
   });
   await assert.rejects(worker.run(), (err) => {
@@ -70,99 +66,112 @@ Deno.test("Worker.run() keeps retrying an unreachable broker until stopped", asy
   assert.match(String(lines[0]?.url), /guest:\*\*\*@/);
 });
 
-Deno.test("Worker declares the retry queue with TTL and dead-lettering back to the main queue", async () => {
-  const env = randomEnv();
-  const broker = await TestBroker.open(env, 200);
-  try {
-    const out = await rabbitmqctl(
-      "list_queues",
-      "-q",
-      "--no-table-headers",
-      "name",
-      "durable",
-      "arguments",
-    );
-    const rows = out.split("\n").filter((l) => l.includes(env));
-    const row = (name: string) => rows.find((r) => r.startsWith(name + "\t")) ?? "";
-    assert.match(
-      row(broker.names.retryQueue),
-      /true\t.*x-dead-letter-exchange.*x-dead-letter-routing-key.*match\.telemetry\./,
-    );
-    assert.match(row(broker.names.retryQueue), /x-message-ttl.*200/);
-    for (
-      const name of [broker.names.queue, broker.names.deadLetterQueue, broker.names.publishQueue]
-    ) {
-      assert.match(row(name), /\ttrue\t\[\]$/, name);
+nodeTest(
+  "Worker declares the retry queue with TTL and dead-lettering back to the main queue",
+  async (node) => {
+    const env = randomEnv();
+    const broker = await TestBroker.open(env, 200);
+    try {
+      const out = await rabbitmqctl(
+        node.name,
+        "list_queues",
+        "-q",
+        "--no-table-headers",
+        "name",
+        "durable",
+        "arguments",
+      );
+      const rows = out.split("\n").filter((l) => l.includes(env));
+      const row = (name: string) => rows.find((r) => r.startsWith(name + "\t")) ?? "";
+      assert.match(
+        row(broker.names.retryQueue),
+        /true\t.*x-dead-letter-exchange.*x-dead-letter-routing-key.*match\.telemetry\./,
+      );
+      assert.match(row(broker.names.retryQueue), /x-message-ttl.*200/);
+      for (
+        const name of [broker.names.queue, broker.names.deadLetterQueue, broker.names.publishQueue]
+      ) {
+        assert.match(row(name), /\ttrue\t\[\]$/, name);
+      }
+      const bindings = await rabbitmqctl(
+        node.name,
+        "list_bindings",
+        "-q",
+        "--no-table-headers",
+        "source_name",
+        "destination_name",
+        "routing_key",
+      );
+      assert.ok(
+        bindings.includes(`match.exchange.${env}\tmatch.telemetry.${env}\tmatch.telemetry`),
+      );
+    } finally {
+      await broker.cleanup();
     }
-    const bindings = await rabbitmqctl(
-      "list_bindings",
-      "-q",
-      "--no-table-headers",
-      "source_name",
-      "destination_name",
-      "routing_key",
-    );
-    assert.ok(bindings.includes(`match.exchange.${env}\tmatch.telemetry.${env}\tmatch.telemetry`));
-  } finally {
-    await broker.cleanup();
-  }
-});
+  },
+);
 
-Deno.test("Worker reconnects, redeclares and resumes after the broker closes its connection", async () => {
-  const env = randomEnv();
-  const server = new TelemetryServer();
-  const broker = await TestBroker.open(env);
-  const worker = await startWorker(env);
-  try {
-    await broker.publish({ match_id: "before-1", telemetry_url: server.url("before-1") });
-    await waitFor(() => worker.jobs().length === 1);
-    const connections = await rabbitmqctl(
-      "list_connections",
-      "-q",
-      "--no-table-headers",
-      "pid",
-      "client_properties",
-    );
-    // The worker's connection is the newest; close every connection whose client is amqp-client with our env's consumer.
-    const pids = connections.split("\n").filter((l) => l.includes("amqp-client")).map((l) =>
-      l.split("\t")[0]!
-    );
-    const consumers = await rabbitmqctl(
-      "list_consumers",
-      "-q",
-      "--no-table-headers",
-      "queue_name",
-      "channel_pid",
-    );
-    assert.ok(consumers.includes(broker.names.queue));
-    const channelPid = consumers.split("\n").find((l) => l.startsWith(broker.names.queue + "\t"))
-      ?.split("\t")[1];
-    const channels = await rabbitmqctl(
-      "list_channels",
-      "-q",
-      "--no-table-headers",
-      "pid",
-      "connection",
-    );
-    const connPid = channels.split("\n").find((l) => l.startsWith(channelPid + "\t"))?.split(
-      "\t",
-    )[1];
-    assert.ok(connPid && pids.includes(connPid), "found the worker's connection");
-    await rabbitmqctl("close_connection", connPid, "test: forced close");
-    await waitFor(() => worker.logs.filter((l) => l.event === "broker_connected").length === 2, {
-      what: "reconnect",
-    });
-    await broker.publish({ match_id: "after-1", telemetry_url: server.url("after-1") });
-    await waitFor(() => worker.jobs().length === 2, { what: "job after reconnect" });
-    assert.equal(worker.jobs()[1]?.outcome, "downloaded");
-    assert.equal((await broker.take(broker.names.publishQueue)).length, 2);
-  } finally {
-    await worker.stop();
-    await broker.cleanup();
-    await server.close();
-    await Deno.remove(worker.dataDir, { recursive: true });
-  }
-});
+nodeTest(
+  "Worker reconnects, redeclares and resumes after the broker closes its connection",
+  async (node) => {
+    const env = randomEnv();
+    const server = new TelemetryServer();
+    const broker = await TestBroker.open(env);
+    const worker = await startWorker(env);
+    try {
+      await broker.publish({ match_id: "before-1", telemetry_url: server.url("before-1") });
+      await waitFor(() => worker.jobs().length === 1);
+      const connections = await rabbitmqctl(
+        node.name,
+        "list_connections",
+        "-q",
+        "--no-table-headers",
+        "pid",
+        "client_properties",
+      );
+      // The worker's connection is the newest; close every connection whose client is amqp-client with our env's consumer.
+      const pids = connections.split("\n").filter((l) => l.includes("amqp-client")).map((l) =>
+        l.split("\t")[0]!
+      );
+      const consumers = await rabbitmqctl(
+        node.name,
+        "list_consumers",
+        "-q",
+        "--no-table-headers",
+        "queue_name",
+        "channel_pid",
+      );
+      assert.ok(consumers.includes(broker.names.queue));
+      const channelPid = consumers.split("\n").find((l) => l.startsWith(broker.names.queue + "\t"))
+        ?.split("\t")[1];
+      const channels = await rabbitmqctl(
+        node.name,
+        "list_channels",
+        "-q",
+        "--no-table-headers",
+        "pid",
+        "connection",
+      );
+      const connPid = channels.split("\n").find((l) => l.startsWith(channelPid + "\t"))?.split(
+        "\t",
+      )[1];
+      assert.ok(connPid && pids.includes(connPid), "found the worker's connection");
+      await rabbitmqctl(node.name, "close_connection", connPid, "test: forced close");
+      await waitFor(() => worker.logs.filter((l) => l.event === "broker_connected").length === 2, {
+        what: "reconnect",
+      });
+      await broker.publish({ match_id: "after-1", telemetry_url: server.url("after-1") });
+      await waitFor(() => worker.jobs().length === 2, { what: "job after reconnect" });
+      assert.equal(worker.jobs()[1]?.outcome, "downloaded");
+      assert.equal((await broker.take(broker.names.publishQueue)).length, 2);
+    } finally {
+      await worker.stop();
+      await broker.cleanup();
+      await server.close();
+      await Deno.remove(worker.dataDir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("serveMetrics() serves Prometheus text and /healthz follows the worker", async () => {
   const env = randomEnv();

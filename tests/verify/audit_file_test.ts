@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { auditFile } from "../../src/verify/audit_file.ts";
-import {
-  concat,
-  gzip,
-  REAL_FIXTURES,
-  telemetryJson,
-  telemetryText,
-  writeMatch,
-} from "./fixtures.ts";
+import { concat, gzip, telemetryJson, telemetryText, writeMatch } from "./fixtures.ts";
+import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
 
 const ID = "4f1a2b3c-0000-4000-8000-000000000001";
 
@@ -134,7 +128,7 @@ Deno.test("auditFile() reports a directory or a vanished file as unreadable", as
 
 Deno.test("auditFile() reports the real truncated file as invalid_json, plain or gzipped", async () => {
   const bytes = await Deno.readFile(
-    new URL("telemetry-2018-eu-squad-fpp-truncated.json", REAL_FIXTURES),
+    TRUNCATED,
   );
   for (const content of [bytes, gzip(bytes)]) {
     const result = await audit(content, { id: "fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c" });
@@ -146,7 +140,7 @@ Deno.test("auditFile() reports the real truncated file as invalid_json, plain or
 
 Deno.test("auditFile() reports the real excerpt as ok for its match", async () => {
   const bytes = await Deno.readFile(
-    new URL("telemetry-2018-eu-duo-fpp-excerpt.json", REAL_FIXTURES),
+    EXCERPT,
   );
   const ok = await audit(gzip(bytes), { id: "8c1c8a56-4104-46ef-8aec-5e012b041574" });
   assert.equal(ok.status, "ok");

@@ -97,9 +97,6 @@ export async function writeMatch(
   return path;
 }
 
-/** The directory of the real fixtures, shared by all sessions. */
-export const REAL_FIXTURES = new URL("../../../shared/fixtures/real/", import.meta.url);
-
 /** Decompresses every gzip layer; returns the content and the layer count. */
 export function peel(bytes: Uint8Array): { content: Uint8Array; layers: number } {
   let content = bytes;
