@@ -9,8 +9,8 @@
  */
 
 import { gzipSync } from "node:zlib";
-import { GunzipStream } from "../src/core/gzip.ts";
-import { JsonValidator, ValidateStream } from "../src/core/json_validator.ts";
+import { GunzipStream } from "../src/core/content/gzip.ts";
+import { JsonValidator, ValidateStream } from "../src/core/content/json_validator.ts";
 
 const CHUNK = 64 * 1024;
 

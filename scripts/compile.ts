@@ -36,9 +36,9 @@ async function compile(): Promise<number> {
     ...CLI_FLAGS,
     // Loaded with `new Worker(...)`, which the module graph does not show.
     "--include",
-    new URL("src/core/gzip_worker.ts", root).pathname,
+    new URL("src/core/content/gzip_worker.ts", root).pathname,
     "--include",
-    new URL("src/core/validate_worker.ts", root).pathname,
+    new URL("src/core/content/validate_worker.ts", root).pathname,
     "--output",
     output,
     new URL("main.ts", root).pathname,

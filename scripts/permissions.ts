@@ -6,7 +6,7 @@
  * - `--allow-net`: the CDN hosts are an allow-list the operator extends at run
  *   time (`--allow-host`), and the broker address is configuration, so the
  *   network permission cannot name hosts in advance. The URL policy in
- *   `src/core/url_policy.ts` is the real guard.
+ *   `src/core/http/url_policy.ts` is the real guard.
  * - `--allow-read` / `--allow-write`: the data dir is configuration
  *   (`--data-dir`, `TELEMETRY_DATA_DIR`); `--jobs FILE` reads any path.
  * - `--allow-env`: flags fall back to `TELEMETRY_*`, `RABBITMQ_*` and
@@ -17,7 +17,7 @@
  * Nothing else: no `--allow-run`, no `--allow-ffi`, no `--allow-all`.
  *
  * One V8 flag goes with them: `--expose-gc`, so the streaming core can free
- * dead chunks every few megabytes and keep memory flat (src/core/memory.ts).
+ * dead chunks every few megabytes and keep memory flat (src/core/content/memory.ts).
  * {@linkcode CLI_FLAGS} is what `deno run`/`deno compile` get.
  *
  * @module
@@ -32,7 +32,7 @@ export const CLI_PERMISSIONS: readonly string[] = [
   "--allow-sys=hostname",
 ];
 
-/** V8 flags of the CLI (see src/core/memory.ts). */
+/** V8 flags of the CLI (see src/core/content/memory.ts). */
 export const CLI_V8_FLAGS: readonly string[] = ["--v8-flags=--expose-gc"];
 
 /** Everything `deno run`/`deno compile` get for the CLI: permissions and V8 flags. */

@@ -7,10 +7,10 @@
 
 import { type Command, Option } from "commander";
 import type { DownloadSettings } from "../core/download.ts";
-import { DEFAULT_MAX_BYTES } from "../core/http_download.ts";
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/ingest.ts";
-import { DEFAULT_DATA_DIR } from "../core/storage.ts";
-import { DEFAULT_ALLOWED_HOSTS } from "../core/url_policy.ts";
+import { DEFAULT_MAX_BYTES } from "../core/http/http_download.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
+import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";
+import { DEFAULT_ALLOWED_HOSTS } from "../core/http/url_policy.ts";
 import { collectList, parsePositiveInt, parseSeconds, parseSize } from "./parse.ts";
 
 /** The parsed values of the shared download flags. */

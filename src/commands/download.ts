@@ -19,7 +19,7 @@ import { ProgressBar } from "../cli/progress_bar.ts";
 import { type DownloadResult, type DownloadSettings, downloadTelemetry } from "../core/download.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { runPool } from "../core/pool.ts";
-import { redactUrl } from "../core/url_policy.ts";
+import { redactUrl } from "../core/http/url_policy.ts";
 import { readJobs } from "./jobs_file.ts";
 
 /** Flags of `telemetry download`. */

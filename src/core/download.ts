@@ -11,22 +11,22 @@
  */
 
 import { dirname } from "node:path";
-import { type AtomicFile, createAtomicFile } from "./atomic_file.ts";
+import { type AtomicFile, createAtomicFile } from "./store/atomic_file.ts";
 import { TelemetryError } from "./errors.ts";
-import { denoFileSystem, type FileSystem } from "./file_system.ts";
-import { type HttpGet, nodeHttpGet } from "./http_client.ts";
+import { denoFileSystem, type FileSystem } from "./store/file_system.ts";
+import { type HttpGet, nodeHttpGet } from "./http/http_client.ts";
 import {
   DEFAULT_MAX_BYTES,
   type HttpTimeouts,
   openDownload,
   type OpenedDownload,
-} from "./http_download.ts";
-import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest, type IngestResult } from "./ingest.ts";
-import { parseMatchId } from "./match_id.ts";
-import { realSleep, retry, type RetryEvent, type Sleep } from "./retry.ts";
-import { rawPath } from "./storage.ts";
-import type { OpenValidation } from "./validator_pool.ts";
-import { checkUrl, DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "./url_policy.ts";
+} from "./http/http_download.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest, type IngestResult } from "./content/ingest.ts";
+import { parseMatchId } from "./store/match_id.ts";
+import { realSleep, retry, type RetryEvent, type Sleep } from "./http/retry.ts";
+import { rawPath } from "./store/storage.ts";
+import type { OpenValidation } from "./content/validator_pool.ts";
+import { checkUrl, DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "./http/url_policy.ts";
 
 /** Settings a user configures once for every download (flags of `download` and `consume`). */
 export interface DownloadSettings {

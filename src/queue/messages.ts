@@ -7,7 +7,7 @@
 
 import type { DownloadResult } from "../core/download.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
-import { parseMatchId } from "../core/match_id.ts";
+import { parseMatchId } from "../core/store/match_id.ts";
 
 /** A job taken from `match.telemetry.{env}`. */
 export interface Job {

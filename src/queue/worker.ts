@@ -9,10 +9,10 @@
 import type { AMQPMessage } from "amqp-client";
 import type { Logger } from "../cli/logger.ts";
 import { downloadTelemetry } from "../core/download.ts";
-import { ValidatorPool } from "../core/validator_pool.ts";
+import { ValidatorPool } from "../core/content/validator_pool.ts";
 import { errorLine } from "../core/errors.ts";
-import { realSleep, type Sleep } from "../core/retry.ts";
-import { redactUrl } from "../core/url_policy.ts";
+import { realSleep, type Sleep } from "../core/http/retry.ts";
+import { redactUrl } from "../core/http/url_policy.ts";
 import { type Backoff, createBackoff } from "./backoff.ts";
 import type { ConsumeConfig } from "./config.ts";
 import { KeyedLock, Semaphore } from "./limiter.ts";

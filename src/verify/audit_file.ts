@@ -6,7 +6,7 @@
  */
 
 import { TelemetryError } from "../core/errors.ts";
-import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest } from "../core/ingest.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest } from "../core/content/ingest.ts";
 import { fileIdentity, readFileStream } from "./file_stream.ts";
 import type { AuditResult, FileIdentity } from "./result.ts";
 import { FILE_STATUSES, type FileStatus } from "./status.ts";

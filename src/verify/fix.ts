@@ -11,7 +11,7 @@
  */
 
 import { errorLine } from "../core/errors.ts";
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/ingest.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
 import { quarantineDir, quarantineFile } from "./quarantine.ts";
 import type { AuditResult, FileTarget, FixOutcome, ScanFinding } from "./result.ts";
 import { rewriteSingleGzip } from "./rewrite.ts";

@@ -7,8 +7,8 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { denoFileSystem } from "../core/file_system.ts";
-import { MATCH_DIR_PREFIX, QUARANTINE_DIR_NAME } from "../core/storage.ts";
+import { denoFileSystem } from "../core/store/file_system.ts";
+import { MATCH_DIR_PREFIX, QUARANTINE_DIR_NAME } from "../core/store/storage.ts";
 import { assertUnchanged } from "./file_stream.ts";
 import type { FileIdentity } from "./result.ts";
 

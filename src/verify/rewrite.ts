@@ -6,8 +6,8 @@
  */
 
 import { basename, dirname } from "node:path";
-import { createAtomicFile } from "../core/atomic_file.ts";
-import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest } from "../core/ingest.ts";
+import { createAtomicFile } from "../core/store/atomic_file.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest } from "../core/content/ingest.ts";
 import { assertUnchanged, readFileStream } from "./file_stream.ts";
 import type { FileIdentity } from "./result.ts";
 

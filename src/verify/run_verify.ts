@@ -7,7 +7,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/ingest.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
 import { runPool } from "../core/pool.ts";
 import { auditFile } from "./audit_file.ts";
 import { fixFile, fixFinding } from "./fix.ts";

@@ -8,13 +8,13 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { TelemetryError } from "../core/errors.ts";
-import { isValidMatchId } from "../core/match_id.ts";
+import { isValidMatchId } from "../core/store/match_id.ts";
 import {
   isTempFileName,
   MATCH_DIR_PREFIX,
   matchIdOfDirName,
   RAW_FILE_NAME,
-} from "../core/storage.ts";
+} from "../core/store/storage.ts";
 import type { FileTarget, ScanFinding } from "./result.ts";
 
 /** What the old R worker left in match directories. */

@@ -5,7 +5,7 @@ import {
   type DownloadFlags,
   toDownloadSettings,
 } from "../../src/cli/download_options.ts";
-import { DEFAULT_ALLOWED_HOSTS } from "../../src/core/url_policy.ts";
+import { DEFAULT_ALLOWED_HOSTS } from "../../src/core/http/url_policy.ts";
 
 function parse(args: string[]): DownloadFlags {
   const command = addDownloadOptions(

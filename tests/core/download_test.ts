@@ -3,7 +3,7 @@ import { expectTelemetryError } from "../support/helpers.ts";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { type DownloadOptions, downloadTelemetry } from "../../src/core/download.ts";
-import { denoFileSystem, type FileSystem } from "../../src/core/file_system.ts";
+import { denoFileSystem, type FileSystem } from "../../src/core/store/file_system.ts";
 import {
   chunked,
   gzipEncoded,

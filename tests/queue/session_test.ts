@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../src/cli/logger.ts";
-import { realSleep } from "../../src/core/retry.ts";
+import { realSleep } from "../../src/core/http/retry.ts";
 import { toDownloadSettings } from "../../src/cli/download_options.ts";
 import { resolveConsumeConfig } from "../../src/queue/config.ts";
 import { createMetrics, serveMetrics } from "../../src/queue/metrics.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { withTempDir } from "../support/helpers.ts";
+import { withTempDir } from "../../support/helpers.ts";
 import { join } from "node:path";
-import { createAtomicFile } from "../../src/core/atomic_file.ts";
-import { TelemetryError } from "../../src/core/errors.ts";
-import { denoFileSystem, type FileSystem } from "../../src/core/file_system.ts";
+import { createAtomicFile } from "../../../src/core/store/atomic_file.ts";
+import { TelemetryError } from "../../../src/core/errors.ts";
+import { denoFileSystem, type FileSystem } from "../../../src/core/store/file_system.ts";
 
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];

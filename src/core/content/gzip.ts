@@ -10,7 +10,7 @@
 
 import { constants, createGunzip, gunzipSync } from "node:zlib";
 import type { Gunzip } from "node:zlib";
-import { TelemetryError } from "./errors.ts";
+import { TelemetryError } from "../errors.ts";
 
 /** zlib output buffer size: large buffers are markedly faster. */
 const ZLIB_CHUNK_SIZE = 256 * 1024;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { TelemetryError } from "./errors.ts";
+import { TelemetryError } from "../errors.ts";
 
 const MATCH_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { TelemetryError } from "./errors.ts";
+import { TelemetryError } from "../errors.ts";
 import { JsonValidator } from "./json_validator.ts";
 
 /** The parts of the worker global scope used here. */

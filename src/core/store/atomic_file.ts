@@ -9,7 +9,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { TelemetryError } from "./errors.ts";
+import { TelemetryError } from "../errors.ts";
 import { denoFileSystem, type FileSystem, type WritableFile } from "./file_system.ts";
 import { tempFileName } from "./storage.ts";
 

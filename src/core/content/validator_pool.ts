@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type ErrorCode, type ErrorKind, TelemetryError } from "./errors.ts";
+import { type ErrorCode, type ErrorKind, TelemetryError } from "../errors.ts";
 import { JsonValidator, type ValidationSummary } from "./json_validator.ts";
 
 /** Size of the buffers that carry content to the worker. */

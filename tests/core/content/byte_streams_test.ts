@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { ByteLimitStream, CopyToSinkStream, CountingStream } from "../../src/core/byte_streams.ts";
-import { TelemetryError } from "../../src/core/errors.ts";
+import {
+  ByteLimitStream,
+  CopyToSinkStream,
+  CountingStream,
+} from "../../../src/core/content/byte_streams.ts";
+import { TelemetryError } from "../../../src/core/errors.ts";
 
 function chunks(...sizes: number[]): ReadableStream<Uint8Array> {
   return ReadableStream.from(sizes.map((n) => new Uint8Array(n).fill(n)));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { denoFileSystem as fs } from "../../src/core/file_system.ts";
-import { withTempDir } from "../support/helpers.ts";
+import { denoFileSystem as fs } from "../../../src/core/store/file_system.ts";
+import { withTempDir } from "../../support/helpers.ts";
 
 Deno.test("denoFileSystem.create() makes a new file and refuses an existing one", async () => {
   await withTempDir(async (dir) => {

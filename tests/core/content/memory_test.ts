@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { createReleaser, RELEASE_EVERY_BYTES, releaseDeadChunks } from "../../src/core/memory.ts";
+import {
+  createReleaser,
+  RELEASE_EVERY_BYTES,
+  releaseDeadChunks,
+} from "../../../src/core/content/memory.ts";
 
 Deno.test("releaseDeadChunks() runs a collection only when gc is exposed", () => {
   const hasGc = typeof (globalThis as { gc?: unknown }).gc === "function";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { TelemetryError } from "./errors.ts";
+import { TelemetryError } from "../errors.ts";
 
 /** Hosts PUBG serves telemetry from. */
 export const DEFAULT_ALLOWED_HOSTS: readonly string[] = [

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { TelemetryError } from "./errors.ts";
+import { TelemetryError } from "../errors.ts";
 
 /**
  * Counts the bytes that pass through and reports them.

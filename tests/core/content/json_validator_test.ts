@@ -4,9 +4,9 @@ import {
   MAX_CAPTURE_BYTES,
   ValidateStream,
   type ValidationSummary,
-} from "../../src/core/json_validator.ts";
-import { TelemetryError } from "../../src/core/errors.ts";
-import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
+} from "../../../src/core/content/json_validator.ts";
+import { TelemetryError } from "../../../src/core/errors.ts";
+import { EXCERPT, TRUNCATED } from "../../support/real_fixtures.ts";
 
 const encoder = new TextEncoder();
 

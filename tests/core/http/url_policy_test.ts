@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { TelemetryError } from "../../src/core/errors.ts";
-import { checkUrl, DEFAULT_ALLOWED_HOSTS, redactUrl } from "../../src/core/url_policy.ts";
+import { TelemetryError } from "../../../src/core/errors.ts";
+import { checkUrl, DEFAULT_ALLOWED_HOSTS, redactUrl } from "../../../src/core/http/url_policy.ts";
 
 const policy = { allowHosts: DEFAULT_ALLOWED_HOSTS, allowHttp: false };
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { expectTelemetryError } from "../support/helpers.ts";
+import { expectTelemetryError } from "../../support/helpers.ts";
 import {
   openDownload,
   type OpenDownloadOptions,
   parseRetryAfter,
   statusError,
-} from "../../src/core/http_download.ts";
+} from "../../../src/core/http/http_download.ts";
 import {
   bytes,
   chunked,
@@ -19,8 +19,8 @@ import {
   startServer,
   status,
   type TestServer,
-} from "../support/http_server.ts";
-import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
+} from "../../support/http_server.ts";
+import { generateTelemetry, gzipBytes } from "../../support/telemetry_fixture.ts";
 
 const BODY = generateTelemetry({ matchId: "abc", events: 2_000 });
 const BODY_GZ = await gzipBytes(BODY);

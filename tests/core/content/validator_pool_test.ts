@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
-import { TelemetryError } from "../../src/core/errors.ts";
-import { ingest } from "../../src/core/ingest.ts";
-import { inlineValidation, type Validation, ValidatorPool } from "../../src/core/validator_pool.ts";
-import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
+import { TelemetryError } from "../../../src/core/errors.ts";
+import { ingest } from "../../../src/core/content/ingest.ts";
+import {
+  inlineValidation,
+  type Validation,
+  ValidatorPool,
+} from "../../../src/core/content/validator_pool.ts";
+import { generateTelemetry, gzipBytes } from "../../support/telemetry_fixture.ts";
 
 const JSON_BYTES = generateTelemetry({ matchId: "v1", events: 4_000 });
 

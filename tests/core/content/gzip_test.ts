@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { decodeGzipPrefix, GunzipStream, isGzip } from "../../src/core/gzip.ts";
-import { TelemetryError } from "../../src/core/errors.ts";
+import { decodeGzipPrefix, GunzipStream, isGzip } from "../../../src/core/content/gzip.ts";
+import { TelemetryError } from "../../../src/core/errors.ts";
 
 const encoder = new TextEncoder();
 

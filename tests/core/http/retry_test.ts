@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { TelemetryError } from "../../src/core/errors.ts";
-import { backoffDelay, realSleep, retry } from "../../src/core/retry.ts";
+import { TelemetryError } from "../../../src/core/errors.ts";
+import { backoffDelay, realSleep, retry } from "../../../src/core/http/retry.ts";
 
 function transient(options = {}) {
   return new TelemetryError("transient", "network", "boom", options);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { TelemetryError } from "./errors.ts";
+import { TelemetryError } from "../errors.ts";
 import { type HttpGet, nodeHttpGet } from "./http_client.ts";
 import { checkUrl, redactUrl, type UrlPolicy } from "./url_policy.ts";
 

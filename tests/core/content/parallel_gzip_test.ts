@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
-import { ParallelGzipStream } from "../../src/core/parallel_gzip.ts";
-import { generateTelemetry } from "../support/telemetry_fixture.ts";
+import { ParallelGzipStream } from "../../../src/core/content/parallel_gzip.ts";
+import { generateTelemetry } from "../../support/telemetry_fixture.ts";
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());

@@ -4,8 +4,8 @@ import {
   matchIdFromTelemetry,
   parseMatchId,
   telemetryMatches,
-} from "../../src/core/match_id.ts";
-import { TelemetryError } from "../../src/core/errors.ts";
+} from "../../../src/core/store/match_id.ts";
+import { TelemetryError } from "../../../src/core/errors.ts";
 
 Deno.test("parseMatchId() accepts uuids and dotted ids", () => {
   assert.equal(

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
-import { nodeHttpGet } from "../../src/core/http_client.ts";
-import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
+import { nodeHttpGet } from "../../../src/core/http/http_client.ts";
+import { generateTelemetry, gzipBytes } from "../../support/telemetry_fixture.ts";
 
 const JSON_BYTES = generateTelemetry({ matchId: "h1", events: 3_000 });
 const GZ = await gzipBytes(JSON_BYTES);

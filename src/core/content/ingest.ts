@@ -19,10 +19,10 @@
  */
 
 import { ByteLimitStream, CopyToSinkStream, CountingStream } from "./byte_streams.ts";
-import { TelemetryError } from "./errors.ts";
+import { TelemetryError } from "../errors.ts";
 import { decodeGzipPrefix, GunzipStream, isGzip } from "./gzip.ts";
 import type { ValidationSummary } from "./json_validator.ts";
-import { matchIdFromTelemetry, telemetryMatches } from "./match_id.ts";
+import { matchIdFromTelemetry, telemetryMatches } from "../store/match_id.ts";
 import { createReleaser } from "./memory.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
 import { peekUntil } from "./peek_stream.ts";

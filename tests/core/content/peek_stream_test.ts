@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { peekStream, peekUntil } from "../../src/core/peek_stream.ts";
+import { peekStream, peekUntil } from "../../../src/core/content/peek_stream.ts";
 
 function bytes(...values: number[]): Uint8Array {
   return new Uint8Array(values);

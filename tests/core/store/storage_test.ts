@@ -6,7 +6,7 @@ import {
   matchIdOfDirName,
   rawPath,
   tempFileName,
-} from "../../src/core/storage.ts";
+} from "../../../src/core/store/storage.ts";
 
 Deno.test("rawPath() follows <data-dir>/matchID=<id>/raw.json.gz", () => {
   assert.equal(rawPath("/data", "abc"), "/data/matchID=abc/raw.json.gz");

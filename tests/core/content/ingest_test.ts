@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
-import { TelemetryError } from "../../src/core/errors.ts";
-import { ingest } from "../../src/core/ingest.ts";
-import { generateTelemetry, gzipBytes, telemetryMatchId } from "../support/telemetry_fixture.ts";
+import { TelemetryError } from "../../../src/core/errors.ts";
+import { ingest } from "../../../src/core/content/ingest.ts";
+import { generateTelemetry, gzipBytes, telemetryMatchId } from "../../support/telemetry_fixture.ts";
 
 const json = generateTelemetry({ matchId: "m1", events: 3000 });
 

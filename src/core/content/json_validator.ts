@@ -10,7 +10,7 @@
  * @module
  */
 
-import { TelemetryError } from "./errors.ts";
+import { TelemetryError } from "../errors.ts";
 
 /** What the validator learned about the first event. */
 export interface FirstEvent {
