@@ -13,7 +13,8 @@ import {
   toDownloadSettings,
 } from "../cli/download_options.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
-import { createLogger, type Logger } from "../cli/logger.ts";
+import { createLogger } from "../cli/logger.ts";
+import type { Logger } from "../core/log.ts";
 import { parsePositiveInt } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { type DownloadResult, type DownloadSettings, downloadTelemetry } from "../core/download.ts";

@@ -9,7 +9,7 @@
 
 import { join, resolve } from "node:path";
 import { ExitCode, type ExitCodeValue } from "../cli/exit_code.ts";
-import type { Logger } from "../cli/logger.ts";
+import type { Logger } from "../core/log.ts";
 import { errorLine } from "../core/errors.ts";
 import type { ConsumeConfig } from "./config.ts";
 import { createMetrics, serveMetrics } from "./metrics.ts";

@@ -7,7 +7,7 @@
  */
 
 import type { AMQPMessage } from "amqp-client";
-import type { Logger } from "../cli/logger.ts";
+import type { Logger } from "../core/log.ts";
 import { downloadTelemetry } from "../core/download.ts";
 import { ValidatorPool } from "../core/content/validator_pool.ts";
 import { errorLine } from "../core/errors.ts";
