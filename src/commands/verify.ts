@@ -19,7 +19,7 @@ import { problemLine, resultJson, summaryJson, summaryTable, Tally } from "../ve
 import type { VerifyResult } from "../verify/result.ts";
 import { runVerify } from "../verify/run_verify.ts";
 import { scanPaths } from "../verify/scan.ts";
-import { STATUSES } from "../verify/status.ts";
+import { isProblem, STATUSES, statusHelpLines } from "../verify/status.ts";
 
 /** Flags of `telemetry verify`, as commander parses them. */
 export interface VerifyFlags {
@@ -93,8 +93,8 @@ export function verifyCommand(onExit: (code: ExitCodeValue) => void): CommandUnk
   command.addHelpText(
     "after",
     `
-Statuses: ${STATUSES.slice(0, 7).join(", ")},
-  ${STATUSES.slice(7).join(", ")}
+Statuses:
+${statusHelpLines(80).join("\n")}
 
 Examples:
   telemetry verify                                   # audit every matchID=* under the data dir
@@ -176,7 +176,7 @@ export async function runVerifyCommand(
     onResult: (result) => {
       tally.add(result);
       if (settings.json) io.print(JSON.stringify(resultJson(result)));
-      else if (result.status !== "ok") problems.push(result);
+      else if (isProblem(result.status)) problems.push(result);
     },
   });
   bar?.finish();

@@ -5,11 +5,38 @@
  * @module
  */
 
-import { TelemetryError } from "../core/errors.ts";
+import { type ErrorCode, TelemetryError } from "../core/errors.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest } from "../core/content/ingest.ts";
 import { fileIdentity, readFileStream } from "./file_stream.ts";
 import type { AuditResult, FileIdentity } from "./result.ts";
-import { FILE_STATUSES, type FileStatus } from "./status.ts";
+import type { FileStatus } from "./status.ts";
+
+/**
+ * The status a permanent error of each code gives an audited file.
+ * `undefined`: the code is not about the content (it comes from downloading,
+ * or from reading the file), so the file is `unreadable`. A new error code
+ * does not compile until it is listed here.
+ */
+const STATUS_FOR_CODE = {
+  bad_match_id: undefined,
+  url_refused: undefined,
+  bad_option: undefined,
+  network: undefined,
+  timeout: undefined,
+  http_status: undefined,
+  short_body: undefined,
+  too_large: "too_large",
+  too_many_redirects: undefined,
+  truncated: "truncated",
+  corrupt: "corrupt",
+  invalid_json: "invalid_json",
+  empty: "empty",
+  not_telemetry: "not_telemetry",
+  wrong_match: "wrong_match",
+  no_match_id: undefined,
+  io: undefined,
+  aborted: undefined,
+} as const satisfies Record<ErrorCode, FileStatus | undefined>;
 
 /** Options of {@linkcode auditFile}. */
 export interface AuditFileOptions {
@@ -98,14 +125,16 @@ export async function auditFile(
     };
   } catch (err) {
     const seconds = (now() - started) / 1000;
-    if (!(err instanceof TelemetryError) || err.kind !== "permanent" || !isFileStatus(err.code)) {
+    if (!(err instanceof TelemetryError) || err.kind !== "permanent") {
       return unreadable(base, err, seconds);
     }
+    const status = STATUS_FOR_CODE[err.code];
+    if (status === undefined) return unreadable(base, err, seconds);
     const size = identity?.size;
     const result: AuditResult = {
       ...base,
-      status: err.code,
-      detail: size === 0 && err.code === "empty" ? "file is empty (0 bytes)" : err.message,
+      status,
+      detail: size === 0 && status === "empty" ? "file is empty (0 bytes)" : err.message,
       bytes: size,
       decompressedBytes: err.offset ?? decompressed,
       seconds,
@@ -122,11 +151,6 @@ function successDetail(status: FileStatus, layers: number, events: number): stri
   if (status === "not_gzip") return `plain JSON stored under the gzip name (${events} events)`;
   if (status === "double_gzip") return `gzip inside gzip: ${layers} gzip layers (${events} events)`;
   return "";
-}
-
-function isFileStatus(code: string): code is FileStatus {
-  return code !== "ok" && code !== "unreadable" &&
-    (FILE_STATUSES as readonly string[]).includes(code);
 }
 
 const NO_SIZES = { bytes: undefined, decompressedBytes: undefined } as const;

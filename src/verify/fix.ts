@@ -1,11 +1,12 @@
 /**
- * What `--fix` does with each status, and `--dry-run`'s account of it:
- * - `double_gzip`, `not_gzip`: rewritten as a single gzip, atomically;
- * - `truncated`, `corrupt`, `invalid_json`, `empty`, `not_telemetry`,
- *   `wrong_match`: moved to the quarantine (never deleted);
- * - `stray_temp` older than an hour: removed; younger: kept (a write may be
- *   in progress);
- * - `missing`, `bad_dir_name`, `too_large`, `unreadable`: reported only.
+ * What `--fix` does with each status, and `--dry-run`'s account of it. The
+ * `fix` column of `STATUS_TABLE` (status.ts) says which action applies:
+ * - `rewrite`: rewritten as a single gzip, atomically;
+ * - `quarantine`: moved to the quarantine (never deleted);
+ * - `remove_stray`: a stray temp file older than an hour is removed; a
+ *   younger one is kept (a write may be in progress);
+ * - `leave`: reported only, with the table's reason;
+ * - `none`: not a problem, nothing to do.
  *
  * @module
  */
@@ -13,9 +14,9 @@
 import { errorLine } from "../core/errors.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
 import { quarantineDir, quarantineFile } from "./quarantine.ts";
-import type { AuditResult, FileTarget, FixOutcome, ScanFinding } from "./result.ts";
+import type { AuditResult, FileIdentity, FileTarget, FixOutcome, ScanFinding } from "./result.ts";
 import { rewriteSingleGzip } from "./rewrite.ts";
-import { QUARANTINE_STATUSES, REWRITE_STATUSES } from "./status.ts";
+import { STATUS_TABLE, type VerifyStatus } from "./status.ts";
 
 /** Stray temp files younger than this may belong to a write in progress. */
 export const STRAY_TEMP_MIN_AGE_MS = 60 * 60 * 1000;
@@ -52,34 +53,13 @@ export async function fixFile(
   target: FileTarget,
   options: FixOptions,
 ): Promise<FixOutcome | undefined> {
-  const { dryRun, stamp, maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES } = options;
-  const { status, identity, path } = result;
-  if (status === "ok") return undefined;
-  if (REWRITE_STATUSES.includes(status)) {
-    if (dryRun) return planned("rewrite", "would rewrite as a single gzip of the same JSON");
-    return await attempt("rewrite", async () => {
-      const done = await rewriteSingleGzip(path, {
-        expectedMatchId: target.matchId,
-        maxDecompressedBytes,
-        identity,
-      });
-      const was = done.fromLayers === 0 ? "plain JSON" : `${done.fromLayers} gzip layers`;
-      return { detail: `rewritten as a single gzip (${done.bytes} bytes, was ${was})` };
-    });
-  }
-  if (QUARANTINE_STATUSES.includes(status)) {
-    const where = { dataDir: target.dataDir, matchId: target.matchId, stamp };
-    if (dryRun) return planned("quarantine", `would move to ${quarantineDir(where)}/`);
-    return await attempt("quarantine", async () => {
-      const moved = await quarantineFile(path, { ...where, identity });
-      const dir = moved.removedDir ? "; removed the empty match directory" : "";
-      return { detail: `moved to ${moved.to}${dir}`, to: moved.to };
-    });
-  }
-  const why = status === "too_large"
-    ? "left in place: it may be valid but bigger than --max-decompressed-bytes"
-    : "left in place: cannot be read";
-  return { action: "none", outcome: "skipped", resolved: false, detail: why };
+  return await applyFix({
+    status: result.status,
+    path: result.path,
+    matchId: target.matchId,
+    dataDir: target.dataDir,
+    identity: result.identity,
+  }, options);
 }
 
 /**
@@ -92,27 +72,78 @@ export async function fixFile(
  * @throws {Error} never for a failed removal (that is reported in the outcome).
  */
 export async function fixFinding(finding: ScanFinding, options: FixOptions): Promise<FixOutcome> {
-  const { dryRun, now = new Date() } = options;
-  if (finding.status === "stray_temp") {
-    const age = finding.mtime === undefined ? Infinity : now.getTime() - finding.mtime.getTime();
-    if (age < STRAY_TEMP_MIN_AGE_MS) {
-      return {
-        action: "keep",
-        outcome: "skipped",
-        resolved: true,
-        detail: "kept: younger than 1 hour, a write may be in progress",
-      };
+  const outcome = await applyFix(finding, options);
+  // Never undefined: every scan status is a problem (see STATUS_TABLE).
+  return outcome ??
+    { action: "none", outcome: "skipped", resolved: true, detail: "nothing to fix" };
+}
+
+/** What {@linkcode applyFix} works on: an audited file or a scan finding. */
+interface FixSubject {
+  status: VerifyStatus;
+  path: string;
+  matchId: string | undefined;
+  dataDir: string;
+  /** The file's identity when audited, so that a changed file is not touched. */
+  identity?: FileIdentity | undefined;
+  /** Modification time of a stray temp file. */
+  mtime?: Date | undefined;
+}
+
+/** The one dispatch on the `fix` column of `STATUS_TABLE`. */
+async function applyFix(subject: FixSubject, options: FixOptions): Promise<FixOutcome | undefined> {
+  const {
+    dryRun,
+    stamp,
+    now = new Date(),
+    maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
+  } = options;
+  const { path, matchId, identity } = subject;
+  const plan = STATUS_TABLE[subject.status].fix;
+  switch (plan.action) {
+    case "none":
+      return undefined;
+    case "rewrite": {
+      if (dryRun) return planned("rewrite", "would rewrite as a single gzip of the same JSON");
+      return await attempt("rewrite", async () => {
+        const done = await rewriteSingleGzip(path, {
+          expectedMatchId: matchId,
+          maxDecompressedBytes,
+          identity,
+        });
+        const was = done.fromLayers === 0 ? "plain JSON" : `${done.fromLayers} gzip layers`;
+        return { detail: `rewritten as a single gzip (${done.bytes} bytes, was ${was})` };
+      });
     }
-    if (dryRun) return planned("remove", "would remove (older than 1 hour)");
-    return await attempt("remove", async () => {
-      await removeIfExists(finding.path);
-      return { detail: "removed (older than 1 hour)" };
-    });
+    case "quarantine": {
+      const where = { dataDir: subject.dataDir, matchId, stamp };
+      if (dryRun) return planned("quarantine", `would move to ${quarantineDir(where)}/`);
+      return await attempt("quarantine", async () => {
+        const moved = await quarantineFile(path, { ...where, identity });
+        const dir = moved.removedDir ? "; removed the empty match directory" : "";
+        return { detail: `moved to ${moved.to}${dir}`, to: moved.to };
+      });
+    }
+    case "remove_stray": {
+      const mtime = subject.mtime;
+      const age = mtime === undefined ? Infinity : now.getTime() - mtime.getTime();
+      if (age < STRAY_TEMP_MIN_AGE_MS) {
+        return {
+          action: "keep",
+          outcome: "skipped",
+          resolved: true,
+          detail: "kept: younger than 1 hour, a write may be in progress",
+        };
+      }
+      if (dryRun) return planned("remove", "would remove (older than 1 hour)");
+      return await attempt("remove", async () => {
+        await removeIfExists(path);
+        return { detail: "removed (older than 1 hour)" };
+      });
+    }
+    case "leave":
+      return { action: "none", outcome: "skipped", resolved: false, detail: plan.reason };
   }
-  const detail = finding.status === "missing"
-    ? "left as it is: consume downloads the match again"
-    : "left as it is: rename or remove the directory by hand";
-  return { action: "none", outcome: "skipped", resolved: false, detail };
 }
 
 function planned(action: FixOutcome["action"], detail: string): FixOutcome {

@@ -7,7 +7,7 @@
  */
 
 import type { VerifyResult } from "./result.ts";
-import { FILE_STATUSES, STATUSES, type VerifyStatus } from "./status.ts";
+import { isFileStatus, isProblem, STATUSES, type VerifyStatus } from "./status.ts";
 
 /** Totals of a run. */
 export interface VerifySummary {
@@ -74,12 +74,12 @@ export class Tally {
     const s = this.#summary;
     s.results++;
     s.counts[result.status]++;
-    if ((FILE_STATUSES as readonly string[]).includes(result.status)) {
+    if (isFileStatus(result.status)) {
       s.files++;
       s.bytes += result.bytes ?? 0;
       s.decompressedBytes += result.decompressedBytes ?? 0;
     }
-    if (result.status === "ok") return;
+    if (!isProblem(result.status)) return;
     s.problems++;
     if (result.fix?.resolved === true) s.resolved++;
     else s.unresolved++;

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import {
+  type FixAction,
+  isFileStatus,
+  isProblem,
+  STATUS_TABLE,
+  STATUSES,
+  statusHelpLines,
+  statusMarkdownTable,
+  type VerifyStatus,
+} from "../../src/verify/status.ts";
+
+const README = new URL("../../README.md", import.meta.url);
+/** The heading the statuses table follows in README.md. */
+const HEADING = "### Statuses, and what `--fix` does with each";
+const REGENERATE = "deno test --allow-read --allow-write tests/verify/status_test.ts -- --update";
+
+/** Where the statuses table is in README.md's lines: [first, end). */
+function tableLines(lines: string[]): [number, number] {
+  const heading = lines.indexOf(HEADING);
+  assert.notEqual(heading, -1, `README.md has no "${HEADING}" heading`);
+  const first = lines.findIndex((line, i) => i > heading && line.startsWith("|"));
+  assert.notEqual(first, -1, `README.md has no table after "${HEADING}"`);
+  const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
+  return [first, end === -1 ? lines.length : end];
+}
+
+function statusesWith(action: FixAction): VerifyStatus[] {
+  return STATUSES.filter((status) => STATUS_TABLE[status].fix.action === action);
+}
+
+Deno.test("README.md's statuses table is statusMarkdownTable()", async () => {
+  const expected = statusMarkdownTable();
+  if (Deno.args.includes("--update")) {
+    // Read right before writing: only the table's lines are replaced.
+    const lines = (await Deno.readTextFile(README)).split("\n");
+    const [first, end] = tableLines(lines);
+    lines.splice(first, end - first, ...expected);
+    await Deno.writeTextFile(README, lines.join("\n"));
+  }
+  const lines = (await Deno.readTextFile(README)).split("\n");
+  const [first, end] = tableLines(lines);
+  assert.deepEqual(
+    lines.slice(first, end),
+    expected,
+    `README.md's statuses table differs from STATUS_TABLE in src/verify/status.ts; ` +
+      `regenerate it with: ${REGENERATE}`,
+  );
+});
+
+Deno.test("STATUS_TABLE lists the file statuses first, then the scan statuses", () => {
+  assert.deepEqual(STATUSES, [
+    "ok",
+    "double_gzip",
+    "not_gzip",
+    "truncated",
+    "corrupt",
+    "invalid_json",
+    "empty",
+    "not_telemetry",
+    "wrong_match",
+    "too_large",
+    "unreadable",
+    "missing",
+    "stray_temp",
+    "bad_dir_name",
+  ]);
+  assert.deepEqual(STATUSES.filter((status) => !isFileStatus(status)), [
+    "missing",
+    "stray_temp",
+    "bad_dir_name",
+  ]);
+});
+
+Deno.test("STATUS_TABLE gives each status its --fix action", () => {
+  assert.deepEqual(statusesWith("none"), ["ok"]);
+  assert.deepEqual(statusesWith("rewrite"), ["double_gzip", "not_gzip"]);
+  assert.deepEqual(statusesWith("quarantine"), [
+    "truncated",
+    "corrupt",
+    "invalid_json",
+    "empty",
+    "not_telemetry",
+    "wrong_match",
+  ]);
+  assert.deepEqual(statusesWith("remove_stray"), ["stray_temp"]);
+  assert.deepEqual(statusesWith("leave"), ["too_large", "unreadable", "missing", "bad_dir_name"]);
+});
+
+Deno.test("STATUS_TABLE makes every status but ok a problem, with something for --fix to do", () => {
+  for (const status of STATUSES) {
+    const problem = status !== "ok";
+    assert.equal(isProblem(status), problem, status);
+    assert.equal(STATUS_TABLE[status].fix.action !== "none", problem, status);
+  }
+});
+
+Deno.test("STATUS_TABLE rewrites and quarantines only files", () => {
+  for (const action of ["rewrite", "quarantine"] as const) {
+    for (const status of statusesWith(action)) {
+      assert.ok(isFileStatus(status), status);
+    }
+  }
+});
+
+Deno.test("statusHelpLines() gives every status its meaning, within the width", () => {
+  const lines = statusHelpLines(80);
+  for (const line of lines) assert.ok(line.length <= 80, line);
+  const named = lines.filter((line) => /^ {2}\S/.test(line)).map((line) =>
+    line.trim().split(" ")[0]
+  );
+  assert.deepEqual(named, [...STATUSES]);
+  const text = lines.map((line) => line.trim()).join(" ");
+  assert.match(text, /missing +a matchID= directory without raw\.json\.gz .* without a directory/);
+  assert.doesNotMatch(text, /`/);
+});
+
+Deno.test("statusHelpLines() keeps a word longer than the width whole", () => {
+  const lines = statusHelpLines(20);
+  assert.ok(lines.some((line) => line.includes("multi-member")));
+  assert.ok(lines.every((line) => !/^\s*$/.test(line)));
+});
