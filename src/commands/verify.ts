@@ -21,17 +21,6 @@ import { runVerify } from "../verify/run_verify.ts";
 import { scanPaths } from "../verify/scan.ts";
 import { isProblem, STATUSES, statusHelpLines } from "../verify/status.ts";
 
-/** Flags of `telemetry verify`, as commander parses them. */
-export interface VerifyFlags {
-  dataDir: string;
-  matchId?: string[] | undefined;
-  json?: boolean | undefined;
-  fix?: boolean | undefined;
-  dryRun?: boolean | undefined;
-  jobs: number;
-  maxDecompressedBytes: number;
-}
-
 /** Settings of a run, validated. */
 export interface VerifySettings {
   /** Data dir audited when no path is given. */
@@ -51,13 +40,12 @@ export interface VerifySettings {
 }
 
 /**
- * Builds the `verify` command.
+ * The `verify` command's flags and arguments, without its action.
  *
- * @param onExit Receives the exit code when the action ends.
- * @returns The commander command.
+ * @returns The typed command.
  */
-export function verifyCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
-  const command = new Command("verify")
+function defineVerifyCommand() {
+  return new Command("verify")
     .description("audit stored telemetry (gzip, JSON, match id) and, with --fix, repair it")
     .argument(
       "[path...]",
@@ -90,6 +78,19 @@ export function verifyCommand(onExit: (code: ExitCodeValue) => void): CommandUnk
       )
         .argParser(parseSize).default(DEFAULT_MAX_DECOMPRESSED_BYTES, "4GiB"),
     );
+}
+
+/** Flags of `telemetry verify`, as commander infers them. */
+export type VerifyFlags = ReturnType<ReturnType<typeof defineVerifyCommand>["opts"]>;
+
+/**
+ * Builds the `verify` command.
+ *
+ * @param onExit Receives the exit code when the action ends.
+ * @returns The commander command.
+ */
+export function verifyCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
+  const command = defineVerifyCommand();
   command.addHelpText(
     "after",
     `
@@ -110,8 +111,8 @@ Environment:
 Exit codes: 0 every file ok; 1 a problem was found (with --fix: a problem is left
 that --fix did not resolve, e.g. a missing raw.json.gz); 2 usage error.`,
   );
-  command.action(async (paths: string[], flags) => {
-    onExit(await runVerifyCommand(paths, flags as VerifyFlags, processIo));
+  command.action(async (paths, flags) => {
+    onExit(await runVerifyCommand(paths, flags, processIo));
   });
   return command;
 }
