@@ -17,6 +17,7 @@ import { quarantineDir, quarantineFile } from "./quarantine.ts";
 import type { AuditResult, FileIdentity, FileTarget, FixOutcome, ScanFinding } from "./result.ts";
 import { rewriteSingleGzip } from "./rewrite.ts";
 import { STATUS_TABLE, type VerifyStatus } from "./status.ts";
+import { denoFileSystem } from "../core/store/file_system.ts";
 
 /** Stray temp files younger than this may belong to a write in progress. */
 export const STRAY_TEMP_MIN_AGE_MS = 60 * 60 * 1000;
@@ -137,7 +138,7 @@ async function applyFix(subject: FixSubject, options: FixOptions): Promise<FixOu
       }
       if (dryRun) return planned("remove", "would remove (older than 1 hour)");
       return await attempt("remove", async () => {
-        await removeIfExists(path);
+        await denoFileSystem.removeIfExists(path);
         return { detail: "removed (older than 1 hour)" };
       });
     }
@@ -166,13 +167,5 @@ async function attempt(
       resolved: false,
       detail: `failed: ${errorLine(err)}`,
     };
-  }
-}
-
-async function removeIfExists(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
 }

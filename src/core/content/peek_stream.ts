@@ -5,12 +5,6 @@
  * @module
  */
 
-/** Options of {@linkcode peekStream}. */
-export interface PeekStreamOptions {
-  /** Read chunks until at least this many bytes are buffered (or the stream ends). */
-  minBytes: number;
-}
-
 /** Options of {@linkcode peekUntil}. */
 export interface PeekUntilOptions {
   /** Stop reading once this returns true for the bytes buffered so far. */
@@ -19,7 +13,7 @@ export interface PeekUntilOptions {
   maxBytes: number;
 }
 
-/** What {@linkcode peekStream} and {@linkcode peekUntil} return. */
+/** What {@linkcode peekUntil} returns. */
 export interface PeekResult {
   /** The bytes read so far, concatenated (whole chunks, so it may exceed the bound asked for). */
   head: Uint8Array;
@@ -28,45 +22,9 @@ export interface PeekResult {
 }
 
 /**
- * Reads chunks from `stream` until at least `minBytes` are buffered or the
- * stream ends, and returns them together with a stream that yields the same
- * chunks first and then the rest of the source.
- *
- * The returned stream pulls from the source only when read (no extra
- * buffering); cancelling it cancels the source. The source stays locked.
- *
- * @param stream The source; it gets locked.
- * @param options `minBytes`, a non-negative integer.
- * @returns The head and the replaying stream.
- * @throws {RangeError} when `minBytes` is not a non-negative integer.
- * @throws {unknown} whatever reading the source throws.
- *
- * @example Sniff the gzip magic
- * ```ts
- * import { peekStream } from "./peek_stream.ts";
- * const source = ReadableStream.from([new Uint8Array([0x1f]), new Uint8Array([0x8b, 8])]);
- * const { head, stream } = await peekStream(source, { minBytes: 2 });
- * const all = await new Response(stream).bytes();
- * if (head.length !== 3 || all.length !== 3) throw new Error("unexpected");
- * ```
- */
-export async function peekStream(
-  stream: ReadableStream<Uint8Array>,
-  options: PeekStreamOptions,
-): Promise<PeekResult> {
-  const { minBytes } = options;
-  if (!Number.isSafeInteger(minBytes) || minBytes < 0) {
-    throw new RangeError(
-      `Cannot peek as 'minBytes' must be a non-negative integer: current value is ${minBytes}`,
-    );
-  }
-  return await peek(stream, (_head, total) => total >= minBytes);
-}
-
-/**
  * Reads chunks from `stream` until `done(head)` returns true, at least
  * `maxBytes` are buffered, or the stream ends; returns the head and a stream
- * that replays it before the rest, as {@linkcode peekStream} does.
+ * that replays it before the rest, replaying the head before the rest.
  *
  * `done` is called with the whole head after each chunk, so keep `maxBytes`
  * small (a few KiB).
