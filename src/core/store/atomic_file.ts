@@ -120,9 +120,13 @@ class DenoAtomicFile implements AtomicFile {
     const tempDir = dirname(this.tempPath);
     const finalDir = dirname(finalPath);
     try {
-      await this.#file.sync();
-      this.#file.close();
-      this.#state = "committed";
+      try {
+        await this.#file.sync();
+      } finally {
+        // Closed whether or not the fsync worked: a failed fsync must not leak the handle.
+        this.#state = "committed";
+        this.#closeFile();
+      }
       if (finalDir !== tempDir) await this.#fs.mkdirp(finalDir);
       await this.#fs.rename(this.tempPath, finalPath);
     } catch (err) {
@@ -145,12 +149,16 @@ class DenoAtomicFile implements AtomicFile {
   async abort(): Promise<void> {
     if (this.#state !== "open") return;
     this.#state = "aborted";
+    this.#closeFile();
+    await this.#fs.removeIfExists(this.tempPath);
+  }
+
+  #closeFile(): void {
     try {
       this.#file.close();
     } catch {
-      // Already closed by a failed write: the removal below is what matters.
+      // Already closed (by a failed write): the removal of the temp is what matters.
     }
-    await this.#fs.removeIfExists(this.tempPath);
   }
 }
 

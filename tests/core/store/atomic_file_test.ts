@@ -116,3 +116,29 @@ Deno.test("createAtomicFile() commit fsyncs the file's directory and its parent"
     assert.deepEqual(synced.sort(), [dir, matchDir].sort());
   });
 });
+
+Deno.test("createAtomicFile() closes the file and removes the temp when the fsync fails", async () => {
+  await withTempDir(async (dir) => {
+    let closed = 0;
+    const fs: FileSystem = {
+      ...denoFileSystem,
+      async create(path) {
+        const real = await denoFileSystem.create(path);
+        return {
+          write: (bytes) => real.write(bytes),
+          sync: () => Promise.reject(new Error("EIO: fsync failed")),
+          close: () => {
+            closed++;
+            real.close();
+          },
+        };
+      },
+    };
+    const file = await createAtomicFile(dir, { fs });
+    await ReadableStream.from([new Uint8Array(100)]).pipeTo(file.writable);
+    const err = await file.commit(join(dir, "raw.json.gz")).catch((e) => e);
+    assert.ok(err instanceof TelemetryError && err.code === "io", String(err));
+    assert.equal(closed, 1, "the handle is closed once");
+    assert.deepEqual(await names(dir), []);
+  });
+});
