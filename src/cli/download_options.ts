@@ -1,43 +1,28 @@
 /**
  * The download flags shared by `download` and `consume`, defined once (like
- * rclone's `AddFlags`), and their conversion to core settings.
+ * rclone's `AddFlags`), and their conversion to core settings. Every
+ * default comes from the core module that applies it, and every flag keeps
+ * its name on the way down (`--attempts` is `retry.attempts`).
  *
  * @module
  */
 
-import { type Command, Option } from "commander";
-import type { DownloadSettings } from "../core/download.ts";
-import { DEFAULT_MAX_BYTES } from "../core/http/http_download.ts";
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
-import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";
+import { Command, Option, type OptionValues } from "commander";
+import { DEFAULT_LIMITS, type DownloadSettings } from "../core/download.ts";
+import { DEFAULT_TIMEOUTS } from "../core/http/http_download.ts";
+import { DEFAULT_RETRY } from "../core/http/retry.ts";
 import { DEFAULT_ALLOWED_HOSTS } from "../core/http/url_policy.ts";
+import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";
 import { collectList, parsePositiveInt, parseSeconds, parseSize } from "./parse.ts";
 
-/** The parsed values of the shared download flags. */
-export interface DownloadFlags {
-  dataDir: string;
-  allowHost?: string[] | undefined;
-  allowHttp?: boolean | undefined;
-  maxBytes: number;
-  maxDecompressedBytes: number;
-  headersTimeout: number;
-  idleTimeout: number;
-  attemptTimeout: number;
-  attempts: number;
-  backoff: number;
-  maxRetryAfter: number;
-  logFormat?: "text" | "json" | undefined;
-}
-
 /**
- * Adds the shared download flags to a command.
+ * The shared download flags, defined once, on a command of their own so
+ * that commander infers their types ({@linkcode DownloadFlags}).
  *
- * @param command The command.
- * @returns The same command, with the flags.
+ * @returns A command holding only these flags.
  */
-// deno-lint-ignore no-explicit-any
-export function addDownloadOptions<C extends Command<any, any, any>>(command: C): C {
-  command
+function downloadOptionsCommand() {
+  return new Command()
     .addOption(
       new Option("--data-dir <dir>", "store root: files go to <dir>/matchID=<id>/raw.json.gz")
         .env("TELEMETRY_DATA_DIR")
@@ -54,53 +39,86 @@ export function addDownloadOptions<C extends Command<any, any, any>>(command: C)
     .addOption(new Option("--allow-http", "allow plain http URLs (for tests and local mirrors)"))
     .addOption(
       new Option("--max-bytes <size>", "stop a transfer beyond this many bytes (e.g. 1G, 512MiB)")
-        .argParser(parseSize).default(DEFAULT_MAX_BYTES, "1GiB"),
+        .argParser(parseSize).default(DEFAULT_LIMITS.maxBytes, "1GiB"),
     )
     .addOption(
       new Option(
         "--max-decompressed-bytes <size>",
         "reject content that decompresses beyond this size",
-      ).argParser(parseSize).default(DEFAULT_MAX_DECOMPRESSED_BYTES, "4GiB"),
+      ).argParser(parseSize).default(DEFAULT_LIMITS.maxDecompressedBytes, "4GiB"),
     )
     .addOption(
       new Option("--headers-timeout <seconds>", "fail an attempt without response headers by then")
-        .argParser(parseSeconds).default(30),
+        .argParser(parseSeconds).default(DEFAULT_TIMEOUTS.headersMs / 1000),
     )
     .addOption(
       new Option(
         "--idle-timeout <seconds>",
         "fail an attempt when no body bytes arrive for this long",
       )
-        .argParser(parseSeconds).default(30),
+        .argParser(parseSeconds).default(DEFAULT_TIMEOUTS.idleMs / 1000),
     )
     .addOption(
       new Option("--attempt-timeout <seconds>", "fail an attempt that takes longer than this")
-        .argParser(parseSeconds).default(120),
+        .argParser(parseSeconds).default(DEFAULT_TIMEOUTS.attemptMs / 1000),
     )
     .addOption(
       new Option("--attempts <n>", "attempts per download, for transient failures")
-        .argParser(parsePositiveInt).default(3),
+        .argParser(parsePositiveInt).default(DEFAULT_RETRY.attempts),
     )
     .addOption(
       new Option("--backoff <seconds>", "wait backoff*2^attempt seconds between attempts")
-        .argParser(parseSeconds).default(1),
+        .argParser(parseSeconds).default(DEFAULT_RETRY.backoffMs / 1000),
     )
     .addOption(
       new Option("--max-retry-after <seconds>", "honour a server's Retry-After up to this long")
-        .argParser(parseSeconds).default(60),
+        .argParser(parseSeconds).default(DEFAULT_RETRY.maxRetryAfterMs / 1000),
     )
     .addOption(
-      new Option("--log-format <format>", "log lines as text or JSON (default: text on a TTY)")
-        .choices(["text", "json"] as const),
+      new Option(
+        "--log-format <format>",
+        "log lines as text or JSON (default: text on a TTY, else json)",
+      ).choices(["text", "json"] as const),
     );
-  return command;
+}
+
+/** The parsed shared flags, as commander infers them from their definitions. */
+export type DownloadFlags = ReturnType<ReturnType<typeof downloadOptionsCommand>["opts"]>;
+
+/**
+ * Adds the shared download flags to a command. The returned command's
+ * option type includes them, so `.action()` sees every flag typed.
+ *
+ * @param command The command.
+ * @returns The same command, typed with the added flags.
+ */
+export function addDownloadOptions<
+  Args extends unknown[],
+  Opts extends OptionValues,
+  Globals extends OptionValues,
+>(command: Command<Args, Opts, Globals>): Command<Args, Opts & DownloadFlags, Globals> {
+  for (const option of downloadOptionsCommand().options) command.addOption(option);
+  // The one place the type is widened by hand: it adds exactly the options
+  // whose inferred type DownloadFlags is.
+  return command as unknown as Command<Args, Opts & DownloadFlags, Globals>;
 }
 
 /**
- * Converts the shared flags to core settings.
+ * Converts the shared flags to core settings: seconds become milliseconds,
+ * nothing is renamed.
  *
  * @param flags The parsed flags.
- * @returns Settings for `downloadTelemetry`.
+ * @returns Settings for `downloadTelemetry`, every field filled.
+ *
+ * @example
+ * ```ts
+ * import { toDownloadSettings } from "./download_options.ts";
+ * const settings = toDownloadSettings({
+ *   dataDir: "/data", maxBytes: 1e9, maxDecompressedBytes: 4e9, headersTimeout: 30,
+ *   idleTimeout: 30, attemptTimeout: 120, attempts: 3, backoff: 1, maxRetryAfter: 60,
+ * });
+ * if (settings.retry.backoffMs !== 1000) throw new Error("unexpected");
+ * ```
  */
 export function toDownloadSettings(flags: DownloadFlags): Required<DownloadSettings> {
   const extraHosts = flags.allowHost ?? [];
@@ -112,15 +130,16 @@ export function toDownloadSettings(flags: DownloadFlags): Required<DownloadSetti
       ],
       allowHttp: flags.allowHttp === true,
     },
-    maxBytes: flags.maxBytes,
-    maxDecompressedBytes: flags.maxDecompressedBytes,
+    limits: { maxBytes: flags.maxBytes, maxDecompressedBytes: flags.maxDecompressedBytes },
     timeouts: {
       headersMs: flags.headersTimeout * 1000,
       idleMs: flags.idleTimeout * 1000,
-      totalMs: flags.attemptTimeout * 1000,
+      attemptMs: flags.attemptTimeout * 1000,
     },
-    attempts: flags.attempts,
-    backoffBaseMs: flags.backoff * 1000,
-    maxRetryAfterMs: flags.maxRetryAfter * 1000,
+    retry: {
+      attempts: flags.attempts,
+      backoffMs: flags.backoff * 1000,
+      maxRetryAfterMs: flags.maxRetryAfter * 1000,
+    },
   };
 }

@@ -7,19 +7,74 @@
 
 import { Command, type CommandUnknownOpts, Option } from "commander";
 import { hostname } from "node:os";
-import {
-  addDownloadOptions,
-  type DownloadFlags,
-  toDownloadSettings,
-} from "../cli/download_options.ts";
+import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
+import { addDownloadOptions, toDownloadSettings } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { createLogger } from "../cli/logger.ts";
 import { parsePort, parsePositiveInt, parseSeconds } from "../cli/parse.ts";
 import { errorLine } from "../core/errors.ts";
 import { type ConsumeFlags, resolveConsumeConfig } from "../queue/config.ts";
 
-/** Flags of `telemetry consume`. */
-export type ConsumeCommandFlags = ConsumeFlags & DownloadFlags;
+/**
+ * The `consume` command's flags, without its action.
+ *
+ * @returns The typed command.
+ */
+function defineConsumeCommand() {
+  return addDownloadOptions(
+    addBrokerOptions(
+      new Command("consume")
+        .description("consume download jobs from RabbitMQ and announce each stored file"),
+    )
+      .addOption(
+        new Option("--publish-queue <name>", "queue announcing stored files")
+          .default(undefined, "match.processing.telemetry.{env}"),
+      )
+      .addOption(
+        new Option("--concurrency <n>", "prefetch and downloads at once")
+          .argParser(parsePositiveInt).default(4),
+      )
+      .addOption(
+        new Option("--retry-delay <seconds>", "wait in the retry queue after a transient failure")
+          .argParser(parseSeconds).default(60),
+      )
+      .addOption(
+        new Option("--max-deliveries <n>", "deliveries before a transient failure is dead-lettered")
+          .argParser(parsePositiveInt).default(5),
+      )
+      .addOption(
+        new Option("--shutdown-timeout <seconds>", "time in-flight jobs get after SIGTERM")
+          .argParser(parseSeconds).default(30),
+      )
+      .addOption(
+        new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
+          .argParser(parseSeconds).default(30),
+      )
+      .addOption(
+        new Option("--worker-id <id>", "worker_id of outbound messages")
+          .default(undefined, "hostname-pid"),
+      )
+      .addOption(
+        new Option(
+          "--metrics-port <port>",
+          "serve /metrics and /healthz on this port (off by default)",
+        )
+          .argParser(parsePort),
+      ),
+  );
+}
+
+/** Flags of `telemetry consume`, as commander infers them. */
+export type ConsumeCommandFlags = ReturnType<ReturnType<typeof defineConsumeCommand>["opts"]>;
+
+/**
+ * Every field `resolveConsumeConfig` reads is a flag defined above: renaming
+ * a flag without renaming the field makes this fail to compile (instead of
+ * the value arriving as undefined).
+ */
+type EveryConsumeFlagDefined = Required<ConsumeCommandFlags> extends Required<ConsumeFlags> ? true
+  : never;
+const everyConsumeFlagDefined: EveryConsumeFlagDefined = true;
 
 /**
  * Builds the `consume` command.
@@ -28,46 +83,8 @@ export type ConsumeCommandFlags = ConsumeFlags & DownloadFlags;
  * @returns The commander command.
  */
 export function consumeCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
-  const command = new Command("consume")
-    .description("consume download jobs from RabbitMQ and announce each stored file")
-    .addOption(new Option("--env <name>", "environment suffix of every queue name ([a-z0-9-]+)"))
-    .addOption(new Option("--amqp-url <url>", "broker URL, amqp:// or amqps://"))
-    .addOption(
-      new Option("--publish-queue <name>", "queue announcing stored files")
-        .default(undefined, "match.processing.telemetry.{env}"),
-    )
-    .addOption(
-      new Option("--concurrency <n>", "prefetch and downloads at once")
-        .argParser(parsePositiveInt).default(4),
-    )
-    .addOption(
-      new Option("--retry-delay <seconds>", "wait in the retry queue after a transient failure")
-        .argParser(parseSeconds).default(60),
-    )
-    .addOption(
-      new Option("--max-deliveries <n>", "deliveries before a transient failure is dead-lettered")
-        .argParser(parsePositiveInt).default(5),
-    )
-    .addOption(
-      new Option("--shutdown-timeout <seconds>", "time in-flight jobs get after SIGTERM")
-        .argParser(parseSeconds).default(30),
-    )
-    .addOption(
-      new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
-        .argParser(parseSeconds).default(30),
-    )
-    .addOption(
-      new Option("--worker-id <id>", "worker_id of outbound messages")
-        .default(undefined, "hostname-pid"),
-    )
-    .addOption(
-      new Option(
-        "--metrics-port <port>",
-        "serve /metrics and /healthz on this port (off by default)",
-      )
-        .argParser(parsePort),
-    );
-  addDownloadOptions(command);
+  const command = defineConsumeCommand();
+  void everyConsumeFlagDefined;
   command.addHelpText(
     "after",
     `
@@ -77,11 +94,7 @@ Examples:
   RABBITMQ_URL=amqps://worker:secret@mq.example.com/prod telemetry consume --env prod
 
 Environment:
-  TELEMETRY_ENV, ENVIRONMENT   default for --env (in that order)
-  RABBITMQ_URL                 default for --amqp-url
-  RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_VHOST
-                               build the URL when neither is set
-                               (defaults 127.0.0.1, 5672, guest, guest, /)
+${BROKER_ENV_HELP}
   TELEMETRY_DATA_DIR           default for --data-dir
   TELEMETRY_ALLOWED_HOSTS      default for --allow-host (comma-separated)
 
@@ -93,7 +106,7 @@ Exit codes: 0 stopped by SIGTERM/SIGINT, 1 data dir not writable or broker refus
 the login/vhost/topology, 2 usage error. An unreachable broker is retried forever.`,
   );
   command.action(async (flags) => {
-    onExit(await runConsumeCommand(flags as ConsumeCommandFlags, Deno.env.toObject()));
+    onExit(await runConsumeCommand(flags, Deno.env.toObject()));
   });
   return command;
 }
@@ -123,7 +136,7 @@ export async function runConsumeCommand(
   }
   const { runConsume } = await import("../queue/run.ts");
   try {
-    return await runConsume(config, { log });
+    return await runConsume(config, { log }) === "stopped" ? ExitCode.Ok : ExitCode.Failed;
   } catch (err) {
     log.error("consume_failed", { error: errorLine(err) });
     return ExitCode.Failed;

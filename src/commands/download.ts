@@ -7,30 +7,53 @@
 
 import { Command, type CommandUnknownOpts, Option } from "commander";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
-import {
-  addDownloadOptions,
-  type DownloadFlags,
-  toDownloadSettings,
-} from "../cli/download_options.ts";
+import { addDownloadOptions, toDownloadSettings } from "../cli/download_options.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { createLogger } from "../cli/logger.ts";
 import type { Logger } from "../core/log.ts";
 import { parsePositiveInt } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
-import { type DownloadResult, type DownloadSettings, downloadTelemetry } from "../core/download.ts";
+import {
+  type DownloadProgress,
+  type DownloadResult,
+  type DownloadSettings,
+  downloadTelemetry,
+} from "../core/download.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { runPool } from "../core/pool.ts";
 import { redactUrl } from "../core/http/url_policy.ts";
 import { readJobs } from "./jobs_file.ts";
 
-/** Flags of `telemetry download`. */
-export interface DownloadCommandFlags extends DownloadFlags {
-  matchId?: string | undefined;
-  force?: boolean | undefined;
-  json?: boolean | undefined;
-  jobs?: string | undefined;
-  concurrency: number;
+/**
+ * The `download` command's flags and arguments, without its action.
+ *
+ * @returns The typed command.
+ */
+function defineDownloadCommand() {
+  return addDownloadOptions(
+    new Command("download")
+      .description("download telemetry into the store (one URL, or a batch of jobs with --jobs)")
+      .argument("[url]", "telemetry URL (https, allowed host)")
+      .addOption(
+        new Option("--match-id <id>", "match id (default: from the LogMatchDefinition event)"),
+      )
+      .addOption(new Option("--force", "download again even when raw.json.gz exists"))
+      .addOption(new Option("--json", "print one JSON object per result"))
+      .addOption(
+        new Option(
+          "--jobs <file>",
+          "read newline-delimited JSON jobs ({match_id, telemetry_url}) from a file, or - for stdin",
+        ),
+      )
+      .addOption(
+        new Option("--concurrency <n>", "downloads at once with --jobs").argParser(parsePositiveInt)
+          .default(4),
+      ),
+  );
 }
+
+/** Flags of `telemetry download`, as commander infers them. */
+export type DownloadCommandFlags = ReturnType<ReturnType<typeof defineDownloadCommand>["opts"]>;
 
 /**
  * Builds the `download` command.
@@ -39,25 +62,7 @@ export interface DownloadCommandFlags extends DownloadFlags {
  * @returns The commander command.
  */
 export function downloadCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
-  const command = new Command("download")
-    .description("download telemetry into the store (one URL, or a batch of jobs with --jobs)")
-    .argument("[url]", "telemetry URL (https, allowed host)")
-    .addOption(
-      new Option("--match-id <id>", "match id (default: from the LogMatchDefinition event)"),
-    )
-    .addOption(new Option("--force", "download again even when raw.json.gz exists"))
-    .addOption(new Option("--json", "print one JSON object per result"))
-    .addOption(
-      new Option(
-        "--jobs <file>",
-        "read newline-delimited JSON jobs ({match_id, telemetry_url}) from a file, or - for stdin",
-      ),
-    )
-    .addOption(
-      new Option("--concurrency <n>", "downloads at once with --jobs").argParser(parsePositiveInt)
-        .default(4),
-    );
-  addDownloadOptions(command);
+  const command = defineDownloadCommand();
   command.addHelpText(
     "after",
     `
@@ -73,8 +78,8 @@ Environment:
 Exit codes: 0 downloaded or already present, 1 a download failed, 2 usage error
 (bad flag, bad match id, URL refused by policy).`,
   );
-  command.action(async (url: string | undefined, flags) => {
-    onExit(await runDownload(url, flags as DownloadCommandFlags, processIo));
+  command.action(async (url, flags) => {
+    onExit(await runDownload(url, flags, processIo));
   });
   return command;
 }
@@ -93,29 +98,66 @@ export async function runDownload(
   io: CommandIo = processIo,
 ): Promise<ExitCodeValue> {
   const log = createLogger(flags.logFormat === undefined ? {} : { format: flags.logFormat });
-  const settings = toDownloadSettings(flags);
+  const context = { settings: toDownloadSettings(flags), flags, io, log };
   if (flags.jobs !== undefined) {
     if (url !== undefined || flags.matchId !== undefined) {
       log.error("usage", { error: "give either a URL or --jobs, not both" });
       return ExitCode.Usage;
     }
-    return await runBatch(flags.jobs, { settings, flags, io, log });
+    return await runBatch(flags.jobs, context);
   }
   if (url === undefined) {
     log.error("usage", { error: "missing URL: telemetry download <url> (or --jobs FILE)" });
     return ExitCode.Usage;
   }
   const bar = io.isTty && flags.json !== true ? new ProgressBar({ label: "download" }) : undefined;
+  const { error } = await downloadJob({ url, matchId: flags.matchId }, {
+    ...context,
+    bar,
+    onProgress: (p) => bar?.update(p.bytes, p.total),
+  });
+  return error === undefined ? ExitCode.Ok : exitCodeFor(error);
+}
+
+/** What every job of one `download` run shares. */
+interface RunContext {
+  settings: Required<DownloadSettings>;
+  flags: DownloadCommandFlags;
+  io: CommandIo;
+  log: Logger;
+}
+
+/** One job to download: from the command line, or a line of a jobs file. */
+interface JobInput {
+  url: string;
+  matchId?: string | undefined;
+  /** The line of the jobs file. */
+  line?: number;
+}
+
+/**
+ * Downloads one job and reports it: retries as `warn` log lines, the result
+ * on stdout, a failure as one log line (and a result line in a batch).
+ */
+async function downloadJob(
+  job: JobInput,
+  context: RunContext & {
+    bar?: ProgressBar | undefined;
+    onProgress?: (progress: DownloadProgress) => void;
+  },
+): Promise<{ result?: DownloadResult; error?: unknown }> {
+  const { settings, flags, io, log, bar, onProgress } = context;
   try {
-    const result = await downloadTelemetry(url, {
+    const result = await downloadTelemetry(job.url, {
       ...settings,
-      ...(flags.matchId === undefined ? {} : { matchId: flags.matchId }),
+      ...(job.matchId === undefined ? {} : { matchId: job.matchId }),
       force: flags.force === true,
-      onProgress: (p) => bar?.update(p.bytes, p.total),
+      ...(onProgress === undefined ? {} : { onProgress }),
       onRetry: (e) => {
         bar?.finish();
         log.warn("retry", {
-          url: redactUrl(url),
+          url: redactUrl(job.url),
+          match_id: job.matchId,
           attempt: e.attempt,
           delay_s: e.delayMs / 1000,
           error: errorLine(e.error),
@@ -124,24 +166,16 @@ export async function runDownload(
     });
     bar?.finish();
     io.print(flags.json === true ? JSON.stringify(resultJson(result)) : resultText(result));
-    return ExitCode.Ok;
+    return { result };
   } catch (err) {
     bar?.finish();
-    reportFailure(err, { url, matchId: flags.matchId, json: flags.json === true, io, log });
-    return exitCodeFor(err);
+    reportFailure(err, { ...job, json: flags.json === true, io, log });
+    return { error: err };
   }
 }
 
-async function runBatch(
-  source: string,
-  context: {
-    settings: Required<DownloadSettings>;
-    flags: DownloadCommandFlags;
-    io: CommandIo;
-    log: Logger;
-  },
-): Promise<ExitCodeValue> {
-  const { settings, flags, io, log } = context;
+async function runBatch(source: string, context: RunContext): Promise<ExitCodeValue> {
+  const { flags, io, log } = context;
   let failed = 0;
   let done = 0;
   let bytes = 0;
@@ -150,35 +184,14 @@ async function runBatch(
     await runPool(readJobs(source), {
       concurrency: flags.concurrency,
       worker: async (job) => {
-        try {
-          if (job.error !== undefined) throw job.error;
-          const result = await downloadTelemetry(job.url, {
-            ...settings,
-            ...(job.matchId === undefined ? {} : { matchId: job.matchId }),
-            force: flags.force === true,
-            onRetry: (e) => {
-              log.warn("retry", {
-                match_id: job.matchId,
-                attempt: e.attempt,
-                delay_s: e.delayMs / 1000,
-                error: errorLine(e.error),
-              });
-            },
-          });
-          bytes += result.bytes;
-          bar?.finish();
-          io.print(flags.json === true ? JSON.stringify(resultJson(result)) : resultText(result));
-        } catch (err) {
+        if (job.error !== undefined) {
           failed++;
           bar?.finish();
-          reportFailure(err, {
-            url: job.url,
-            matchId: job.matchId,
-            json: flags.json === true,
-            io,
-            log,
-            line: job.line,
-          });
+          reportFailure(job.error, { ...job, json: flags.json === true, io, log });
+        } else {
+          const { result } = await downloadJob(job, { ...context, bar });
+          if (result === undefined) failed++;
+          else bytes += result.bytes;
         }
         done++;
         bar?.update(done, undefined, `${(bytes / 1e6).toFixed(1)} MB  ${failed} failed`);
@@ -216,7 +229,7 @@ function reportFailure(
   err: unknown,
   context: {
     url: string;
-    matchId: string | undefined;
+    matchId?: string | undefined;
     json: boolean;
     io: CommandIo;
     log: Logger;

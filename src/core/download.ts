@@ -12,40 +12,60 @@
 
 import { dirname } from "node:path";
 import { type AtomicFile, createAtomicFile } from "./store/atomic_file.ts";
-import { TelemetryError } from "./errors.ts";
+import { abortedError, TelemetryError } from "./errors.ts";
 import { denoFileSystem, type FileSystem } from "./store/file_system.ts";
 import { type HttpGet, nodeHttpGet } from "./http/http_client.ts";
 import {
   DEFAULT_MAX_BYTES,
+  DEFAULT_TIMEOUTS,
   type HttpTimeouts,
   openDownload,
   type OpenedDownload,
 } from "./http/http_download.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest, type IngestResult } from "./content/ingest.ts";
 import { parseMatchId } from "./store/match_id.ts";
-import { realSleep, retry, type RetryEvent, type Sleep } from "./http/retry.ts";
+import {
+  DEFAULT_RETRY,
+  realSleep,
+  retry,
+  type RetryEvent,
+  type RetrySettings,
+  type Sleep,
+} from "./http/retry.ts";
 import { rawPath } from "./store/storage.ts";
-import type { OpenValidation } from "./content/validator_pool.ts";
+import type { OpenValidation } from "./content/validation_thread.ts";
 import { checkUrl, DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "./http/url_policy.ts";
 
-/** Settings a user configures once for every download (flags of `download` and `consume`). */
-export interface DownloadSettings {
-  /** The data dir of the store. */
-  dataDir: string;
-  /** Allowed hosts and schemes. */
-  policy: UrlPolicy;
+/** Caps on what one download may be: the `--max-bytes` and `--max-decompressed-bytes` flags. */
+export interface DownloadLimits {
   /** Cap on bytes received. @default {1 GiB} */
   maxBytes?: number;
   /** Cap on decompressed bytes. @default {4 GiB} */
   maxDecompressedBytes?: number;
+}
+
+/** The defaults of {@linkcode DownloadLimits}, which the flags show too. */
+export const DEFAULT_LIMITS: Required<DownloadLimits> = {
+  maxBytes: DEFAULT_MAX_BYTES,
+  maxDecompressedBytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+};
+
+/**
+ * Settings a user configures once for every download: the shared flags of
+ * `download` and `consume`, grouped by the module that applies them, with
+ * the same names from the flags down to the code that uses them.
+ */
+export interface DownloadSettings {
+  /** The data dir of the store (`--data-dir`). */
+  dataDir: string;
+  /** Allowed hosts and schemes (`--allow-host`, `--allow-http`). */
+  policy?: UrlPolicy;
+  /** Size caps. */
+  limits?: DownloadLimits;
   /** Timeouts of each attempt. */
   timeouts?: HttpTimeouts;
-  /** Attempts in all. @default {3} */
-  attempts?: number;
-  /** The wait after attempt n is `backoffBaseMs * 2^n`. @default {1000} */
-  backoffBaseMs?: number;
-  /** Cap on a server's `Retry-After`. @default {60000} */
-  maxRetryAfterMs?: number;
+  /** Attempts and backoff. */
+  retry?: RetrySettings;
 }
 
 /** Progress of the transfer of one attempt. */
@@ -130,115 +150,146 @@ export async function downloadTelemetry(
   options: DownloadOptions,
 ): Promise<DownloadResult> {
   const {
-    dataDir,
     policy = { allowHosts: DEFAULT_ALLOWED_HOSTS, allowHttp: false },
-    maxBytes = DEFAULT_MAX_BYTES,
-    maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
-    timeouts = {},
-    attempts = 3,
-    backoffBaseMs = 1000,
-    maxRetryAfterMs = 60_000,
-    force = false,
+    retry: retrySettings = DEFAULT_RETRY,
     signal,
-    onProgress,
     onRetry,
     sleep = realSleep,
     now = () => performance.now(),
-    httpGet = nodeHttpGet,
-    fs = denoFileSystem,
-    openValidation,
   } = options;
   const started = now();
   const seconds = () => Math.round(now() - started) / 1000;
-  const givenId = options.matchId === undefined ? undefined : parseMatchId(options.matchId);
+  const matchId = options.matchId === undefined ? undefined : parseMatchId(options.matchId);
   // A refused URL is a usage error before anything touches the disk or the network.
   checkUrl(url, policy);
+  const job: Job = { url, matchId, policy, options, seconds };
 
-  if (givenId !== undefined && !force) {
-    const existing = await existingResult(dataDir, givenId, fs);
+  if (matchId !== undefined && options.force !== true) {
+    const existing = await existingResult(options.dataDir, matchId, options.fs ?? denoFileSystem);
     if (existing !== undefined) return { ...existing, seconds: seconds() };
   }
-
-  return await retry(async (attempt) => {
-    const opening = openDownload(url, {
-      policy,
-      timeouts,
-      maxBytes,
-      httpGet,
-      ...(signal === undefined ? {} : { signal }),
-      ...(onProgress === undefined
-        ? {}
-        : { onBytes: (bytes, total) => onProgress({ bytes, total, attempt }) }),
-    });
-    opening.catch(() => {}); // handled below, once the temp file is ready
-    // While the server answers, prepare the temp file: beside its final place
-    // when the id is known; otherwise in the data dir until the content names
-    // the match.
-    const tempDir = givenId === undefined ? dataDir : dirname(rawPath(dataDir, givenId));
-    let file: AtomicFile;
-    try {
-      file = await createAtomicFile(tempDir, { fs });
-    } catch (err) {
-      const download = await opening.catch(() => undefined);
-      download?.close();
-      await download?.body.cancel().catch(() => {});
-      throw err;
-    }
-    let download: OpenedDownload | undefined;
-    try {
-      download = await opening;
-      const found: IngestResult = await ingest(download.body, {
-        sink: file.writable,
-        maxDecompressedBytes,
-        ...(openValidation === undefined ? {} : { openValidation }),
-        ...(givenId === undefined ? {} : { expectedMatchId: givenId }),
-      });
-      const matchId = givenId ?? matchIdFromContent(found);
-      const path = rawPath(dataDir, matchId);
-      if (givenId === undefined && !force) {
-        const existing = await existingResult(dataDir, matchId, fs);
-        if (existing !== undefined) {
-          await file.abort();
-          return { ...existing, attempts: attempt, seconds: seconds() };
-        }
-      }
-      await file.commit(path);
-      return {
-        outcome: "downloaded" as const,
-        matchId,
-        path,
-        bytes: file.bytesWritten,
-        seconds: seconds(),
-        attempts: attempt,
-        events: found.events,
-        contentBytes: found.contentBytes,
-        gzipLayers: found.gzipLayers,
-      };
-    } catch (err) {
-      await file.abort().catch(() => {});
-      if (givenId !== undefined) await fs.removeDirIfEmpty(tempDir);
-      throw signal?.aborted
-        ? new TelemetryError("transient", "aborted", "download aborted", { cause: err })
-        : err;
-    } finally {
-      download?.close();
-    }
-  }, {
-    maxAttempts: attempts,
-    baseDelayMs: backoffBaseMs,
-    maxRetryAfterMs,
+  return await retry((attempt) => downloadAttempt(job, attempt), {
+    ...retrySettings,
     // An abort during the backoff ends the download like an abort during an attempt.
     sleep: (ms, sleepSignal) =>
       sleep(ms, sleepSignal).catch((err) => {
-        throw signal?.aborted
-          ? new TelemetryError("transient", "aborted", "download aborted", { cause: err })
-          : err;
+        throw signal?.aborted ? abortedError(err) : err;
       }),
     ...(signal === undefined ? {} : { signal }),
     ...(onRetry === undefined ? {} : { onRetry }),
   });
 }
 
+/** One download, as every attempt sees it. */
+interface Job {
+  url: string;
+  /** The match id the caller gave, if any. */
+  matchId: string | undefined;
+  policy: UrlPolicy;
+  options: DownloadOptions;
+  /** Seconds since the download started. */
+  seconds: () => number;
+}
+
+/**
+ * One attempt, in order: open the URL, ingest the body into a temp file,
+ * commit it. The request and the temp file are prepared at the same time,
+ * so the disk work overlaps the server's answer.
+ */
+async function downloadAttempt(job: Job, attempt: number): Promise<DownloadResult> {
+  const { options } = job;
+  const fs = options.fs ?? denoFileSystem;
+  const opening = openAttempt(job, attempt);
+  // Beside its final place when the id is known; otherwise in the data dir
+  // until the content names the match.
+  const tempDir = job.matchId === undefined
+    ? options.dataDir
+    : dirname(rawPath(options.dataDir, job.matchId));
+  const file = await createAtomicFile(tempDir, { fs }).catch(async (err) => {
+    await closeWhenOpen(opening);
+    throw err;
+  });
+  let download: OpenedDownload | undefined;
+  try {
+    download = await opening;
+    const found = await ingest(download.body, {
+      sink: file.writable,
+      maxDecompressedBytes: options.limits?.maxDecompressedBytes ??
+        DEFAULT_LIMITS.maxDecompressedBytes,
+      ...(options.openValidation === undefined ? {} : { openValidation: options.openValidation }),
+      ...(job.matchId === undefined ? {} : { expectedMatchId: job.matchId }),
+    });
+    return await commit(job, { file, found, attempt, fs });
+  } catch (err) {
+    await file.abort().catch(() => {});
+    if (job.matchId !== undefined) await fs.removeDirIfEmpty(tempDir);
+    throw options.signal?.aborted ? abortedError(err) : err;
+  } finally {
+    download?.close();
+  }
+}
+
+/** Starts the request of an attempt; its failure is handled where it is awaited. */
+function openAttempt(job: Job, attempt: number): Promise<OpenedDownload> {
+  const { options } = job;
+  const { onProgress, signal, timeouts = DEFAULT_TIMEOUTS } = options;
+  const opening = openDownload(job.url, {
+    policy: job.policy,
+    timeouts,
+    maxBytes: options.limits?.maxBytes ?? DEFAULT_LIMITS.maxBytes,
+    httpGet: options.httpGet ?? nodeHttpGet,
+    ...(signal === undefined ? {} : { signal }),
+    ...(onProgress === undefined
+      ? {}
+      : { onBytes: (bytes, total) => onProgress({ bytes, total, attempt }) }),
+  });
+  opening.catch(() => {}); // awaited (or closed) by the attempt
+  return opening;
+}
+
+/** Releases a download that was opening when the attempt failed. */
+async function closeWhenOpen(opening: Promise<OpenedDownload>): Promise<void> {
+  const download = await opening.catch(() => undefined);
+  await download?.body.cancel().catch(() => {});
+  download?.close();
+}
+
+/** Commits valid content under its match, unless a file for that match appeared meanwhile. */
+async function commit(
+  job: Job,
+  attempted: { file: AtomicFile; found: IngestResult; attempt: number; fs: FileSystem },
+): Promise<DownloadResult> {
+  const { file, found, attempt, fs } = attempted;
+  const { dataDir, force } = job.options;
+  const matchId = job.matchId ?? matchIdFromContent(found);
+  if (job.matchId === undefined && force !== true) {
+    const existing = await existingResult(dataDir, matchId, fs);
+    if (existing !== undefined) {
+      await file.abort();
+      return { ...existing, attempts: attempt, seconds: job.seconds() };
+    }
+  }
+  const path = rawPath(dataDir, matchId);
+  await file.commit(path);
+  return {
+    outcome: "downloaded",
+    matchId,
+    path,
+    bytes: file.bytesWritten,
+    seconds: job.seconds(),
+    attempts: attempt,
+    events: found.events,
+    contentBytes: found.contentBytes,
+    gzipLayers: found.gzipLayers,
+  };
+}
+
+/**
+ * The result for a match whose file is already stored, or undefined. The
+ * file may have been renamed into place by a run that crashed before its
+ * directory fsync: the directories are made durable again before the
+ * caller reports (and `consume` acknowledges) the job as done.
+ */
 async function existingResult(
   dataDir: string,
   matchId: string,
@@ -247,6 +298,7 @@ async function existingResult(
   const path = rawPath(dataDir, matchId);
   const size = await fs.fileSize(path);
   if (size === undefined) return undefined;
+  await Promise.all([fs.syncDir(dirname(path)), fs.syncDir(dirname(dirname(path)))]);
   return { outcome: "already_exists", matchId, path, bytes: size, attempts: 0 };
 }
 

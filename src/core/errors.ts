@@ -109,3 +109,26 @@ export function errorLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.replace(/\s*\n\s*/g, " ").trim();
 }
+
+/**
+ * The error of a download stopped by its caller's signal (Ctrl-C, SIGTERM,
+ * shutdown): transient, since the job was not done. The one place this
+ * error is built.
+ *
+ * @param cause Why it was aborted (the signal's reason), if known.
+ * @returns The error.
+ *
+ * @example
+ * ```ts
+ * import { abortedError } from "./errors.ts";
+ * if (abortedError().code !== "aborted") throw new Error("unexpected");
+ * ```
+ */
+export function abortedError(cause?: unknown): TelemetryError {
+  return new TelemetryError(
+    "transient",
+    "aborted",
+    "download aborted",
+    cause === undefined ? {} : { cause },
+  );
+}

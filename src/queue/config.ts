@@ -8,19 +8,10 @@
 
 import type { DownloadSettings } from "../core/download.ts";
 import { TelemetryError } from "../core/errors.ts";
-import { type TopologyNames, topologyNames } from "./topology.ts";
+import { type BrokerInput, type BrokerSettings, resolveBrokerSettings } from "./broker_settings.ts";
 
-/** Heartbeat the worker asks for when the URL sets none, in seconds. */
-export const DEFAULT_HEARTBEAT_SECONDS = 30;
-
-/** The consume-specific flags (the shared download flags come as settings). */
-export interface ConsumeFlags {
-  /** `--env`; falls back to `TELEMETRY_ENV`, then `ENVIRONMENT`. */
-  env?: string | undefined;
-  /** `--amqp-url`; falls back to `RABBITMQ_URL`, then the `RABBITMQ_*` parts. */
-  amqpUrl?: string | undefined;
-  /** `--publish-queue`. @default {"match.processing.telemetry.{env}"} */
-  publishQueue?: string | undefined;
+/** The consume flags (the shared download flags come as settings). */
+export interface ConsumeFlags extends BrokerInput {
   /** `--concurrency`: prefetch and downloads at once. */
   concurrency: number;
   /** `--retry-delay` in seconds (retry queue TTL). */
@@ -38,15 +29,7 @@ export interface ConsumeFlags {
 }
 
 /** Everything the worker needs, validated. */
-export interface ConsumeConfig {
-  /** The environment suffix of every name. */
-  env: string;
-  /** The broker URL, with credentials and heartbeat: never log it. */
-  amqpUrl: string;
-  /** The broker URL with the password replaced by `***`, for logs. */
-  redactedUrl: string;
-  /** Queue and exchange names. */
-  names: TopologyNames;
+export interface ConsumeConfig extends BrokerSettings {
   /** Prefetch and downloads at once. */
   concurrency: number;
   /** TTL of the retry queue, in milliseconds. */
@@ -62,11 +45,8 @@ export interface ConsumeConfig {
   /** Port of `/metrics` and `/healthz`, or undefined when off. */
   metricsPort: number | undefined;
   /** Settings of every download. */
-  download: Required<DownloadSettings>;
+  download: DownloadSettings;
 }
-
-const ENV_PATTERN = /^[a-z0-9-]+$/;
-const QUEUE_PATTERN = /^[A-Za-z0-9._:-]{1,255}$/;
 
 /**
  * Validates flags and environment into a {@linkcode ConsumeConfig}.
@@ -79,14 +59,12 @@ const QUEUE_PATTERN = /^[A-Za-z0-9._:-]{1,255}$/;
  * @example
  * ```ts
  * import { resolveConsumeConfig } from "./config.ts";
- * import { toDownloadSettings } from "../cli/download_options.ts";
  * const config = resolveConsumeConfig(
- *   { env: "prod", concurrency: 4, retryDelay: 60, maxDeliveries: 5, shutdownTimeout: 30, confirmTimeout: 30 },
  *   {
- *     env: { RABBITMQ_PASSWORD: "s3cret" },
- *     download: toDownloadSettings({ dataDir: "/tmp/t", maxBytes: 1e9, maxDecompressedBytes: 4e9, headersTimeout: 30, idleTimeout: 30, attemptTimeout: 120, attempts: 3, backoff: 1, maxRetryAfter: 60 }),
- *     defaultWorkerId: "host-1",
+ *     env: "prod", amqpUrl: undefined, concurrency: 4, retryDelay: 60, maxDeliveries: 5,
+ *     shutdownTimeout: 30, confirmTimeout: 30,
  *   },
+ *   { env: { RABBITMQ_PASSWORD: "s3cret" }, download: { dataDir: "/tmp/t" }, defaultWorkerId: "h-1" },
  * );
  * if (config.redactedUrl.includes("s3cret")) throw new Error("leaked");
  * ```
@@ -95,33 +73,20 @@ export function resolveConsumeConfig(
   flags: ConsumeFlags,
   context: {
     env: Record<string, string | undefined>;
-    download: Required<DownloadSettings>;
+    download: DownloadSettings;
     defaultWorkerId: string;
   },
 ): ConsumeConfig {
   const { env: vars, download, defaultWorkerId } = context;
-  const env = flags.env ?? vars.TELEMETRY_ENV ?? vars.ENVIRONMENT;
-  if (env === undefined || env === "") {
-    throw usage("missing environment: pass --env NAME or set TELEMETRY_ENV (e.g. --env prod)");
-  }
-  if (!ENV_PATTERN.test(env)) {
-    throw usage(`invalid --env ${JSON.stringify(env)}: expected [a-z0-9-]+ (e.g. prod, staging)`);
-  }
-  if (flags.publishQueue !== undefined && !QUEUE_PATTERN.test(flags.publishQueue)) {
-    throw usage(`invalid --publish-queue ${JSON.stringify(flags.publishQueue)}`);
-  }
+  const broker = resolveBrokerSettings(flags, vars);
   positive("concurrency", flags.concurrency);
   positive("max-deliveries", flags.maxDeliveries);
   positive("confirm-timeout", flags.confirmTimeout);
   if (!(flags.retryDelay >= 0 && flags.retryDelay * 1000 <= 2 ** 32 - 1)) {
     throw usage(`invalid --retry-delay ${flags.retryDelay}: expected 0 to 4294967 seconds`);
   }
-  const amqpUrl = amqpUrlFrom(flags.amqpUrl ?? vars.RABBITMQ_URL, vars);
   return {
-    env,
-    amqpUrl,
-    redactedUrl: redactAmqpUrl(amqpUrl),
-    names: topologyNames(env, flags.publishQueue),
+    ...broker,
     concurrency: flags.concurrency,
     retryDelayMs: Math.round(flags.retryDelay * 1000),
     maxDeliveries: flags.maxDeliveries,
@@ -131,56 +96,6 @@ export function resolveConsumeConfig(
     metricsPort: flags.metricsPort,
     download,
   };
-}
-
-/**
- * Renders a broker URL for logs: the password becomes `***`.
- *
- * @param url An amqp:// or amqps:// URL.
- * @returns The URL without its password (or `<invalid URL>`).
- */
-export function redactAmqpUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== "") u.password = "***";
-    return u.href;
-  } catch {
-    return "<invalid URL>";
-  }
-}
-
-function amqpUrlFrom(given: string | undefined, vars: Record<string, string | undefined>): string {
-  let url: URL;
-  if (given !== undefined && given !== "") {
-    try {
-      url = new URL(given);
-    } catch {
-      throw usage(
-        "invalid --amqp-url / RABBITMQ_URL: not a URL (expected amqp://user:pass@host/vhost)",
-      );
-    }
-    if (url.protocol !== "amqp:" && url.protocol !== "amqps:") {
-      throw usage(
-        `invalid --amqp-url / RABBITMQ_URL: scheme ${url.protocol} is not amqp: or amqps:`,
-      );
-    }
-  } else {
-    const host = vars.RABBITMQ_HOST || "127.0.0.1";
-    const port = vars.RABBITMQ_PORT || "5672";
-    if (!/^\d{1,5}$/.test(port)) throw usage(`invalid RABBITMQ_PORT ${JSON.stringify(port)}`);
-    const user = encodeURIComponent(vars.RABBITMQ_USER || "guest");
-    const password = encodeURIComponent(vars.RABBITMQ_PASSWORD || "guest");
-    const vhost = encodeURIComponent(vars.RABBITMQ_VHOST || "/");
-    try {
-      url = new URL(`amqp://${user}:${password}@${host}:${port}/${vhost}`);
-    } catch {
-      throw usage(`invalid RABBITMQ_HOST ${JSON.stringify(host)}`);
-    }
-  }
-  if (!url.searchParams.has("heartbeat")) {
-    url.searchParams.set("heartbeat", String(DEFAULT_HEARTBEAT_SECONDS));
-  }
-  return url.href;
 }
 
 function positive(flag: string, value: number): void {

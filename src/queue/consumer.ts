@@ -9,7 +9,7 @@
 import type { AMQPMessage } from "amqp-client";
 import type { Logger } from "../core/log.ts";
 import { downloadTelemetry } from "../core/download.ts";
-import { ValidatorPool } from "../core/content/validator_pool.ts";
+import { ValidationThread } from "../core/content/validation_thread.ts";
 import { errorLine } from "../core/errors.ts";
 import { realSleep, type Sleep } from "../core/http/retry.ts";
 import { redactUrl } from "../core/http/url_policy.ts";
@@ -23,8 +23,8 @@ import { type JobOutcome, settle } from "./settle.ts";
 
 const HEALTHY_SESSION_MS = 30_000;
 
-/** Options of {@linkcode Worker}. */
-export interface WorkerOptions {
+/** Options of {@linkcode Consumer}. */
+export interface ConsumerOptions {
   /** Where job and broker lines go. */
   log: Logger;
   /** Counters and gauges. @default {none} */
@@ -37,9 +37,15 @@ export interface WorkerOptions {
   sleep?: Sleep;
   /** The wall clock. @default {() => new Date()} */
   now?: () => Date;
+  /**
+   * Where downloads validate their JSON; the consumer closes it when it
+   * stops. `null` validates inline, on the main thread.
+   * @default {a ValidationThread when there is a second core, else inline}
+   */
+  validation?: ValidationThread | null;
 }
 
-/** Thrown by {@linkcode Worker.run} when the broker refuses the configuration on the first connect. */
+/** Thrown by {@linkcode Consumer.run} when the broker refuses the configuration on the first connect. */
 export class BrokerConfigError extends Error {
   /**
    * @param message One line naming the problem.
@@ -51,8 +57,8 @@ export class BrokerConfigError extends Error {
   }
 }
 
-/** The RabbitMQ worker; one {@linkcode Worker.run} per process. */
-export class Worker {
+/** The RabbitMQ worker; one {@linkcode Consumer.run} per process. */
+export class Consumer {
   #config: ConsumeConfig;
   #log: Logger;
   #metrics: WorkerMetrics | undefined;
@@ -66,16 +72,13 @@ export class Worker {
   #stop = new AbortController();
   #abortJobs = new AbortController();
   #session: Session | undefined;
-  // Validation runs on the second core, where there is one: the main thread
-  // is the bottleneck of a busy worker (it receives, decompresses, writes,
-  // and talks to the broker for every job).
-  #validators = navigator.hardwareConcurrency > 1 ? new ValidatorPool() : undefined;
+  #validators: ValidationThread | undefined;
 
   /**
    * @param config The resolved configuration.
    * @param options Logger, metrics and injected download, backoff, sleep and clock.
    */
-  constructor(config: ConsumeConfig, options: WorkerOptions) {
+  constructor(config: ConsumeConfig, options: ConsumerOptions) {
     this.#config = config;
     this.#log = options.log;
     this.#metrics = options.metrics;
@@ -84,6 +87,13 @@ export class Worker {
     this.#sleep = options.sleep ?? realSleep;
     this.#now = options.now ?? (() => new Date());
     this.#slots = new Semaphore(config.concurrency);
+    // Validation runs on the second core, where there is one: the main thread
+    // is the bottleneck of a busy worker (it receives, decompresses, writes,
+    // and talks to the broker for every job).
+    const validation = options.validation === undefined
+      ? (navigator.hardwareConcurrency > 1 ? new ValidationThread() : null)
+      : options.validation;
+    this.#validators = validation ?? undefined;
   }
 
   /** Whether the worker is connected and consuming (for `/healthz`). */
@@ -97,7 +107,7 @@ export class Worker {
   }
 
   /**
-   * Consumes until {@linkcode Worker.stop}, then drains: in-flight jobs get
+   * Consumes until {@linkcode Consumer.stop}, then drains: in-flight jobs get
    * `shutdownTimeoutMs` to finish, the rest are aborted (and left unacked).
    *
    * @returns When the worker has stopped and closed its connection.
@@ -150,7 +160,7 @@ export class Worker {
     await this.#drain();
   }
 
-  /** Starts a graceful shutdown: no new work; {@linkcode Worker.run} drains and returns. */
+  /** Starts a graceful shutdown: no new work; {@linkcode Consumer.run} drains and returns. */
   stop(): void {
     if (this.#stop.signal.aborted) return;
     this.#log.info("shutdown_started", {

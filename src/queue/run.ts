@@ -1,31 +1,35 @@
 /**
  * Runs the worker as a process: checks the data dir, serves metrics, wires
- * SIGTERM/SIGINT to the graceful and immediate stops, and maps the end to an
- * exit code. `src/commands/consume.ts` loads this module lazily, so the AMQP
+ * SIGTERM/SIGINT to the graceful and immediate stops, and says how it ended. `src/commands/consume.ts` loads this module lazily, so the AMQP
  * client and prom-client cost nothing to the other commands.
  *
  * @module
  */
 
 import { join, resolve } from "node:path";
-import { ExitCode, type ExitCodeValue } from "../cli/exit_code.ts";
 import type { Logger } from "../core/log.ts";
 import { errorLine } from "../core/errors.ts";
 import type { ConsumeConfig } from "./config.ts";
 import { createMetrics, serveMetrics } from "./metrics.ts";
 import { onShutdownSignals } from "./shutdown.ts";
-import { BrokerConfigError, Worker } from "./worker.ts";
+import { BrokerConfigError, Consumer } from "./consumer.ts";
 
 /** How long a forced stop (second signal) waits for aborted downloads to delete their temp files. */
 const FORCED_STOP_GRACE_MS = 500;
+
+/**
+ * How a consume run ended: `stopped` by a signal, or `failed` because the
+ * data dir is not writable or the broker refused the configuration (both
+ * already logged).
+ */
+export type ConsumeEnd = "stopped" | "failed";
 
 /**
  * Runs `telemetry consume` until a signal stops it.
  *
  * @param config The resolved configuration.
  * @param context The logger.
- * @returns 0 after a signal-initiated stop, 1 when the data dir is not
- * writable or the broker refuses the configuration.
+ * @returns How it ended.
  *
  * @example
  * ```ts ignore
@@ -36,16 +40,16 @@ const FORCED_STOP_GRACE_MS = 500;
 export async function runConsume(
   config: ConsumeConfig,
   context: { log: Logger },
-): Promise<ExitCodeValue> {
+): Promise<ConsumeEnd> {
   const { log } = context;
   const dataDir = resolve(config.download.dataDir);
   const problem = await dataDirProblem(dataDir);
   if (problem !== undefined) {
     log.error("data_dir_not_writable", { data_dir: dataDir, error: problem });
-    return ExitCode.Failed;
+    return "failed";
   }
   const metrics = config.metricsPort === undefined ? undefined : await createMetrics();
-  const worker = new Worker(config, { log, ...(metrics === undefined ? {} : { metrics }) });
+  const worker = new Consumer(config, { log, ...(metrics === undefined ? {} : { metrics }) });
   const server = metrics === undefined || config.metricsPort === undefined
     ? undefined
     : serveMetrics(config.metricsPort, { metrics, healthy: () => worker.healthy });
@@ -53,13 +57,13 @@ export async function runConsume(
 }
 
 async function runWith(
-  worker: Worker,
+  worker: Consumer,
   context: {
     log: Logger;
     config: ConsumeConfig;
     server: Deno.HttpServer<Deno.NetAddr> | undefined;
   },
-): Promise<ExitCodeValue> {
+): Promise<ConsumeEnd> {
   const { log, config, server } = context;
   let forced: (() => void) | undefined;
   const forcedStop = new Promise<void>((resolve) => forced = resolve);
@@ -85,11 +89,11 @@ async function runWith(
   });
   try {
     await Promise.race([worker.run(), forcedStop]);
-    return ExitCode.Ok;
+    return "stopped";
   } catch (err) {
     if (!(err instanceof BrokerConfigError)) throw err;
     log.error("broker_refused", { error: errorLine(err) });
-    return ExitCode.Failed;
+    return "failed";
   } finally {
     dispose();
     await server?.shutdown();

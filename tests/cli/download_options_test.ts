@@ -12,18 +12,15 @@ function parse(args: string[]): DownloadFlags {
     new Command("x").exitOverride().configureOutput({ writeErr: () => {} }),
   );
   command.parse(args, { from: "user" });
-  return command.opts() as unknown as DownloadFlags;
+  return command.opts();
 }
 
 Deno.test("addDownloadOptions() gives the documented defaults", () => {
   const settings = toDownloadSettings(parse([]));
   assert.equal(settings.dataDir, Deno.env.get("TELEMETRY_DATA_DIR") ?? "./data/telemetry");
-  assert.equal(settings.maxBytes, 1024 ** 3);
-  assert.equal(settings.maxDecompressedBytes, 4 * 1024 ** 3);
-  assert.deepEqual(settings.timeouts, { headersMs: 30_000, idleMs: 30_000, totalMs: 120_000 });
-  assert.equal(settings.attempts, 3);
-  assert.equal(settings.backoffBaseMs, 1000);
-  assert.equal(settings.maxRetryAfterMs, 60_000);
+  assert.deepEqual(settings.limits, { maxBytes: 1024 ** 3, maxDecompressedBytes: 4 * 1024 ** 3 });
+  assert.deepEqual(settings.timeouts, { headersMs: 30_000, idleMs: 30_000, attemptMs: 120_000 });
+  assert.deepEqual(settings.retry, { attempts: 3, backoffMs: 1000, maxRetryAfterMs: 60_000 });
   assert.equal(settings.policy.allowHttp, false);
 });
 
@@ -51,9 +48,9 @@ Deno.test("toDownloadSettings() converts seconds and sizes", () => {
     parse(["--idle-timeout", "0.5", "--max-bytes", "10MiB", "--backoff", "0", "--attempts", "5"]),
   );
   assert.equal(settings.timeouts.idleMs, 500);
-  assert.equal(settings.maxBytes, 10 * 1024 ** 2);
-  assert.equal(settings.backoffBaseMs, 0);
-  assert.equal(settings.attempts, 5);
+  assert.equal(settings.limits.maxBytes, 10 * 1024 ** 2);
+  assert.equal(settings.retry.backoffMs, 0);
+  assert.equal(settings.retry.attempts, 5);
 });
 
 Deno.test("addDownloadOptions() rejects a bad value as a usage error", () => {

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { expectTelemetryError } from "../support/helpers.ts";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { type DownloadOptions, downloadTelemetry } from "../../src/core/download.ts";
+import {
+  type DownloadOptions,
+  type DownloadResult,
+  downloadTelemetry,
+} from "../../src/core/download.ts";
+import type { TelemetryError } from "../../src/core/errors.ts";
 import { denoFileSystem, type FileSystem } from "../../src/core/store/file_system.ts";
 import {
   chunked,
@@ -13,9 +18,9 @@ import {
   redirect,
   shortBody,
   stall,
-  startServer,
   status,
   type TestServer,
+  withServer,
 } from "../support/http_server.ts";
 import { generateTelemetry, gzipBytes, telemetryMatchId } from "../support/telemetry_fixture.ts";
 import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
@@ -31,23 +36,11 @@ const TELEMETRY = generateTelemetry({ matchId: MATCH_ID, events: 30_000 });
 const TELEMETRY_GZ = await gzipBytes(TELEMETRY);
 /** A small file for the failure cases. */
 const SMALL = generateTelemetry({ matchId: MATCH_ID, events: 2_000 });
+/** Download options without a match id: it is taken from the content. */
+const FROM_CONTENT: Partial<DownloadOptions> = {};
 
 function gunzip(data: Uint8Array): Uint8Array {
   return new Uint8Array(gunzipSync(data));
-}
-
-/** Runs `fn` with a loopback server and a fresh data dir, and cleans both up. */
-async function withServer(
-  fn: (server: TestServer, dataDir: string) => Promise<void>,
-): Promise<void> {
-  const server = startServer();
-  const root = await Deno.makeTempDir({ prefix: "download_test_" });
-  try {
-    await fn(server, join(root, "data"));
-  } finally {
-    await server.close();
-    await Deno.remove(root, { recursive: true });
-  }
 }
 
 /** Options for the loopback server: http allowed on 127.0.0.1, small timeouts, no real sleeping. */
@@ -55,8 +48,8 @@ function opts(dataDir: string, extra: Partial<DownloadOptions> = {}): DownloadOp
   return {
     dataDir,
     policy: { allowHosts: ["127.0.0.1"], allowHttp: true },
-    timeouts: { headersMs: 2_000, idleMs: 300, totalMs: 20_000 },
-    backoffBaseMs: 1,
+    timeouts: { headersMs: 2_000, idleMs: 300, attemptMs: 20_000 },
+    retry: { backoffMs: 1 },
     sleep: () => Promise.resolve(),
     ...extra,
   };
@@ -98,6 +91,53 @@ async function assertNothingLeft(dataDir: string): Promise<void> {
   assert.deepEqual(tree, [], "the data dir holds nothing");
 }
 
+/** What a {@linkcode withDownloads} test works with. */
+interface Downloads {
+  server: TestServer;
+  dataDir: string;
+  /**
+   * Downloads a path of the server (or a full URL) into the data dir with
+   * {@linkcode opts}; `extra` defaults to `{ matchId: MATCH_ID }`.
+   */
+  download(target: string, extra?: Partial<DownloadOptions>): Promise<DownloadResult>;
+  /**
+   * Expects {@linkcode Downloads.download} to fail with a TelemetryError of
+   * `kind` and `code`, leaving nothing in the data dir; returns the error.
+   */
+  fail(
+    target: string,
+    kind: TelemetryError["kind"],
+    code: TelemetryError["code"] | TelemetryError["code"][],
+    extra?: Partial<DownloadOptions>,
+  ): Promise<TelemetryError>;
+}
+
+/** Runs `fn` with a loopback server, a fresh data dir and download helpers bound to both. */
+function withDownloads(fn: (t: Downloads) => Promise<void>): Promise<void> {
+  return withServer((server, dataDir) => {
+    function download(target: string, extra: Partial<DownloadOptions> = { matchId: MATCH_ID }) {
+      const url = target.startsWith("/") ? server.url(target) : target;
+      return downloadTelemetry(url, opts(dataDir, extra));
+    }
+    const fail: Downloads["fail"] = async (target, kind, code, extra) => {
+      const err = await expectTelemetryError(download(target, extra), kind, code);
+      await assertNothingLeft(dataDir);
+      return err;
+    };
+    return fn({ server, dataDir, download, fail });
+  });
+}
+
+/** A `sleep` option that records the delays asked for instead of waiting. */
+function recordingSleep(): { delays: number[]; sleep: (ms: number) => Promise<void> } {
+  const delays: number[] = [];
+  function sleep(ms: number): Promise<void> {
+    delays.push(ms);
+    return Promise.resolve();
+  }
+  return { delays, sleep };
+}
+
 /** After a success: no temp file anywhere. */
 async function assertNoTemps(dataDir: string): Promise<void> {
   const tree = await listTree(dataDir);
@@ -105,13 +145,13 @@ async function assertNoTemps(dataDir: string): Promise<void> {
 }
 
 Deno.test("downloadTelemetry() stores plain JSON as gzip", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, dataDir, download }) => {
     server.route("/t.json", json(TELEMETRY));
     const progress: number[] = [];
-    const result = await downloadTelemetry(
-      server.url("/t.json"),
-      opts(dataDir, { matchId: MATCH_ID, onProgress: (p) => progress.push(p.bytes) }),
-    );
+    const result = await download("/t.json", {
+      matchId: MATCH_ID,
+      onProgress: (p) => progress.push(p.bytes),
+    });
     assert.equal(result.outcome, "downloaded");
     assert.equal(result.matchId, MATCH_ID);
     assert.equal(result.path, rawFile(dataDir));
@@ -131,12 +171,9 @@ Deno.test("downloadTelemetry() stores plain JSON as gzip", async () => {
 });
 
 Deno.test("downloadTelemetry() stores Content-Encoding: gzip byte-identical", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, dataDir, download }) => {
     server.route("/t.json", gzipEncoded(TELEMETRY_GZ));
-    const result = await downloadTelemetry(
-      server.url("/t.json"),
-      opts(dataDir, { matchId: MATCH_ID }),
-    );
+    const result = await download("/t.json");
     assert.equal(result.outcome, "downloaded");
     assert.equal(result.gzipLayers, 1);
     assert.equal(result.bytes, TELEMETRY_GZ.length);
@@ -146,25 +183,19 @@ Deno.test("downloadTelemetry() stores Content-Encoding: gzip byte-identical", as
 });
 
 Deno.test("downloadTelemetry() stores an application/gzip body byte-identical", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download }) => {
     server.route("/t.json.gz", gzipFile(TELEMETRY_GZ));
-    const result = await downloadTelemetry(
-      server.url("/t.json.gz"),
-      opts(dataDir, { matchId: MATCH_ID }),
-    );
+    const result = await download("/t.json.gz");
     assert.equal(result.gzipLayers, 1);
     assert.deepEqual(await Deno.readFile(result.path), TELEMETRY_GZ);
   });
 });
 
 Deno.test("downloadTelemetry() stores gzip inside gzip once", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download }) => {
     const double = await gzipBytes(TELEMETRY_GZ);
     server.route("/double", gzipFile(double));
-    const result = await downloadTelemetry(
-      server.url("/double"),
-      opts(dataDir, { matchId: MATCH_ID }),
-    );
+    const result = await download("/double");
     assert.equal(result.gzipLayers, 2);
     const stored = await Deno.readFile(result.path);
     assert.deepEqual(stored, TELEMETRY_GZ, "the innermost gzip layer is stored");
@@ -173,13 +204,10 @@ Deno.test("downloadTelemetry() stores gzip inside gzip once", async () => {
 });
 
 Deno.test("downloadTelemetry() stores triple gzip once", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download }) => {
     const triple = await gzipBytes(await gzipBytes(TELEMETRY_GZ));
     server.route("/triple", gzipFile(triple));
-    const result = await downloadTelemetry(
-      server.url("/triple"),
-      opts(dataDir, { matchId: MATCH_ID }),
-    );
+    const result = await download("/triple");
     assert.equal(result.gzipLayers, 3);
     const stored = await Deno.readFile(result.path);
     assert.deepEqual(stored, TELEMETRY_GZ);
@@ -188,31 +216,25 @@ Deno.test("downloadTelemetry() stores triple gzip once", async () => {
 });
 
 Deno.test("downloadTelemetry() stores a gzip body sent with Content-Encoding: gzip once", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download }) => {
     server.route("/t", gzipEncoded(await gzipBytes(TELEMETRY_GZ)));
-    const result = await downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID }));
+    const result = await download("/t");
     assert.equal(result.gzipLayers, 2);
     assert.deepEqual(await Deno.readFile(result.path), TELEMETRY_GZ);
   });
 });
 
 Deno.test("downloadTelemetry() retries 500 then 200", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download }) => {
     server.route("/t", [status(500), json(SMALL)]);
     const retries: number[] = [];
-    const delays: number[] = [];
-    const result = await downloadTelemetry(
-      server.url("/t"),
-      opts(dataDir, {
-        matchId: MATCH_ID,
-        backoffBaseMs: 1000,
-        onRetry: (e) => retries.push(e.attempt),
-        sleep: (ms) => {
-          delays.push(ms);
-          return Promise.resolve();
-        },
-      }),
-    );
+    const { delays, sleep } = recordingSleep();
+    const result = await download("/t", {
+      matchId: MATCH_ID,
+      retry: { backoffMs: 1000 },
+      onRetry: (e) => retries.push(e.attempt),
+      sleep,
+    });
     assert.equal(result.outcome, "downloaded");
     assert.equal(result.attempts, 2);
     assert.equal(server.count("/t"), 2);
@@ -223,53 +245,33 @@ Deno.test("downloadTelemetry() retries 500 then 200", async () => {
 });
 
 Deno.test("downloadTelemetry() gives up after the attempts on repeated 503", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", status(503));
-    const err = await expectTelemetryError(
-      downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID })),
-      "transient",
-      "http_status",
-    );
+    const err = await fail("/t", "transient", "http_status");
     assert.match(err.message, /503/);
     assert.equal(server.count("/t"), 3);
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() honours 429 Retry-After", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download }) => {
     server.route("/t", [status(429, { "retry-after": "7" }), json(SMALL)]);
-    const delays: number[] = [];
-    const result = await downloadTelemetry(
-      server.url("/t"),
-      opts(dataDir, {
-        matchId: MATCH_ID,
-        sleep: (ms) => {
-          delays.push(ms);
-          return Promise.resolve();
-        },
-      }),
-    );
+    const { delays, sleep } = recordingSleep();
+    const result = await download("/t", { matchId: MATCH_ID, sleep });
     assert.equal(result.attempts, 2);
     assert.deepEqual(delays, [7000]);
   });
 });
 
-Deno.test("downloadTelemetry() caps 429 Retry-After at maxRetryAfterMs", async () => {
-  await withServer(async (server, dataDir) => {
+Deno.test("downloadTelemetry() caps 429 Retry-After at retry.maxRetryAfterMs", async () => {
+  await withDownloads(async ({ server, download }) => {
     server.route("/t", [status(429, { "retry-after": "3600" }), json(SMALL)]);
-    const delays: number[] = [];
-    const result = await downloadTelemetry(
-      server.url("/t"),
-      opts(dataDir, {
-        matchId: MATCH_ID,
-        maxRetryAfterMs: 5000,
-        sleep: (ms) => {
-          delays.push(ms);
-          return Promise.resolve();
-        },
-      }),
-    );
+    const { delays, sleep } = recordingSleep();
+    const result = await download("/t", {
+      matchId: MATCH_ID,
+      retry: { maxRetryAfterMs: 5000 },
+      sleep,
+    });
     assert.equal(result.outcome, "downloaded");
     assert.deepEqual(delays, [5000]);
   });
@@ -277,89 +279,66 @@ Deno.test("downloadTelemetry() caps 429 Retry-After at maxRetryAfterMs", async (
 
 for (const code of [404, 403, 400, 410]) {
   Deno.test(`downloadTelemetry() does not retry ${code}`, async () => {
-    await withServer(async (server, dataDir) => {
+    await withDownloads(async ({ server, fail }) => {
       server.route("/t", status(code));
-      const err = await expectTelemetryError(
-        downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID })),
-        "permanent",
-        "http_status",
-      );
+      const err = await fail("/t", "permanent", "http_status");
       assert.match(err.message, new RegExp(String(code)));
       if (code === 403) assert.match(err.message, /14 days/);
       assert.equal(server.count("/t"), 1);
-      await assertNothingLeft(dataDir);
     });
   });
 }
 
 Deno.test("downloadTelemetry() fails a body that stalls past the idle timeout", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", stall(SMALL, 1000));
     const started = performance.now();
-    const err = await expectTelemetryError(
-      downloadTelemetry(
-        server.url("/t"),
-        opts(dataDir, { matchId: MATCH_ID, timeouts: { idleMs: 300, totalMs: 20_000 } }),
-      ),
-      "transient",
-      "timeout",
-    );
+    const err = await fail("/t", "transient", "timeout", {
+      matchId: MATCH_ID,
+      timeouts: { idleMs: 300, attemptMs: 20_000 },
+    });
     assert.match(err.message, /no data/);
     assert.equal(server.count("/t"), 3, "retried");
     assert.ok(performance.now() - started < 5000);
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() fails when the headers do not come in time", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", hang());
-    const err = await expectTelemetryError(
-      downloadTelemetry(
-        server.url("/t"),
-        opts(dataDir, { matchId: MATCH_ID, attempts: 2, timeouts: { headersMs: 200 } }),
-      ),
-      "transient",
-      "timeout",
-    );
+    const err = await fail("/t", "transient", "timeout", {
+      matchId: MATCH_ID,
+      retry: { attempts: 2, backoffMs: 1 },
+      timeouts: { headersMs: 200 },
+    });
     assert.match(err.message, /headers/);
     assert.equal(server.count("/t"), 2);
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() fails an attempt over the total timeout", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", stall(SMALL, 1000));
-    await expectTelemetryError(
-      downloadTelemetry(
-        server.url("/t"),
-        opts(dataDir, { matchId: MATCH_ID, attempts: 1, timeouts: { idleMs: 5000, totalMs: 300 } }),
-      ),
-      "transient",
-      "timeout",
-    );
-    await assertNothingLeft(dataDir);
+    await fail("/t", "transient", "timeout", {
+      matchId: MATCH_ID,
+      retry: { attempts: 1 },
+      timeouts: { idleMs: 5000, attemptMs: 300 },
+    });
   });
 });
 
 Deno.test("downloadTelemetry() retries a body cut short", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", shortBody(SMALL, 5000));
-    await expectTelemetryError(
-      downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID })),
-      "transient",
-      ["short_body", "network"],
-    );
+    await fail("/t", "transient", ["short_body", "network"]);
     assert.equal(server.count("/t"), 3);
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() succeeds after a body cut short", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, dataDir, download }) => {
     server.route("/t", [shortBody(TELEMETRY_GZ, 5000), gzipEncoded(TELEMETRY_GZ)]);
-    const result = await downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID }));
+    const result = await download("/t");
     assert.equal(result.attempts, 2);
     assert.deepEqual(await Deno.readFile(result.path), TELEMETRY_GZ);
     await assertNoTemps(dataDir);
@@ -367,239 +346,180 @@ Deno.test("downloadTelemetry() succeeds after a body cut short", async () => {
 });
 
 Deno.test("downloadTelemetry() rejects invalid JSON without committing", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     const broken = SMALL.slice(0, SMALL.length - 1); // no closing bracket
     server.route("/plain", json(broken));
     server.route("/gz", gzipEncoded(await gzipBytes(broken)));
     server.route("/garbage", json(encoder.encode('[{"_T":"LogMatchDefinition",}]')));
     for (const path of ["/plain", "/gz", "/garbage"]) {
-      await expectTelemetryError(
-        downloadTelemetry(server.url(path), opts(dataDir, { matchId: MATCH_ID })),
-        "permanent",
-        "invalid_json",
-      );
+      await fail(path, "permanent", "invalid_json");
       assert.equal(server.count(path), 1, `${path} not retried`);
-      await assertNothingLeft(dataDir);
     }
   });
 });
 
 Deno.test("downloadTelemetry() rejects a corrupt gzip body without committing", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     const cut = TELEMETRY_GZ.slice(0, TELEMETRY_GZ.length - 100);
     server.route("/cut", gzipFile(cut));
-    await expectTelemetryError(
-      downloadTelemetry(server.url("/cut"), opts(dataDir, { matchId: MATCH_ID })),
-      "permanent",
-      ["truncated", "corrupt"],
-    );
-    await assertNothingLeft(dataDir);
+    await fail("/cut", "permanent", ["truncated", "corrupt"]);
   });
 });
 
 Deno.test("downloadTelemetry() rejects an empty body", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/empty", json(new Uint8Array()));
     server.route("/array", json(encoder.encode("[]")));
-    await expectTelemetryError(
-      downloadTelemetry(server.url("/empty"), opts(dataDir, { matchId: MATCH_ID })),
-      "permanent",
-      ["empty", "invalid_json"],
-    );
-    await assertNothingLeft(dataDir);
-    await expectTelemetryError(
-      downloadTelemetry(server.url("/array"), opts(dataDir, { matchId: MATCH_ID })),
-      "permanent",
-      ["empty", "not_telemetry"],
-    );
-    await assertNothingLeft(dataDir);
+    await fail("/empty", "permanent", ["empty", "invalid_json"]);
+    await fail("/array", "permanent", ["empty", "not_telemetry"]);
   });
 });
 
 Deno.test("downloadTelemetry() rejects telemetry of another match", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", json(SMALL));
-    const err = await expectTelemetryError(
-      downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: OTHER_ID })),
-      "permanent",
-      "wrong_match",
-    );
+    const err = await fail("/t", "permanent", "wrong_match", { matchId: OTHER_ID });
     assert.ok(err.message.includes(telemetryMatchId(MATCH_ID)));
     assert.equal(server.count("/t"), 1);
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() rejects a path-traversal match id before any request", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, dataDir, fail }) => {
     server.route("/t", json(SMALL));
     for (const bad of ["..", ".", "../x", "a/b", "", "a b", "x".repeat(129)]) {
-      const err = await expectTelemetryError(
-        downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: bad })),
-        "usage",
-        "bad_match_id",
-      );
+      const err = await fail("/t", "usage", "bad_match_id", { matchId: bad });
       if (bad !== "") assert.ok(err.message.includes(JSON.stringify(bad)), err.message);
     }
     assert.equal(server.count("/t"), 0);
-    await assertNothingLeft(dataDir);
     await assertNothingLeft(join(dataDir, ".."));
   });
 });
 
 Deno.test("downloadTelemetry() refuses a host outside the allow-list", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", json(SMALL));
-    const err = await expectTelemetryError(
-      downloadTelemetry(server.url("/t", "localhost"), opts(dataDir, { matchId: MATCH_ID })),
-      "usage",
-      "url_refused",
-    );
+    const err = await fail(server.url("/t", "localhost"), "usage", "url_refused");
     assert.match(err.message, /localhost/);
     assert.equal(server.count("/t"), 0);
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() refuses schemes other than https", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", json(SMALL));
     const strict = { allowHosts: ["127.0.0.1"], allowHttp: false };
-    await expectTelemetryError(
-      downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID, policy: strict })),
-      "usage",
-      "url_refused",
-    );
+    await fail("/t", "usage", "url_refused", { matchId: MATCH_ID, policy: strict });
     for (const url of ["ftp://127.0.0.1/t", "file:///etc/passwd", "not a url"]) {
-      await expectTelemetryError(
-        downloadTelemetry(url, opts(dataDir, { matchId: MATCH_ID })),
-        "usage",
-        "url_refused",
-      );
+      await fail(url, "usage", "url_refused");
     }
     assert.equal(server.count("/t"), 0);
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() follows a redirect to an allowed host", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download }) => {
     server.route("/start", redirect("/t"));
     server.route("/t", gzipEncoded(TELEMETRY_GZ));
-    const result = await downloadTelemetry(
-      server.url("/start"),
-      opts(dataDir, { matchId: MATCH_ID }),
-    );
+    const result = await download("/start");
     assert.equal(result.outcome, "downloaded");
     assert.deepEqual(await Deno.readFile(result.path), TELEMETRY_GZ);
   });
 });
 
 Deno.test("downloadTelemetry() refuses a redirect to a refused host", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/start", redirect(server.url("/t", "localhost")));
     server.route("/t", json(SMALL));
-    const err = await expectTelemetryError(
-      downloadTelemetry(server.url("/start"), opts(dataDir, { matchId: MATCH_ID })),
-      "usage",
-      "url_refused",
-    );
+    const err = await fail("/start", "usage", "url_refused");
     assert.match(err.message, /localhost/);
     assert.equal(server.count("/start"), 1);
     assert.equal(server.count("/t"), 0, "the refused host gets no request");
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() refuses a redirect to a refused scheme", async () => {
   // The redirect target is checked with the same policy as the first URL.
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/start", redirect("ftp://127.0.0.1/t"));
-    await expectTelemetryError(
-      downloadTelemetry(server.url("/start"), opts(dataDir, { matchId: MATCH_ID })),
-      "usage",
-      "url_refused",
-    );
-    await assertNothingLeft(dataDir);
+    await fail("/start", "usage", "url_refused");
   });
 });
 
 Deno.test("downloadTelemetry() follows 3 redirects but not 4", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download, fail }) => {
     for (let i = 1; i <= 4; i++) server.route(`/r${i}`, redirect(`/r${i + 1}`));
     server.route("/r5", json(SMALL));
-    const err = await expectTelemetryError(
-      downloadTelemetry(server.url("/r1"), opts(dataDir, { matchId: MATCH_ID })),
-      "permanent",
-      "too_many_redirects",
-    );
+    const err = await fail("/r1", "permanent", "too_many_redirects");
     assert.ok(!err.message.includes("\n"));
     assert.equal(server.count("/r4"), 1);
     assert.equal(server.count("/r5"), 0);
-    await assertNothingLeft(dataDir);
 
-    const result = await downloadTelemetry(server.url("/r2"), opts(dataDir, { matchId: MATCH_ID }));
+    const result = await download("/r2");
     assert.equal(result.outcome, "downloaded");
     assert.equal(server.count("/r5"), 1);
   });
 });
 
 Deno.test("downloadTelemetry() stops at maxBytes with a Content-Length", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", json(SMALL));
-    await expectTelemetryError(
-      downloadTelemetry(
-        server.url("/t"),
-        opts(dataDir, { matchId: MATCH_ID, maxBytes: SMALL.length - 1 }),
-      ),
-      "permanent",
-      "too_large",
-    );
+    await fail("/t", "permanent", "too_large", {
+      matchId: MATCH_ID,
+      limits: { maxBytes: SMALL.length - 1 },
+    });
     assert.equal(server.count("/t"), 1);
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() stops at maxBytes without a Content-Length", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download, fail }) => {
     server.route("/t", chunked(SMALL));
-    await expectTelemetryError(
-      downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID, maxBytes: 50_000 })),
-      "permanent",
-      "too_large",
-    );
+    await fail("/t", "permanent", "too_large", { matchId: MATCH_ID, limits: { maxBytes: 50_000 } });
     assert.equal(server.count("/t"), 1);
-    await assertNothingLeft(dataDir);
     // Exactly at the limit is fine.
-    const result = await downloadTelemetry(
-      server.url("/t"),
-      opts(dataDir, { matchId: MATCH_ID, maxBytes: SMALL.length }),
-    );
+    const result = await download("/t", { matchId: MATCH_ID, limits: { maxBytes: SMALL.length } });
     assert.equal(result.outcome, "downloaded");
   });
 });
 
 Deno.test("downloadTelemetry() stops at maxDecompressedBytes (gzip bomb)", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", gzipEncoded(TELEMETRY_GZ));
-    await expectTelemetryError(
-      downloadTelemetry(
-        server.url("/t"),
-        opts(dataDir, { matchId: MATCH_ID, maxDecompressedBytes: 1_000_000 }),
-      ),
-      "permanent",
-      "too_large",
-    );
-    await assertNothingLeft(dataDir);
+    await fail("/t", "permanent", "too_large", {
+      matchId: MATCH_ID,
+      limits: { maxDecompressedBytes: 1_000_000 },
+    });
+  });
+});
+
+Deno.test("downloadTelemetry() makes an existing file's directories durable before already_exists", async () => {
+  await withDownloads(async ({ server, download, dataDir }) => {
+    server.route("/t", json(SMALL));
+    const first = await download("/t");
+    // A crash between an earlier rename and its directory fsync leaves the
+    // entry unsynced: already_exists (and the ack that follows) must sync it.
+    const synced: string[] = [];
+    const fs: FileSystem = {
+      ...denoFileSystem,
+      syncDir: (path) => {
+        synced.push(path);
+        return denoFileSystem.syncDir(path);
+      },
+    };
+    const again = await download("/t", { matchId: MATCH_ID, fs });
+    assert.equal(again.outcome, "already_exists");
+    assert.deepEqual(synced.sort(), [dataDir, join(dataDir, `matchID=${MATCH_ID}`)].sort());
+    assert.equal(first.matchId, MATCH_ID);
   });
 });
 
 Deno.test("downloadTelemetry() reports already_exists on a second run without a request", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download }) => {
     server.route("/t", json(SMALL));
-    const first = await downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID }));
+    const first = await download("/t");
     const before = await Deno.readFile(first.path);
-    const second = await downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID }));
+    const second = await download("/t");
     assert.equal(second.outcome, "already_exists");
     assert.equal(second.path, first.path);
     assert.equal(second.bytes, first.bytes);
@@ -610,26 +530,23 @@ Deno.test("downloadTelemetry() reports already_exists on a second run without a 
 });
 
 Deno.test("downloadTelemetry() ignores a leftover temp file in the exists check", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, dataDir, download }) => {
     server.route("/t", json(SMALL));
     const dir = join(dataDir, `matchID=${MATCH_ID}`);
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeFile(join(dir, ".raw.json.gz.deadbeef0000.tmp"), encoder.encode("partial"));
-    const result = await downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID }));
+    const result = await download("/t");
     assert.equal(result.outcome, "downloaded");
     assert.equal(server.count("/t"), 1);
   });
 });
 
 Deno.test("downloadTelemetry() re-downloads with force", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, dataDir, download }) => {
     server.route("/t", [json(TELEMETRY), gzipEncoded(TELEMETRY_GZ)]);
-    const first = await downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID }));
+    const first = await download("/t");
     assert.notDeepEqual(await Deno.readFile(first.path), TELEMETRY_GZ);
-    const second = await downloadTelemetry(
-      server.url("/t"),
-      opts(dataDir, { matchId: MATCH_ID, force: true }),
-    );
+    const second = await download("/t", { matchId: MATCH_ID, force: true });
     assert.equal(second.outcome, "downloaded");
     assert.equal(server.count("/t"), 2);
     assert.deepEqual(await Deno.readFile(second.path), TELEMETRY_GZ, "replaced");
@@ -638,12 +555,12 @@ Deno.test("downloadTelemetry() re-downloads with force", async () => {
 });
 
 Deno.test("downloadTelemetry() keeps the old file when a forced download fails", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, dataDir, download }) => {
     server.route("/t", [json(SMALL), status(404)]);
-    const first = await downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID }));
+    const first = await download("/t");
     const before = await Deno.readFile(first.path);
     await expectTelemetryError(
-      downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: MATCH_ID, force: true })),
+      download("/t", { matchId: MATCH_ID, force: true }),
       "permanent",
       "http_status",
     );
@@ -653,9 +570,9 @@ Deno.test("downloadTelemetry() keeps the old file when a forced download fails",
 });
 
 Deno.test("downloadTelemetry() takes the match id from the content", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, dataDir, download }) => {
     server.route("/t", gzipEncoded(TELEMETRY_GZ));
-    const result = await downloadTelemetry(server.url("/t"), opts(dataDir));
+    const result = await download("/t", FROM_CONTENT);
     assert.equal(result.outcome, "downloaded");
     assert.equal(result.matchId, MATCH_ID);
     assert.equal(result.path, rawFile(dataDir));
@@ -666,7 +583,7 @@ Deno.test("downloadTelemetry() takes the match id from the content", async () =>
     ]);
 
     // Without a match id the content must be fetched to learn it; the stored file stays.
-    const again = await downloadTelemetry(server.url("/t"), opts(dataDir));
+    const again = await download("/t", FROM_CONTENT);
     assert.equal(again.outcome, "already_exists");
     assert.equal(server.count("/t"), 2);
     await assertNoTemps(dataDir);
@@ -674,96 +591,62 @@ Deno.test("downloadTelemetry() takes the match id from the content", async () =>
 });
 
 Deno.test("downloadTelemetry() fails clearly without a match id and LogMatchDefinition", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, download, fail }) => {
     const body = encoder.encode('[{"_T":"LogPlayerPosition","_D":"2024-11-28T12:00:00Z"}]');
     server.route("/t", json(body));
-    const err = await expectTelemetryError(
-      downloadTelemetry(server.url("/t"), opts(dataDir)),
-      "usage",
-      "no_match_id",
-    );
+    const err = await fail("/t", "usage", "no_match_id", FROM_CONTENT);
     assert.match(err.message, /--match-id/);
     assert.equal(server.count("/t"), 1);
-    await assertNothingLeft(dataDir);
 
     // With a match id such content is accepted: the first event is not checked then.
-    const result = await downloadTelemetry(server.url("/t"), opts(dataDir, { matchId: OTHER_ID }));
+    const result = await download("/t", { matchId: OTHER_ID });
     assert.equal(result.outcome, "downloaded");
   });
 });
 
 Deno.test("downloadTelemetry() rejects a MatchId that gives no valid match id", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     const slash = encoder.encode('[{"_T":"LogMatchDefinition","MatchId":"match.bro.eu.a/b"}]');
     const dot = encoder.encode('[{"_T":"LogMatchDefinition","MatchId":"match.bro.eu."}]');
     server.route("/slash", json(slash));
     server.route("/dot", json(dot));
-    const err = await expectTelemetryError(
-      downloadTelemetry(server.url("/slash"), opts(dataDir)),
-      "usage",
-      "bad_match_id",
-    );
+    const err = await fail("/slash", "usage", "bad_match_id", FROM_CONTENT);
     assert.ok(err.message.includes('"a/b"'), err.message);
-    await assertNothingLeft(dataDir);
-    await expectTelemetryError(
-      downloadTelemetry(server.url("/dot"), opts(dataDir)),
-      "usage",
-      "no_match_id",
-    );
-    await assertNothingLeft(dataDir);
+    await fail("/dot", "usage", "no_match_id", FROM_CONTENT);
   });
 });
 
 Deno.test("downloadTelemetry() downloads the real duo excerpt, plain and gzipped", async () => {
   const excerpt = await Deno.readFile(EXCERPT);
   const excerptGz = await gzipBytes(excerpt);
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, dataDir, download }) => {
     server.route("/plain", json(excerpt));
     server.route("/gz", gzipEncoded(excerptGz));
-    const plain = await downloadTelemetry(
-      server.url("/plain"),
-      opts(dataDir, { matchId: REAL_MATCH_ID }),
-    );
+    const plain = await download("/plain", { matchId: REAL_MATCH_ID });
     assert.equal(plain.outcome, "downloaded");
     assert.equal(plain.events, 29);
     assert.deepEqual(gunzip(await Deno.readFile(plain.path)), excerpt);
 
-    const gz = await downloadTelemetry(
-      server.url("/gz"),
-      opts(dataDir, { matchId: REAL_MATCH_ID, force: true }),
-    );
+    const gz = await download("/gz", { matchId: REAL_MATCH_ID, force: true });
     assert.equal(gz.outcome, "downloaded");
     assert.deepEqual(await Deno.readFile(gz.path), excerptGz);
 
-    const derived = await downloadTelemetry(server.url("/gz"), opts(dataDir, { force: true }));
+    const derived = await download("/gz", { force: true });
     assert.equal(derived.matchId, REAL_MATCH_ID);
     await assertNoTemps(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() rejects the real truncated 2018 file, plain and gzipped", async () => {
-  const truncated = await Deno.readFile(
-    TRUNCATED,
-  );
-  await withServer(async (server, dataDir) => {
+  const truncated = await Deno.readFile(TRUNCATED);
+  await withDownloads(async ({ server, fail }) => {
     server.route("/plain", json(truncated));
     server.route("/gz", gzipEncoded(await gzipBytes(truncated)));
     for (const path of ["/plain", "/gz"]) {
-      await expectTelemetryError(
-        downloadTelemetry(
-          server.url(path),
-          opts(dataDir, { matchId: "fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c" }),
-        ),
-        "permanent",
-        "invalid_json",
-      );
-      await assertNothingLeft(dataDir);
-      await expectTelemetryError(
-        downloadTelemetry(server.url(path), opts(dataDir)),
-        "permanent",
-        "invalid_json",
-      );
-      await assertNothingLeft(dataDir);
+      await fail(path, "permanent", "invalid_json", {
+        matchId: "fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c",
+      });
+      await fail(path, "permanent", "invalid_json", FROM_CONTENT);
     }
   });
 });
@@ -797,82 +680,62 @@ function fullDisk(okBytes: number): FileSystem & { created: string[] } {
 }
 
 Deno.test("downloadTelemetry() reports a failing disk as a transient io error", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/plain", json(TELEMETRY));
     server.route("/gz", gzipEncoded(TELEMETRY_GZ));
     for (const path of ["/plain", "/gz"]) {
       for (const matchId of [MATCH_ID, undefined]) {
         const fs = fullDisk(10_000);
-        const err = await expectTelemetryError(
-          downloadTelemetry(
-            server.url(path),
-            opts(dataDir, { fs, ...(matchId === undefined ? {} : { matchId }) }),
-          ),
-          "transient",
-          "io",
-        );
+        const err = await fail(path, "transient", "io", {
+          fs,
+          ...(matchId === undefined ? {} : { matchId }),
+        });
         assert.match(err.message, /No space left/);
         assert.equal(fs.created.length, 3, "retried: one temp file per attempt");
-        await assertNothingLeft(dataDir);
       }
     }
   });
 });
 
 Deno.test("downloadTelemetry() reports a failing rename as an io error and removes the temp", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", json(SMALL));
     const fs: FileSystem = {
       ...denoFileSystem,
       rename: () => Promise.reject(new Error("Input/output error (os error 5)")),
     };
-    await expectTelemetryError(
-      downloadTelemetry(server.url("/t"), opts(dataDir, { fs, matchId: MATCH_ID, attempts: 1 })),
-      "transient",
-      "io",
-    );
-    await assertNothingLeft(dataDir);
+    await fail("/t", "transient", "io", { fs, matchId: MATCH_ID, retry: { attempts: 1 } });
   });
 });
 
 Deno.test("downloadTelemetry() stops on abort and leaves nothing", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", stall(SMALL, 1000));
     const controller = new AbortController();
-    const promise = downloadTelemetry(
-      server.url("/t"),
-      opts(dataDir, {
-        matchId: MATCH_ID,
-        signal: controller.signal,
-        timeouts: { idleMs: 5000 },
-        onProgress: () => controller.abort(),
-      }),
-    );
-    await expectTelemetryError(promise, "transient", "aborted");
+    await fail("/t", "transient", "aborted", {
+      matchId: MATCH_ID,
+      signal: controller.signal,
+      timeouts: { idleMs: 5000 },
+      onProgress: () => controller.abort(),
+    });
     assert.equal(server.count("/t"), 1, "no retry after abort");
-    await assertNothingLeft(dataDir);
   });
 });
 
 Deno.test("downloadTelemetry() stops on abort during the backoff", async () => {
-  await withServer(async (server, dataDir) => {
+  await withDownloads(async ({ server, fail }) => {
     server.route("/t", status(503));
     const controller = new AbortController();
-    const promise = downloadTelemetry(
-      server.url("/t"),
-      opts(dataDir, {
-        matchId: MATCH_ID,
-        signal: controller.signal,
-        onRetry: () => controller.abort(),
-        sleep: (_ms, signal) =>
-          new Promise((_resolve, reject) => {
-            if (signal?.aborted) reject(signal.reason);
-            signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
-          }),
-      }),
-    );
-    await expectTelemetryError(promise, "transient", "aborted");
+    await fail("/t", "transient", "aborted", {
+      matchId: MATCH_ID,
+      signal: controller.signal,
+      onRetry: () => controller.abort(),
+      sleep: (_ms, signal) =>
+        new Promise((_resolve, reject) => {
+          if (signal?.aborted) reject(signal.reason);
+          signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+        }),
+    });
     assert.equal(server.count("/t"), 1);
-    await assertNothingLeft(dataDir);
   });
 });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { topologyNames } from "../../src/queue/topology.ts";
 import { toDownloadSettings } from "../../src/cli/download_options.ts";
 import { TelemetryError } from "../../src/core/errors.ts";
-import { type ConsumeFlags, redactAmqpUrl, resolveConsumeConfig } from "../../src/queue/config.ts";
+import { type ConsumeFlags, resolveConsumeConfig } from "../../src/queue/config.ts";
+import { redactAmqpUrl } from "../../src/queue/broker_settings.ts";
 
 const download = toDownloadSettings({
   dataDir: "/tmp/data",

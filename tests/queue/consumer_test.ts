@@ -33,7 +33,7 @@ async function scenario(
   }
 }
 
-Deno.test("Worker stores the file, announces it with every field, and acks", async () => {
+Deno.test("Consumer stores the file, announces it with every field, and acks", async () => {
   await scenario(async ({ server, broker, worker }) => {
     const job = {
       match_id: "happy-1",
@@ -86,7 +86,7 @@ Deno.test("Worker stores the file, announces it with every field, and acks", asy
   });
 });
 
-Deno.test("Worker announces an already stored file without downloading it", async () => {
+Deno.test("Consumer announces an already stored file without downloading it", async () => {
   await scenario(async ({ server, broker, worker }) => {
     await Deno.mkdir(`${worker.dataDir}/matchID=there-1`, { recursive: true });
     await Deno.writeFile(`${worker.dataDir}/matchID=there-1/raw.json.gz`, await server.gzip("x"));
@@ -101,7 +101,7 @@ Deno.test("Worker announces an already stored file without downloading it", asyn
   });
 });
 
-Deno.test("Worker dead-letters every permanent failure with x-error headers and publishes nothing else", async () => {
+Deno.test("Consumer dead-letters every permanent failure with x-error headers and publishes nothing else", async () => {
   await scenario(async ({ server, broker, worker }) => {
     const other = await gzipBytes(new TextEncoder().encode("[1,2"));
     server.behave = (matchId) => {
@@ -174,7 +174,7 @@ Deno.test("Worker dead-letters every permanent failure with x-error headers and 
   });
 });
 
-Deno.test("Worker sends a transient failure through the retry queue, then succeeds", async () => {
+Deno.test("Consumer sends a transient failure through the retry queue, then succeeds", async () => {
   await scenario(async ({ server, broker, worker }) => {
     server.behave = (_id, request) =>
       request <= 2 ? { type: "status", status: 503 } : { type: "ok" };
@@ -193,7 +193,7 @@ Deno.test("Worker sends a transient failure through the retry queue, then succee
   });
 });
 
-Deno.test("Worker dead-letters a transient failure after --max-deliveries", async () => {
+Deno.test("Consumer dead-letters a transient failure after --max-deliveries", async () => {
   await scenario(async ({ server, broker, worker }) => {
     server.behave = () => ({ type: "status", status: 503 });
     await broker.publish({ match_id: "down-1", telemetry_url: server.url("down-1") });
@@ -213,7 +213,7 @@ Deno.test("Worker dead-letters a transient failure after --max-deliveries", asyn
   }, { flags: { maxDeliveries: 3 }, attempts: 2 });
 });
 
-Deno.test("Worker gives a message replayed from the DLQ a fresh delivery count", async () => {
+Deno.test("Consumer gives a message replayed from the DLQ a fresh delivery count", async () => {
   await scenario(async ({ server, broker, worker }) => {
     await broker.publish(
       { match_id: "replay-1", telemetry_url: server.url("replay-1") },
@@ -225,7 +225,7 @@ Deno.test("Worker gives a message replayed from the DLQ a fresh delivery count",
   });
 });
 
-Deno.test("Worker runs --concurrency downloads at once, never more", async () => {
+Deno.test("Consumer runs --concurrency downloads at once, never more", async () => {
   await scenario(async ({ server, broker, worker }) => {
     server.behave = () => ({ type: "ok", delayMs: 300 });
     for (let i = 0; i < 9; i++) {

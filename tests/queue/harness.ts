@@ -11,7 +11,7 @@ import { toDownloadSettings } from "../../src/cli/download_options.ts";
 import { createLogger } from "../../src/cli/logger.ts";
 import { type ConsumeFlags, resolveConsumeConfig } from "../../src/queue/config.ts";
 import { type TopologyNames, topologyNames } from "../../src/queue/topology.ts";
-import { Worker, type WorkerOptions } from "../../src/queue/worker.ts";
+import { Consumer, type ConsumerOptions } from "../../src/queue/consumer.ts";
 import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
 import { recordEnv, testBrokerUrl } from "../support/test_broker.ts";
 
@@ -201,7 +201,7 @@ export async function waitFor(
 
 /** An in-process worker with its log lines. */
 export interface RunningWorker {
-  worker: Worker;
+  worker: Consumer;
   done: Promise<void>;
   logs: Record<string, unknown>[];
   dataDir: string;
@@ -218,7 +218,7 @@ export async function startWorker(
     flags?: Partial<ConsumeFlags>;
     attempts?: number;
     dataDir?: string;
-    worker?: Partial<WorkerOptions>;
+    worker?: Partial<ConsumerOptions>;
   } = {},
 ): Promise<RunningWorker> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "consume-test-" });
@@ -251,7 +251,7 @@ export async function startWorker(
       maxRetryAfter: 1,
     }),
   });
-  const worker = new Worker(config, { log, ...options.worker });
+  const worker = new Consumer(config, { log, ...options.worker });
   const done = worker.run();
   await waitFor(() => worker.healthy, { what: "worker connected" });
   return {

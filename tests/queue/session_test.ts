@@ -4,7 +4,7 @@ import { realSleep } from "../../src/core/http/retry.ts";
 import { toDownloadSettings } from "../../src/cli/download_options.ts";
 import { resolveConsumeConfig } from "../../src/queue/config.ts";
 import { createMetrics, serveMetrics } from "../../src/queue/metrics.ts";
-import { BrokerConfigError, Worker } from "../../src/queue/worker.ts";
+import { BrokerConfigError, Consumer } from "../../src/queue/consumer.ts";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { nodeTest, testBrokerUrl } from "../support/test_broker.ts";
 import { randomEnv, startWorker, TelemetryServer, TestBroker, waitFor } from "./harness.ts";
@@ -35,11 +35,11 @@ function config(env: string, amqpUrl: string) {
   });
 }
 
-Deno.test("Worker.run() fails fast with BrokerConfigError when the broker refuses the login", async () => {
+Deno.test("Consumer.run() fails fast with BrokerConfigError when the broker refuses the login", async () => {
   const lines: string[] = [];
   const url = new URL(await testBrokerUrl());
   url.password = "wrong-secret";
-  const worker = new Worker(config(randomEnv(), url.href), {
+  const worker = new Consumer(config(randomEnv(), url.href), {
     log: createLogger({ format: "json", write: (l) => lines.push(l) }),
   });
   await assert.rejects(worker.run(), (err) => {
@@ -51,9 +51,9 @@ Deno.test("Worker.run() fails fast with BrokerConfigError when the broker refuse
   assert.doesNotMatch(lines.join("\n"), /wrong-secret/);
 });
 
-Deno.test("Worker.run() keeps retrying an unreachable broker until stopped", async () => {
+Deno.test("Consumer.run() keeps retrying an unreachable broker until stopped", async () => {
   const lines: Record<string, unknown>[] = [];
-  const worker = new Worker(config(randomEnv(), "amqp://guest:guest@127.0.0.1:1/%2F"), {
+  const worker = new Consumer(config(randomEnv(), "amqp://guest:guest@127.0.0.1:1/%2F"), {
     log: createLogger({ format: "json", write: (l) => lines.push(JSON.parse(l)) }),
     sleep: (_ms, signal) => realSleep(10, signal),
   });
@@ -67,7 +67,7 @@ Deno.test("Worker.run() keeps retrying an unreachable broker until stopped", asy
 });
 
 nodeTest(
-  "Worker declares the retry queue with TTL and dead-lettering back to the main queue",
+  "Consumer declares the retry queue with TTL and dead-lettering back to the main queue",
   async (node) => {
     const env = randomEnv();
     const broker = await TestBroker.open(env, 200);
@@ -112,7 +112,7 @@ nodeTest(
 );
 
 nodeTest(
-  "Worker reconnects, redeclares and resumes after the broker closes its connection",
+  "Consumer reconnects, redeclares and resumes after the broker closes its connection",
   async (node) => {
     const env = randomEnv();
     const server = new TelemetryServer();

@@ -26,7 +26,7 @@ import { matchIdFromTelemetry, telemetryMatches } from "../store/match_id.ts";
 import { createReleaser } from "./memory.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
 import { peekUntil } from "./peek_stream.ts";
-import { inlineValidation, type OpenValidation } from "./validator_pool.ts";
+import { inlineValidation, type OpenValidation } from "./validation_thread.ts";
 
 /** Default cap of decompressed bytes (4 GiB): stops decompression bombs. */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * 1024 ** 3;
@@ -58,7 +58,7 @@ export interface IngestOptions {
   onContentBytes?: (total: number) => void;
   /**
    * Where the JSON is validated: inline by default; a long-running process
-   * passes a {@linkcode ValidatorPool}'s `open` to validate on another core.
+   * passes a {@linkcode ValidationThread}'s `open` to validate on another core.
    * @default {inlineValidation}
    */
   openValidation?: OpenValidation;

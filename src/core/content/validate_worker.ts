@@ -1,5 +1,5 @@
 /**
- * Worker side of {@linkcode ValidatorPool}: runs one {@linkcode JsonValidator}
+ * Worker side of {@linkcode ValidationThread}: runs one {@linkcode JsonValidator}
  * per stream id, so validation runs on its own core while the main thread
  * receives, decompresses and writes.
  *

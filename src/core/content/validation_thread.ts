@@ -1,6 +1,6 @@
 /**
  * JSON validation on a second core, for long-running processes (`consume`).
- * A {@linkcode ValidatorPool} owns one worker (`validate_worker.ts`) running
+ * A {@linkcode ValidationThread} owns one worker (`validate_worker.ts`) running
  * a {@linkcode JsonValidator} per stream; the main thread copies each chunk
  * into a pooled buffer and goes on decompressing and writing while the
  * worker validates. One-shot commands validate inline
@@ -48,7 +48,7 @@ export type OpenValidation = () => Validation;
  *
  * @example
  * ```ts
- * import { inlineValidation } from "./validator_pool.ts";
+ * import { inlineValidation } from "./validation_thread.ts";
  * const validation = inlineValidation();
  * await validation.push(new TextEncoder().encode('[{"_T":"LogMatchStart"}]'));
  * const summary = await validation.end();
@@ -179,9 +179,9 @@ class RemoteValidation implements Validation {
 
 /**
  * One validation worker shared by the streams of a long-running process.
- * Started on first use; {@linkcode ValidatorPool.close} stops it.
+ * Started on first use; {@linkcode ValidationThread.close} stops it.
  */
-export class ValidatorPool {
+export class ValidationThread {
   #worker: Worker | undefined;
   #open = new Map<number, RemoteValidation>();
   #nextId = 1;

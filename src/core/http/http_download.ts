@@ -6,19 +6,26 @@
  * @module
  */
 
-import { TelemetryError } from "../errors.ts";
+import { abortedError, TelemetryError } from "../errors.ts";
 import { type HttpGet, nodeHttpGet } from "./http_client.ts";
 import { checkUrl, redactUrl, type UrlPolicy } from "./url_policy.ts";
 
-/** Timeouts of one attempt, in milliseconds. */
+/** Timeouts of one attempt, in milliseconds: the `--*-timeout` flags. */
 export interface HttpTimeouts {
   /** No response headers within this long. @default {30000} */
   headersMs?: number;
   /** No body bytes for this long. @default {30000} */
   idleMs?: number;
   /** The whole attempt, body included. @default {120000} */
-  totalMs?: number;
+  attemptMs?: number;
 }
+
+/** The defaults of {@linkcode HttpTimeouts}, which the flags show too. */
+export const DEFAULT_TIMEOUTS: Required<HttpTimeouts> = {
+  headersMs: 30_000,
+  idleMs: 30_000,
+  attemptMs: 120_000,
+};
 
 /** Options of {@linkcode openDownload}. */
 export interface OpenDownloadOptions {
@@ -96,52 +103,55 @@ export async function openDownload(
     headers = {},
     onBytes,
   } = options;
-  const { headersMs = 30_000, idleMs = 30_000, totalMs = 120_000 } = timeouts;
+  const {
+    headersMs = DEFAULT_TIMEOUTS.headersMs,
+    idleMs = DEFAULT_TIMEOUTS.idleMs,
+    attemptMs = DEFAULT_TIMEOUTS.attemptMs,
+  } = timeouts;
 
+  // The attempt ends on the first of: the caller's signal, the attempt
+  // timeout, a timeout of our own (headers, idle) or close().
   const controller = new AbortController();
-  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const attemptTimeout = AbortSignal.timeout(attemptMs);
+  const attempt = AbortSignal.any([
+    controller.signal,
+    attemptTimeout,
+    ...(signal === undefined ? [] : [signal]),
+  ]);
   function abortWith(reason: unknown) {
     if (!controller.signal.aborted) controller.abort(reason);
   }
-  function onOuterAbort() {
-    abortWith(
-      new TelemetryError("transient", "aborted", "download aborted", { cause: signal?.reason }),
-    );
+  /** Why the attempt ended, as the error to throw. */
+  function attemptError(): TelemetryError {
+    if (controller.signal.aborted && controller.signal.reason instanceof TelemetryError) {
+      return controller.signal.reason;
+    }
+    if (attemptTimeout.aborted) {
+      return timeoutError(`download took longer than ${attemptMs / 1000} s`);
+    }
+    return abortedError(attempt.reason);
   }
-  if (signal?.aborted) onOuterAbort();
-  signal?.addEventListener("abort", onOuterAbort, { once: true });
   function close() {
-    for (const t of timers) clearTimeout(t);
-    timers.clear();
-    signal?.removeEventListener("abort", onOuterAbort);
-    abortWith(new TelemetryError("transient", "aborted", "download closed"));
+    abortWith(abortedError());
   }
-  timers.add(setTimeout(() => {
-    abortWith(timeoutError(`download took longer than ${totalMs / 1000} s`));
-  }, totalMs));
 
   try {
     let current = checkUrl(url, policy);
     for (let hop = 0;; hop++) {
+      const host = current.host;
       const headersTimer = setTimeout(() => {
-        abortWith(
-          timeoutError(
-            `no response headers from ${current.host} within ${headersMs / 1000} s`,
-          ),
-        );
+        abortWith(timeoutError(`no response headers from ${host} within ${headersMs / 1000} s`));
       }, headersMs);
-      timers.add(headersTimer);
       let response;
       try {
         response = await httpGet(current, {
           headers: { "accept-encoding": "gzip", "user-agent": "pewstats-telemetry", ...headers },
-          signal: controller.signal,
+          signal: attempt,
         });
       } catch (err) {
-        throw controller.signal.aborted ? controller.signal.reason : networkError(current, err);
+        throw attempt.aborted ? attemptError() : networkError(current, err);
       } finally {
         clearTimeout(headersTimer);
-        timers.delete(headersTimer);
       }
       const { status } = response;
       if (status >= 300 && status < 400 && response.headers["location"] !== undefined) {
@@ -171,7 +181,7 @@ export async function openDownload(
       const body = guardBody(response.body, current, {
         idleMs,
         onIdle: abortWith,
-        timers,
+        attemptError: () => attempt.aborted ? attemptError() : undefined,
         maxBytes,
         contentLength,
         ...(onBytes === undefined ? {} : { onBytes }),
@@ -196,8 +206,8 @@ interface GuardBodyOptions {
   idleMs: number;
   /** Aborts the attempt with the timeout error. */
   onIdle: (reason: unknown) => void;
-  /** Where the idle timer is registered, so `close()` clears it. */
-  timers: Set<ReturnType<typeof setTimeout>>;
+  /** The error that ended the attempt, once it has ended. */
+  attemptError: () => TelemetryError | undefined;
   /** The size cap on received bytes. */
   maxBytes: number;
   /** The announced length, checked at the end. */
@@ -222,24 +232,25 @@ function guardBody(
   url: URL,
   options: GuardBodyOptions,
 ): ReadableStream<Uint8Array> {
-  const { idleMs, onIdle, timers, maxBytes, contentLength, onBytes } = options;
+  const { idleMs, onIdle, attemptError, maxBytes, contentLength, onBytes } = options;
   const reader = body.getReader();
   let received = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      // Cleared when the read settles, which an ended attempt makes happen at once.
       const timer = setTimeout(() => {
         onIdle(timeoutError(`no data from ${url.host} for ${idleMs / 1000} s`));
       }, idleMs);
-      timers.add(timer);
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
         chunk = await reader.read();
       } catch (err) {
-        controller.error(err instanceof TelemetryError ? err : networkError(url, err));
+        controller.error(
+          err instanceof TelemetryError ? err : attemptError() ?? networkError(url, err),
+        );
         return;
       } finally {
         clearTimeout(timer);
-        timers.delete(timer);
       }
       if (chunk.done) {
         if (contentLength !== undefined && received < contentLength) {

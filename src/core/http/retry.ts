@@ -41,14 +41,25 @@ export interface RetryEvent {
   error: unknown;
 }
 
-/** Options of {@linkcode retry}. */
-export interface RetryOptions {
+/** How often and how patiently to retry: the `--attempts`, `--backoff` and `--max-retry-after` flags. */
+export interface RetrySettings {
   /** Attempts in all, the first included. @default {3} */
-  maxAttempts?: number;
-  /** Base delay: the wait after attempt n is `baseDelayMs * 2^n`. @default {1000} */
-  baseDelayMs?: number;
+  attempts?: number;
+  /** The wait after attempt n is `backoffMs * 2^n`. @default {1000} */
+  backoffMs?: number;
   /** Upper bound on a server-requested delay (`Retry-After`). @default {60000} */
   maxRetryAfterMs?: number;
+}
+
+/** The defaults of {@linkcode RetrySettings}, which the flags show too. */
+export const DEFAULT_RETRY: Required<RetrySettings> = {
+  attempts: 3,
+  backoffMs: 1000,
+  maxRetryAfterMs: 60_000,
+};
+
+/** Options of {@linkcode retry}. */
+export interface RetryOptions extends RetrySettings {
   /** Whether an error is worth another attempt. @default {transient TelemetryError} */
   isRetriable?: (err: unknown) => boolean;
   /** Called before each wait. */
@@ -80,25 +91,25 @@ export async function retry<T>(
   options: RetryOptions = {},
 ): Promise<T> {
   const {
-    maxAttempts = 3,
-    baseDelayMs = 1000,
-    maxRetryAfterMs = 60_000,
+    attempts = DEFAULT_RETRY.attempts,
+    backoffMs = DEFAULT_RETRY.backoffMs,
+    maxRetryAfterMs = DEFAULT_RETRY.maxRetryAfterMs,
     isRetriable = isTransient,
     onRetry,
     signal,
     sleep = realSleep,
   } = options;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+  if (!Number.isInteger(attempts) || attempts < 1) {
     throw new RangeError(
-      `Cannot retry as 'maxAttempts' must be a positive integer: current value is ${maxAttempts}`,
+      `Cannot retry as 'attempts' must be a positive integer: current value is ${attempts}`,
     );
   }
   for (let attempt = 1;; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
-      if (attempt >= maxAttempts || !isRetriable(err) || signal?.aborted) throw err;
-      const delayMs = backoffDelay(attempt, { baseDelayMs, maxRetryAfterMs, error: err });
+      if (attempt >= attempts || !isRetriable(err) || signal?.aborted) throw err;
+      const delayMs = backoffDelay(attempt, { backoffMs, maxRetryAfterMs, error: err });
       onRetry?.({ attempt, delayMs, error: err });
       await sleep(delayMs, signal);
     }
@@ -115,9 +126,9 @@ export async function retry<T>(
  */
 export function backoffDelay(
   attempt: number,
-  options: { baseDelayMs: number; maxRetryAfterMs: number; error?: unknown },
+  options: { backoffMs: number; maxRetryAfterMs: number; error?: unknown },
 ): number {
-  const exponential = options.baseDelayMs * 2 ** attempt;
+  const exponential = options.backoffMs * 2 ** attempt;
   const err = options.error;
   if (err instanceof TelemetryError && err.retryAfterSeconds !== undefined) {
     return Math.max(exponential, Math.min(err.retryAfterSeconds * 1000, options.maxRetryAfterMs));

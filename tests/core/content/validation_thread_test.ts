@@ -4,8 +4,8 @@ import { ingest } from "../../../src/core/content/ingest.ts";
 import {
   inlineValidation,
   type Validation,
-  ValidatorPool,
-} from "../../../src/core/content/validator_pool.ts";
+  ValidationThread,
+} from "../../../src/core/content/validation_thread.ts";
 import { generateTelemetry, gzipBytes } from "../../support/telemetry_fixture.ts";
 
 const JSON_BYTES = generateTelemetry({ matchId: "v1", events: 4_000 });
@@ -14,8 +14,8 @@ async function feed(validation: Validation, bytes: Uint8Array, chunk = 100_000):
   for (let i = 0; i < bytes.length; i += chunk) await validation.push(bytes.subarray(i, i + chunk));
 }
 
-async function withPool(fn: (pool: ValidatorPool) => Promise<void>): Promise<void> {
-  const pool = new ValidatorPool();
+async function withPool(fn: (pool: ValidationThread) => Promise<void>): Promise<void> {
+  const pool = new ValidationThread();
   try {
     await fn(pool);
   } finally {
@@ -30,7 +30,7 @@ function broken(): { bytes: Uint8Array; at: number } {
   return { bytes, at };
 }
 
-Deno.test("ValidatorPool validates like inline validation", async () => {
+Deno.test("ValidationThread validates like inline validation", async () => {
   await withPool(async (pool) => {
     const remote = pool.open();
     const local = inlineValidation();
@@ -41,7 +41,7 @@ Deno.test("ValidatorPool validates like inline validation", async () => {
   });
 });
 
-Deno.test("ValidatorPool reports the first error with its offset", async () => {
+Deno.test("ValidationThread reports the first error with its offset", async () => {
   const { bytes, at } = broken();
   await withPool(async (pool) => {
     const remote = pool.open();
@@ -56,7 +56,7 @@ Deno.test("ValidatorPool reports the first error with its offset", async () => {
   });
 });
 
-Deno.test("ValidatorPool keeps concurrent streams apart", async () => {
+Deno.test("ValidationThread keeps concurrent streams apart", async () => {
   const { bytes } = broken();
   await withPool(async (pool) => {
     const good = Array.from({ length: 6 }, () => pool.open());
@@ -79,7 +79,7 @@ Deno.test("ValidatorPool keeps concurrent streams apart", async () => {
   });
 });
 
-Deno.test("ValidatorPool flush() surfaces an error in content already pushed", async () => {
+Deno.test("ValidationThread flush() surfaces an error in content already pushed", async () => {
   const { bytes } = broken();
   await withPool(async (pool) => {
     const remote = pool.open();
@@ -93,15 +93,15 @@ Deno.test("ValidatorPool flush() surfaces an error in content already pushed", a
   });
 });
 
-Deno.test("ValidatorPool close() fails the validations still open", async () => {
-  const pool = new ValidatorPool();
+Deno.test("ValidationThread close() fails the validations still open", async () => {
+  const pool = new ValidationThread();
   const remote = pool.open();
   await remote.push(JSON_BYTES.subarray(0, 1000));
   pool.close();
   await assert.rejects(remote.end(), /validation worker stopped/);
 });
 
-Deno.test("ingest() with a ValidatorPool gives the same result and error precedence as inline", async () => {
+Deno.test("ingest() with a ValidationThread gives the same result and error precedence as inline", async () => {
   const gz = await gzipBytes(JSON_BYTES);
   const { bytes, at } = broken();
   // Invalid JSON early, then the gzip cut short: the earlier problem is the one reported.

@@ -18,7 +18,7 @@ import {
   stall,
   startServer,
   status,
-  type TestServer,
+  withServer,
 } from "../../support/http_server.ts";
 import { generateTelemetry, gzipBytes } from "../../support/telemetry_fixture.ts";
 
@@ -26,19 +26,10 @@ const BODY = generateTelemetry({ matchId: "abc", events: 2_000 });
 const BODY_GZ = await gzipBytes(BODY);
 const URL_HERE = new URL("https://telemetry-cdn.pubg.com/x-telemetry.json");
 
-async function withServer(fn: (server: TestServer) => Promise<void>): Promise<void> {
-  const server = startServer();
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
-
 function opts(extra: Partial<OpenDownloadOptions> = {}): OpenDownloadOptions {
   return {
     policy: { allowHosts: ["127.0.0.1"], allowHttp: true },
-    timeouts: { headersMs: 2_000, idleMs: 300, totalMs: 10_000 },
+    timeouts: { headersMs: 2_000, idleMs: 300, attemptMs: 10_000 },
     ...extra,
   };
 }
@@ -209,11 +200,11 @@ Deno.test("openDownload() does not count a slow consumer as an idle server", asy
   });
 });
 
-Deno.test("openDownload() fails an attempt over totalMs", async () => {
+Deno.test("openDownload() fails an attempt over attemptMs", async () => {
   await withServer(async (server) => {
     server.route("/slow", slow(BODY, { chunkSize: 1000, intervalMs: 50 }));
     const err = await expectTelemetryError(
-      fetchAll(server.url("/slow"), opts({ timeouts: { idleMs: 1000, totalMs: 300 } })),
+      fetchAll(server.url("/slow"), opts({ timeouts: { idleMs: 1000, attemptMs: 300 } })),
       "transient",
       "timeout",
     );

@@ -18,11 +18,11 @@ Deno.test("retry() retries transient errors with 2^attempt backoff, then succeed
   assert.deepEqual(sleeps, [2000, 4000]);
 });
 
-Deno.test("retry() gives up after maxAttempts and rethrows the last error", async () => {
+Deno.test("retry() gives up after the last attempt and rethrows its error", async () => {
   let calls = 0;
   await assert.rejects(
     retry(() => Promise.reject(transient({ cause: ++calls })), {
-      maxAttempts: 3,
+      attempts: 3,
       sleep: () => Promise.resolve(),
     }),
     (err: unknown) => err instanceof TelemetryError && err.cause === 3,
@@ -41,15 +41,15 @@ Deno.test("retry() does not retry permanent or usage errors", async () => {
   }
 });
 
-Deno.test("retry() validates maxAttempts before doing any work", async () => {
-  await assert.rejects(retry(() => Promise.resolve(1), { maxAttempts: 0 }), RangeError);
+Deno.test("retry() validates the attempts before doing any work", async () => {
+  await assert.rejects(retry(() => Promise.resolve(1), { attempts: 0 }), RangeError);
 });
 
 Deno.test("retry() stops when the signal aborts during the wait", async () => {
   const controller = new AbortController();
   const started = performance.now();
   const run = retry(() => Promise.reject(transient()), {
-    baseDelayMs: 10_000,
+    backoffMs: 10_000,
     signal: controller.signal,
   });
   setTimeout(() => controller.abort(new Error("stop")), 20);
@@ -58,7 +58,7 @@ Deno.test("retry() stops when the signal aborts during the wait", async () => {
 });
 
 Deno.test("backoffDelay() honours Retry-After up to the cap", () => {
-  const base = { baseDelayMs: 1000, maxRetryAfterMs: 60_000 };
+  const base = { backoffMs: 1000, maxRetryAfterMs: 60_000 };
   assert.equal(backoffDelay(1, base), 2000);
   assert.equal(backoffDelay(2, base), 4000);
   assert.equal(backoffDelay(1, { ...base, error: transient({ retryAfterSeconds: 30 }) }), 30_000);

@@ -1,0 +1,36 @@
+/**
+ * The broker flags of every command that talks to RabbitMQ (`--env`,
+ * `--amqp-url`), defined once, with the environment variables that fill
+ * them. `src/queue/broker_settings.ts` resolves them.
+ *
+ * @module
+ */
+
+import { type Command, Option, type OptionValues } from "commander";
+
+/**
+ * The `Environment:` lines of the broker flags, for a command's help text.
+ */
+export const BROKER_ENV_HELP = `  TELEMETRY_ENV, ENVIRONMENT   default for --env (in that order)
+  RABBITMQ_URL                 default for --amqp-url
+  RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_VHOST
+                               build the URL when neither is set
+                               (defaults 127.0.0.1, 5672, guest, guest, /)`;
+
+/**
+ * Adds `--env` and `--amqp-url` to a command, keeping commander's inferred
+ * option types. Their environment fallbacks are applied by
+ * `resolveBrokerSettings`, which also validates them.
+ *
+ * @param command The command.
+ * @returns The same command, typed with the added flags.
+ */
+export function addBrokerOptions<
+  Args extends unknown[],
+  Opts extends OptionValues,
+  Globals extends OptionValues,
+>(command: Command<Args, Opts, Globals>) {
+  return command
+    .addOption(new Option("--env <name>", "environment suffix of every queue name ([a-z0-9-]+)"))
+    .addOption(new Option("--amqp-url <url>", "broker URL, amqp:// or amqps://"));
+}
