@@ -1,184 +1,108 @@
 /**
- * `deno task bench`: measures `telemetry download` against shell baselines in
- * the same run, then the other commands' benchmarks when present.
+ * `deno task bench`: runs the benchmarks one after the other, each in its own
+ * process, and stops at the first that fails. Each prints its own table, with
+ * the baselines it runs beside ours:
  *
- * Download: generated telemetry of 40 MB and 400 MB served from a loopback
- * server in its own process, as plain JSON and with `Content-Encoding: gzip`;
- * ours runs as a whole process the way a user runs it (`deno run` with the
- * binary's permissions). Baselines: `curl -s URL | gzip -6 > file` (plain)
- * and `curl -s -H 'Accept-Encoding: gzip' -o file URL && gzip -t file` (gzip).
+ * - `download`: `scripts/bench_download.ts` (`--sizes`, `--runs`);
+ * - `verify`: `scripts/bench_verify.ts` (`--verify-files`, `--verify-mb`,
+ *   `--python-files`, `--verify-runs`);
+ * - `consume`: `scripts/bench_consume.ts` (`--jobs`, `--concurrency`, `--plain`);
+ * - `validator`: `scripts/bench_validator.ts`, whose flags (`--mb`, `--runs`,
+ *   ...) this runner does not know: they reach it with `--only validator`,
+ *   and a full run runs it with its defaults.
  *
- * Flags: `--sizes 40,400` (MB), `--runs N` (repeats of the 40 MB cases),
- * `--only download|verify|consume`.
+ * Usage: `deno task bench [--only download|verify|consume|validator] [flags]`.
+ * Every other flag goes to the benchmark that declares it, e.g.
+ * `deno task bench --only download --sizes 40 --runs 1`; an unknown flag
+ * is an error (exit 2).
  *
  * @module
  */
 
-import { measure, type Measurement, median, printTable } from "./bench_lib.ts";
-import { CLI_FLAGS } from "./permissions.ts";
-import { telemetryChunks } from "../tests/support/telemetry_fixture.ts";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { CONSUME_BENCH_OPTIONS } from "./bench_consume.ts";
+import { DOWNLOAD_BENCH_OPTIONS } from "./bench_download.ts";
+import { VERIFY_BENCH_OPTIONS } from "./bench_verify.ts";
 
-const PLAIN_BASELINE = "baseline: curl | gzip -6";
-const GZIP_BASELINE = "baseline: curl -H 'Accept-Encoding: gzip' && gzip -t";
-const root = new URL("../", import.meta.url).pathname;
-const dataDir = `${root}bench-data/download`;
-
-function flag(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Deno.args[i + 1] ?? fallback : fallback;
+/** A benchmark script; `options` are the flags it takes from this runner. */
+interface Benchmark {
+  name: string;
+  script: string;
+  options?: NonNullable<ParseArgsConfig["options"]>;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** The benchmarks, in running order. */
+const BENCHMARKS: Benchmark[] = [
+  { name: "download", script: "bench_download.ts", options: DOWNLOAD_BENCH_OPTIONS },
+  { name: "verify", script: "bench_verify.ts", options: VERIFY_BENCH_OPTIONS },
+  { name: "consume", script: "bench_consume.ts", options: CONSUME_BENCH_OPTIONS },
+  { name: "validator", script: "bench_validator.ts" },
+];
+
+/**
+ * Which benchmarks to run, and the arguments of each.
+ *
+ * @param args The runner's arguments.
+ * @returns Script file (in `scripts/`) and arguments, in running order.
+ * @throws {TypeError} On an unknown benchmark or flag.
+ *
+ * @example
+ * ```ts ignore
+ * import { benchPlan } from "./bench.ts";
+ * benchPlan(["--only", "download", "--sizes", "40"]); // [["bench_download.ts", ["--sizes", "40"]]]
+ * ```
+ */
+export function benchPlan(args: string[]): [script: string, args: string[]][] {
+  const { only } = parseArgs({ args, options: { only: { type: "string" } }, strict: false }).values;
+  const selected = BENCHMARKS.filter((b) => only === undefined || b.name === only);
+  if (selected.length === 0) {
+    throw new TypeError(`--only must be one of ${BENCHMARKS.map((b) => b.name).join(", ")}`);
+  }
+  if (selected.length === 1 && selected[0]?.options === undefined) {
+    return [[selected[0]!.script, withoutOnly(args)]];
+  }
+  const { tokens } = parseArgs({
+    args,
+    options: Object.assign({ only: { type: "string" } }, ...selected.map((b) => b.options)),
+    tokens: true,
+  });
+  return selected.map(({ script, options = {} }) => {
+    const own = tokens.flatMap((t) =>
+      t.kind !== "option" || !Object.hasOwn(options, t.name)
+        ? []
+        : t.value === undefined
+        ? [t.rawName]
+        : [t.rawName, t.value]
+    );
+    return [script, own];
+  });
+}
+
+/** `args` without `--only <name>` or `--only=<name>`. */
+function withoutOnly(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--only") i++;
+    else if (!arg.startsWith("--only=")) out.push(arg);
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  let runs: [string, string[]][];
   try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
+    runs = benchPlan(Deno.args);
+  } catch (err) {
+    console.error(`bench: ${err instanceof Error ? err.message : err}`);
+    Deno.exit(2);
   }
-}
-
-/** Writes `t<MB>.json` and its `gzip -6` twin once; later runs reuse them. */
-async function prepare(mb: number): Promise<void> {
-  const json = `${dataDir}/t${mb}.json`;
-  if (await exists(`${json}.gz`)) return;
-  await Deno.mkdir(dataDir, { recursive: true });
-  const events = Math.round(mb * 1e6 / 352);
-  const file = await Deno.open(json, { write: true, create: true, truncate: true });
-  for (const chunk of telemetryChunks({ matchId: `bench${mb}`, events, seed: mb })) {
-    let off = 0;
-    while (off < chunk.length) off += await file.write(chunk.subarray(off));
+  for (const [script, args] of runs) {
+    const status = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", new URL(script, import.meta.url).pathname, ...args],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    if (!status.success) Deno.exit(status.code);
   }
-  file.close();
-  const gz = await new Deno.Command("bash", { args: ["-c", `gzip -6 -c '${json}' > '${json}.gz'`] })
-    .output();
-  if (!gz.success) throw new Error("gzip failed");
-}
-
-async function startServer(): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-net",
-      "--allow-read",
-      `${root}scripts/bench_server.ts`,
-      dataDir,
-    ],
-    stdout: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const first = await reader.read();
-  const port = Number(first.value?.trim());
-  reader.releaseLock();
-  return {
-    port,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
-}
-
-async function ours(url: string, mb: number, out: string): Promise<Measurement> {
-  const m = await measure([
-    Deno.execPath(),
-    "run",
-    "--quiet",
-    ...CLI_FLAGS,
-    `${root}main.ts`,
-    "download",
-    url,
-    "--match-id",
-    `bench${mb}`,
-    "--data-dir",
-    out,
-    "--allow-http",
-    "--allow-host",
-    "127.0.0.1",
-    "--force",
-    "--json",
-  ]);
-  if (m.code !== 0) throw new Error(`telemetry download failed: ${m.stderr}`);
-  return m;
-}
-
-async function shell(script: string): Promise<Measurement> {
-  const m = await measure(["bash", "-c", script]);
-  if (m.code !== 0) throw new Error(`baseline failed: ${script}: ${m.stderr}`);
-  return m;
-}
-
-async function runDownloadBench(): Promise<void> {
-  const sizes = flag("sizes", "40,400").split(",").map(Number);
-  const runs = Number(flag("runs", "3"));
-  for (const mb of sizes) await prepare(mb);
-  const server = await startServer();
-  const work = await Deno.makeTempDir({ prefix: "telemetry-bench-" });
-  const rows: (string | number)[][] = [];
-  try {
-    for (const mb of sizes) {
-      const base = `http://127.0.0.1:${server.port}`;
-      const plainUrl = `${base}/plain/t${mb}.json`;
-      const gzipUrl = `${base}/gzip/t${mb}.json`;
-      const repeats = mb >= 200 ? 1 : runs;
-      const cases: [string, () => Promise<Measurement>][] = [
-        ["telemetry download, plain JSON", () => ours(plainUrl, mb, `${work}/ours`)],
-        [
-          PLAIN_BASELINE,
-          () => shell(`curl -s '${plainUrl}' | gzip -6 > '${work}/plain.gz'`),
-        ],
-        ["telemetry download, Content-Encoding: gzip", () => ours(gzipUrl, mb, `${work}/ours`)],
-        [
-          GZIP_BASELINE,
-          () =>
-            shell(
-              `curl -s -H 'Accept-Encoding: gzip' -o '${work}/gzip.gz' '${gzipUrl}' && gzip -t '${work}/gzip.gz'`,
-            ),
-        ],
-      ];
-      const results = new Map<string, { seconds: number; rss: number }>();
-      for (const [name, run] of cases) {
-        const samples: Measurement[] = [];
-        for (let i = 0; i < repeats; i++) samples.push(await run());
-        const seconds = median(samples.map((s) => s.seconds));
-        const rss = Math.max(...samples.map((s) => s.peakRssMb));
-        results.set(name, { seconds, rss });
-      }
-      const plainBase = results.get(PLAIN_BASELINE)?.seconds ?? NaN;
-      const gzipBase = results.get(GZIP_BASELINE)?.seconds ?? NaN;
-      for (const [name, { seconds, rss }] of results) {
-        const baseline = name === PLAIN_BASELINE || name.includes("plain") ? plainBase : gzipBase;
-        rows.push([
-          `${mb} MB`,
-          name.replaceAll("|", "\\|"),
-          seconds.toFixed(2),
-          (mb / seconds).toFixed(0),
-          rss.toFixed(0),
-          `${(seconds / baseline).toFixed(2)}x`,
-        ]);
-      }
-    }
-  } finally {
-    await server.stop();
-    await Deno.remove(work, { recursive: true });
-  }
-  console.log(
-    "## telemetry download (MB/s of JSON content; time ratio vs the baseline of its path, lower is faster)\n",
-  );
-  printTable(["size", "command", "seconds", "MB/s", "peak RSS MB", "time vs baseline"], rows);
-}
-
-const only = flag("only", "all");
-if (only === "all" || only === "download") await runDownloadBench();
-for (const name of ["verify", "consume"]) {
-  if (only !== "all" && only !== name) continue;
-  const script = `${root}scripts/bench_${name}.ts`;
-  if (!(await exists(script))) continue;
-  const status = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", script, ...Deno.args],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!status.success) Deno.exit(status.code);
 }

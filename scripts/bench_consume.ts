@@ -2,8 +2,10 @@
  * Benchmark of `telemetry consume`: 500 jobs of 1 MB from a loopback server
  * that waits 100 ms before answering (like a CDN), at --concurrency 1, 4 and
  * 16. The JSON (about 1 MB) is served gzip-encoded like the CDN (`--plain`
- * serves it uncompressed, which makes the worker gzip it). Reports jobs per second and the peak RSS (VmHWM) of the consume
- * process. Runs against a private RabbitMQ node of its own (the test suite's,
+ * serves it uncompressed, which makes the worker gzip it). Reports jobs per
+ * second, and the peak RSS (VmHWM) and CPU time of the consume process from
+ * its start to the last announcement (`ProcessMeter`, `scripts/bench_lib.ts`).
+ * Runs against a private RabbitMQ node of its own (the test suite's,
  * `tests/support/rabbitmq_node.ts`), so it needs `rabbitmq-server` installed
  * and never touches the machine's broker.
  *
@@ -14,9 +16,18 @@
 
 import { parseArgs } from "node:util";
 import { AMQPClient } from "amqp-client";
-import { CLI_FLAGS } from "./permissions.ts";
+import { positiveNumber, positiveNumbers, ProcessMeter } from "./bench_lib.ts";
+import { cliRunArgs } from "./cli_run_args.ts";
 import { topologyNames } from "../src/queue/topology.ts";
 import { startRabbitNode, stopRabbitNode } from "../tests/support/rabbitmq_node.ts";
+import { eventsForSize, generateTelemetry, gzipBytes } from "../tests/support/telemetry_fixture.ts";
+
+/** The flags of this benchmark (`scripts/bench.ts` passes them on). */
+export const CONSUME_BENCH_OPTIONS = {
+  jobs: { type: "string", default: "500" },
+  concurrency: { type: "string", default: "1,4,16" },
+  plain: { type: "boolean", default: false },
+} as const;
 
 /** One row of the result table. */
 export interface ConsumeBenchRow {
@@ -34,7 +45,6 @@ export interface ConsumeBenchRow {
   cpuSeconds: number;
 }
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const FILE_BYTES = 1024 * 1024;
 const SERVER_DELAY_MS = 100;
 
@@ -48,8 +58,10 @@ export async function benchConsume(
   options: { jobs?: number; concurrencies?: number[]; gzip?: boolean } = {},
 ): Promise<ConsumeBenchRow[]> {
   const { jobs = 500, concurrencies = [1, 4, 16], gzip = true } = options;
-  const body = await oneMegabyteTelemetry();
-  const { gzipBytes } = await import("../tests/support/telemetry_fixture.ts");
+  // About 1 MB of JSON; the match id is filled in per job.
+  const body = new TextDecoder().decode(
+    generateTelemetry({ matchId: "__MATCH__", events: eventsForSize(FILE_BYTES) }),
+  );
   const encoder = new TextEncoder();
   // Bodies are prepared before timing, so the server costs no CPU during a run.
   const bodies: Uint8Array[] = [];
@@ -103,13 +115,15 @@ async function runOnce(
   const channel = await client.channel();
   await channel.confirmSelect();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLI_FLAGS, MAIN, "consume", "--env", env, "--data-dir", dataDir]
-      .concat(["--amqp-url", url])
-      .concat(["--allow-http", "--allow-host", "127.0.0.1", "--log-format", "json"])
-      .concat(["--concurrency", String(concurrency)]),
+    args: cliRunArgs(
+      ["consume", "--env", env, "--data-dir", dataDir, "--amqp-url", url]
+        .concat(["--allow-http", "--allow-host", "127.0.0.1", "--log-format", "json"])
+        .concat(["--concurrency", String(concurrency)]),
+    ),
     stdout: "null",
     stderr: "null",
   }).spawn();
+  const meter = new ProcessMeter(child.pid);
   try {
     // The worker declares the topology; wait for its consumer.
     for (;;) {
@@ -138,17 +152,17 @@ async function runOnce(
       if (announced < jobs) await new Promise((r) => setTimeout(r, 20));
     }
     const seconds = (performance.now() - started) / 1000;
-    const peakRssMiB = await peakRss(child.pid);
-    const cpuSeconds = await cpuTime(child.pid);
+    const usage = meter.stop();
     return {
       concurrency,
       jobs,
       seconds: Math.round(seconds * 100) / 100,
       jobsPerSecond: Math.round(jobs / seconds * 10) / 10,
-      peakRssMiB,
-      cpuSeconds,
+      peakRssMiB: Math.round(usage.peakRssMb),
+      cpuSeconds: Math.round(usage.cpuSeconds * 10) / 10,
     };
   } finally {
+    meter.stop();
     child.kill("SIGTERM");
     await child.status;
     const cleanup = client.closed ? new AMQPClient(url) : client;
@@ -164,43 +178,12 @@ async function runOnce(
   }
 }
 
-async function peakRss(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-  return Math.round(kib / 1024);
-}
-
-async function cpuTime(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
-  return Math.round(ticks / 100 * 10) / 10; // USER_HZ is 100 on Linux
-}
-
-async function oneMegabyteTelemetry(): Promise<string> {
-  const { generateTelemetry } = await import("../tests/support/telemetry_fixture.ts");
-  // Size the event count so the JSON is about 1 MB; the match id is filled in per request.
-  let events = 2000;
-  let text = new TextDecoder().decode(generateTelemetry({ matchId: "__MATCH__", events }));
-  events = Math.round(events * FILE_BYTES / text.length);
-  text = new TextDecoder().decode(generateTelemetry({ matchId: "__MATCH__", events }));
-  return text;
-}
-
 if (import.meta.main) {
-  // `deno task bench` passes its own flags (--only, --sizes, --runs) through: ignore them.
-  const { values } = parseArgs({
-    strict: false,
-    options: {
-      jobs: { type: "string" },
-      concurrency: { type: "string" },
-      plain: { type: "boolean" },
-    },
-  });
+  const { values } = parseArgs({ args: Deno.args, options: CONSUME_BENCH_OPTIONS });
   const rows = await benchConsume({
-    jobs: Number(values.jobs ?? 500),
-    concurrencies: String(values.concurrency ?? "1,4,16").split(",").map(Number),
-    gzip: values.plain !== true,
+    jobs: positiveNumber(values.jobs, "--jobs"),
+    concurrencies: positiveNumbers(values.concurrency, "--concurrency"),
+    gzip: !values.plain,
   });
   console.log(
     `1 MB of telemetry JSON per job, served ${

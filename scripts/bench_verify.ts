@@ -15,16 +15,24 @@
  * `--verify-runs` times (default 2), alternating; the table shows the fastest
  * run and the highest peak RSS seen.
  *
- * Run: `deno run -A scripts/bench_verify.ts [--verify-files 50] [--verify-mb 40] [--python-files 8] [--verify-runs 2]`
- * (other flags, such as those `deno task bench` passes on, are ignored).
+ * Run: `deno run -A scripts/bench_verify.ts [--verify-files 50] [--verify-mb 40] [--python-files 8] [--verify-runs 2]`.
  *
  * @module
  */
 
-import { measure, type Measurement, printTable } from "./bench_lib.ts";
-import { CLI_FLAGS } from "./permissions.ts";
+import { parseArgs } from "node:util";
+import { measure, type Measurement, positiveNumber, printTable } from "./bench_lib.ts";
+import { cliRunArgs } from "./cli_run_args.ts";
 import { runPool } from "../src/core/pool.ts";
-import { telemetryChunks } from "../tests/support/telemetry_fixture.ts";
+import { eventsForSize, telemetryChunks } from "../tests/support/telemetry_fixture.ts";
+
+/** The flags of this benchmark (`scripts/bench.ts` passes them on). */
+export const VERIFY_BENCH_OPTIONS = {
+  "verify-files": { type: "string", default: "50" },
+  "verify-mb": { type: "string", default: "40" },
+  "python-files": { type: "string", default: "8" },
+  "verify-runs": { type: "string", default: "2" },
+} as const;
 
 const root = new URL("../", import.meta.url).pathname;
 const PYTHON_CHECK = "import gzip,json,sys; json.load(gzip.open(sys.argv[1]))";
@@ -33,13 +41,6 @@ const PYTHON_CHECK = "import gzip,json,sys; json.load(gzip.open(sys.argv[1]))";
 interface Manifest {
   files: string[];
   contentBytes: number[];
-}
-
-function flag(name: string, fallback: number): number {
-  const i = Deno.args.indexOf(`--${name}`);
-  const value = i >= 0 ? Number(Deno.args[i + 1]) : fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
-  return value;
 }
 
 /** Generates (once) `count` files of about `mb` MB of JSON each, gzip -6. */
@@ -66,7 +67,7 @@ async function prepare(dataDir: string, count: number, mb: number): Promise<Mani
       }).spawn();
       const writer = gzip.stdin.getWriter();
       let bytes = 0;
-      const events = Math.round(mb * 1e6 / 354);
+      const events = eventsForSize(mb * 1e6);
       for (const chunk of telemetryChunks({ matchId, events, seed: i + 1 })) {
         bytes += chunk.length;
         await writer.write(chunk);
@@ -95,14 +96,7 @@ function check(name: string, m: Measurement): Measurement {
 function verify(dataDir: string, jobs: number): Promise<Measurement> {
   return measure([
     Deno.execPath(),
-    "run",
-    ...CLI_FLAGS,
-    `${root}main.ts`,
-    "verify",
-    "--jobs",
-    String(jobs),
-    "--data-dir",
-    dataDir,
+    ...cliRunArgs(["verify", "--jobs", String(jobs), "--data-dir", dataDir]),
   ], { cwd: root });
 }
 
@@ -116,9 +110,12 @@ function verdict(ok: boolean): string {
 }
 
 async function main(): Promise<void> {
-  const count = flag("verify-files", 50);
-  const mb = flag("verify-mb", 40);
-  const pythonFiles = Math.min(count, flag("python-files", 8));
+  const { values } = parseArgs({ args: Deno.args, options: VERIFY_BENCH_OPTIONS });
+  const flag = (name: keyof typeof VERIFY_BENCH_OPTIONS) =>
+    positiveNumber(values[name], `--${name}`);
+  const count = flag("verify-files");
+  const mb = flag("verify-mb");
+  const pythonFiles = Math.min(count, flag("python-files"));
   const cores = navigator.hardwareConcurrency;
   const dataDir = `${root}bench-data/verify/${count}x${mb}MB`;
   const manifest = await prepare(dataDir, count, mb);
@@ -127,7 +124,7 @@ async function main(): Promise<void> {
     .reduce((n, s) => n + s.size, 0);
   await warmCache(manifest.files);
 
-  const runs = flag("verify-runs", 2);
+  const runs = flag("verify-runs");
   /** Best (fastest) of `runs` runs; contenders alternate so load noise hits all alike. */
   const best = new Map<string, Measurement>();
   const contenders: [string, () => Promise<Measurement>][] = [
@@ -153,16 +150,22 @@ async function main(): Promise<void> {
     content: totalContent,
     m: best.get(name)!,
   }));
-  let pySeconds = 0;
-  let pyRss = 0;
+  const python: Measurement = {
+    seconds: 0,
+    cpuSeconds: 0,
+    peakRssMb: 0,
+    code: 0,
+    stdout: "",
+    stderr: "",
+  };
   let pyContent = 0;
   for (let i = 0; i < pythonFiles; i++) {
     const m = check("python", await measure(["python3", "-c", PYTHON_CHECK, manifest.files[i]!]));
-    pySeconds += m.seconds;
-    pyRss = Math.max(pyRss, m.peakRssMb);
+    python.seconds += m.seconds;
+    python.cpuSeconds += m.cpuSeconds;
+    python.peakRssMb = Math.max(python.peakRssMb, m.peakRssMb);
     pyContent += manifest.contentBytes[i]!;
   }
-  const python = { seconds: pySeconds, peakRssMb: pyRss, code: 0, stdout: "", stderr: "" };
   rows.push({
     name: "python3 json.load(gzip.open(f)), per file",
     files: pythonFiles,

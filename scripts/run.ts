@@ -5,11 +5,10 @@
  * @module
  */
 
-import { CLI_FLAGS } from "./permissions.ts";
+import { cliRunArgs } from "./cli_run_args.ts";
 
-const main = new URL("../main.ts", import.meta.url).pathname;
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["run", "--quiet", ...CLI_FLAGS, main, ...Deno.args],
+  args: cliRunArgs(Deno.args),
   stdin: "inherit",
   stdout: "inherit",
   stderr: "inherit",

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { writeAllSync } from "./write_all.ts";
+
 /** The output of a command. */
 export interface CommandIo {
   /** Writes one result line to stdout. */
@@ -15,17 +17,9 @@ export interface CommandIo {
   isTty: boolean;
 }
 
-const encoder = new TextEncoder();
-
-function writeLine(stream: { writeSync(p: Uint8Array): number }, line: string): void {
-  const bytes = encoder.encode(line + "\n");
-  let offset = 0;
-  while (offset < bytes.length) offset += stream.writeSync(bytes.subarray(offset));
-}
-
 /** Standard output and error of the process. */
 export const processIo: CommandIo = {
-  print: (line) => writeLine(Deno.stdout, line),
-  error: (line) => writeLine(Deno.stderr, line),
+  print: (line) => writeAllSync(Deno.stdout, line + "\n"),
+  error: (line) => writeAllSync(Deno.stderr, line + "\n"),
   isTty: Deno.stderr.isTerminal(),
 };

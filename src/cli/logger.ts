@@ -6,6 +6,7 @@
  */
 
 import type { LogFields, Logger, LogLevel } from "../core/log.ts";
+import { writeAllSync } from "./write_all.ts";
 
 /** How log lines look. */
 export type LogFormat = "text" | "json";
@@ -23,7 +24,6 @@ export interface LoggerOptions {
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const encoder = new TextEncoder();
 
 /**
  * The default log format: human-readable on a terminal, JSON lines otherwise.
@@ -96,7 +96,5 @@ function quoteValue(value: string | number | boolean | null | undefined): string
 }
 
 function writeStderr(line: string): void {
-  const bytes = encoder.encode(line + "\n");
-  let offset = 0;
-  while (offset < bytes.length) offset += Deno.stderr.writeSync(bytes.subarray(offset));
+  writeAllSync(Deno.stderr, line + "\n");
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { writeAllSync } from "./write_all.ts";
+
 /** Options of {@linkcode ProgressBar}. */
 export interface ProgressBarOptions {
   /** Text before the bar. */
@@ -18,8 +20,6 @@ export interface ProgressBarOptions {
   /** Width of the bar in characters. @default {30} */
   width?: number;
 }
-
-const encoder = new TextEncoder();
 
 /**
  * Draws `label [#####-----]  45%  12.3/40.0 MB  85.1 MB/s`; without a total,
@@ -120,7 +120,5 @@ function mb(bytes: number): string {
 }
 
 function writeStderr(frame: string): void {
-  const bytes = encoder.encode(frame);
-  let offset = 0;
-  while (offset < bytes.length) offset += Deno.stderr.writeSync(bytes.subarray(offset));
+  writeAllSync(Deno.stderr, frame);
 }

@@ -4,11 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { CLI_FLAGS } from "../../scripts/permissions.ts";
 import { randomEnv, TelemetryServer, TestBroker, waitFor } from "../queue/harness.ts";
 import { testBrokerUrl } from "../support/test_broker.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { spawnCli } from "../support/cli.ts";
 
 /** A running `telemetry consume` child with its stderr lines. */
 class Child {
@@ -18,12 +16,7 @@ class Child {
   readonly done: Promise<void>;
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    const process = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...CLI_FLAGS, MAIN, "consume", ...args],
-      env: { NO_COLOR: "1", ...env },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const process = spawnCli(["consume", ...args], { env, stderr: "piped" });
     this.process = process;
     this.done = (async () => {
       const lines = process.stderr.pipeThrough(new TextDecoderStream());
@@ -149,18 +142,46 @@ Deno.test("telemetry consume exits 1 when the data dir is not writable", async (
   }
 });
 
-Deno.test("telemetry consume on SIGTERM mid-download exits 0 in time, leaves no partial file, and the job is redelivered", async () => {
+/** What a {@linkcode withConsumer} test works with. */
+interface ConsumerRun {
+  broker: TestBroker;
+  server: TelemetryServer;
+  child: Child;
+  dataDir: string;
+}
+
+/**
+ * Runs `fn` against a `telemetry consume` child on a fresh `--env` and data
+ * dir, once it has connected to the broker; then kills the child, deletes
+ * the queues and removes the data dir.
+ */
+async function withConsumer(
+  setup: { events: number; behave: TelemetryServer["behave"]; args: string[] },
+  fn: (run: ConsumerRun) => Promise<void>,
+): Promise<void> {
   const env = randomEnv();
   const dataDir = await Deno.makeTempDir();
-  const server = new TelemetryServer({ events: 5000 });
-  server.behave = () => ({ type: "stall" });
+  const server = new TelemetryServer({ events: setup.events });
+  server.behave = setup.behave;
   const broker = await TestBroker.open(env);
-  const child = new Child(
-    testArgs(env, dataDir, ["--shutdown-timeout", "1", "--metrics-port", "0"]),
-    await brokerEnv(),
-  );
+  const child = new Child(testArgs(env, dataDir, setup.args), await brokerEnv());
   try {
     await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
+    await fn({ broker, server, child, dataDir });
+  } finally {
+    await child.kill();
+    await broker.cleanup();
+    await server.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+const stall: TelemetryServer["behave"] = () => ({ type: "stall" });
+
+Deno.test("telemetry consume on SIGTERM mid-download exits 0 in time, leaves no partial file, and the job is redelivered", async () => {
+  const args = ["--shutdown-timeout", "1", "--metrics-port", "0"];
+  await withConsumer({ events: 5000, behave: stall, args }, async (run) => {
+    const { broker, server, child, dataDir } = run;
     const port = child.events("consume_started")[0]?.metrics_port;
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(health.status, 200);
@@ -181,26 +202,13 @@ Deno.test("telemetry consume on SIGTERM mid-download exits 0 in time, leaves no 
     await waitFor(async () => await broker.count(broker.names.queue) === 1, { what: "requeued" });
     assert.equal(await broker.count(broker.names.publishQueue), 0);
     assert.equal(await broker.count(broker.names.deadLetterQueue), 0);
-  } finally {
-    await child.kill();
-    await broker.cleanup();
-    await server.close();
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("telemetry consume exits at once on a second signal, without partial files", async () => {
-  const env = randomEnv();
-  const dataDir = await Deno.makeTempDir();
-  const server = new TelemetryServer({ events: 5000 });
-  server.behave = () => ({ type: "stall" });
-  const broker = await TestBroker.open(env);
-  const child = new Child(
-    testArgs(env, dataDir, ["--shutdown-timeout", "60"]),
-    await brokerEnv(),
-  );
-  try {
-    await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
+  const args = ["--shutdown-timeout", "60"];
+  await withConsumer({ events: 5000, behave: stall, args }, async (run) => {
+    const { broker, server, child, dataDir } = run;
     await broker.publish({ match_id: "stall-2", telemetry_url: server.url("stall-2") });
     await waitFor(() => server.requests.get("stall-2") === 1, { what: "download started" });
     await new Promise((r) => setTimeout(r, 200));
@@ -212,32 +220,20 @@ Deno.test("telemetry consume exits at once on a second signal, without partial f
     assert.ok(performance.now() - started < 3000);
     assert.deepEqual(await listTree(dataDir), []);
     await waitFor(async () => await broker.count(broker.names.queue) === 1, { what: "requeued" });
-  } finally {
-    await child.kill();
-    await broker.cleanup();
-    await server.close();
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("telemetry consume stores and announces 1,000 jobs with 10% transient faults, none dead-lettered", async () => {
-  const env = randomEnv();
   const jobs = 1000;
-  const dataDir = await Deno.makeTempDir();
-  const server = new TelemetryServer({ events: 10 });
   // Every 10th match fails its first request (503 or 429), so it travels through the retry queue.
-  server.behave = (matchId, request) => {
+  const behave: TelemetryServer["behave"] = (matchId, request) => {
     const n = Number(matchId.split("-")[1]);
     if (n % 10 === 0 && request === 1) return { type: "status", status: n % 20 === 0 ? 503 : 429 };
     return { type: "ok" };
   };
-  const broker = await TestBroker.open(env);
-  const child = new Child(
-    testArgs(env, dataDir, ["--concurrency", "16", "--attempts", "1"]),
-    await brokerEnv(),
-  );
-  try {
-    await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
+  const args = ["--concurrency", "16", "--attempts", "1"];
+  await withConsumer({ events: 10, behave, args }, async (run) => {
+    const { broker, server, child, dataDir } = run;
     const started = performance.now();
     await Promise.all(
       Array.from(
@@ -264,10 +260,5 @@ Deno.test("telemetry consume stores and announces 1,000 jobs with 10% transient 
     const stored = (await listTree(dataDir)).filter((p) => p.endsWith("/raw.json.gz"));
     assert.equal(stored.length, jobs);
     assert.equal((await listTree(dataDir)).length, jobs, "no temp files left");
-  } finally {
-    await child.kill();
-    await broker.cleanup();
-    await server.close();
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  });
 });

@@ -1,24 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { CLI_FLAGS } from "../../scripts/permissions.ts";
-import {
-  gzipEncoded,
-  json,
-  slow,
-  startServer,
-  status,
-  type TestServer,
-} from "../support/http_server.ts";
+import { gzipEncoded, json, slow, status, withServer } from "../support/http_server.ts";
 import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
 import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
+import { ROOT, runCli, type RunCliOptions, spawnCli } from "../support/cli.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = join(ROOT, "main.ts");
 const REAL_MATCH_ID = "8c1c8a56-4104-46ef-8aec-5e012b041574";
 const TEMP_NAME = /^\.raw\.json\.gz\..*\.tmp$/;
-const decoder = new TextDecoder();
 
 const ID_A = "aaaaaaaa-0000-4000-8000-000000000001";
 const ID_B = "bbbbbbbb-0000-4000-8000-000000000002";
@@ -28,28 +17,14 @@ const A_GZ = await gzipBytes(A);
 const B = generateTelemetry({ matchId: ID_B, events: 3_000, seed: 2 });
 const C_GZ = await gzipBytes(generateTelemetry({ matchId: ID_C, events: 3_000, seed: 3 }));
 
-/** Runs `telemetry` as a subprocess with the binary's permission set. */
+/** Runs `telemetry` (see {@linkcode runCli}); a stack trace on stderr fails the test. */
 async function cli(
   args: string[],
-  options: { stdin?: string } = {},
+  options: RunCliOptions = {},
 ): Promise<[stdout: string, stderr: string, code: number]> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...CLI_FLAGS, MAIN, ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const { stdout, stderr, code } = await child.output();
-  const err = decoder.decode(stderr);
+  const [stdout, err, code] = await runCli(args, options);
   assert.ok(!err.includes("    at "), `no stack trace on stderr:\n${err}`);
-  return [decoder.decode(stdout), err, code];
+  return [stdout, err, code];
 }
 
 function lines(text: string): string[] {
@@ -61,17 +36,9 @@ function flags(dataDir: string): string[] {
   return ["--data-dir", dataDir, "--allow-http", "--allow-host", "127.0.0.1", "--backoff", "0"];
 }
 
-async function withServer(
-  fn: (server: TestServer, dataDir: string) => Promise<void>,
-): Promise<void> {
-  const server = startServer();
-  const root = await Deno.makeTempDir({ prefix: "download_cli_test_" });
-  try {
-    await fn(server, join(root, "data"));
-  } finally {
-    await server.close();
-    await Deno.remove(root, { recursive: true });
-  }
+/** `download URL EXTRA... FLAGS`: one download from the test server. */
+function downloadArgs(dataDir: string, url: string, ...extra: string[]): string[] {
+  return ["download", url, ...extra, ...flags(dataDir)];
 }
 
 function rawFile(dataDir: string, matchId: string): string {
@@ -102,7 +69,7 @@ Deno.test("telemetry download prints the outcome, then already_exists", async ()
   await withServer(async (server, dataDir) => {
     server.route("/a.json", json(A));
     const url = server.url("/a.json");
-    const [out, err, code] = await cli(["download", url, "--match-id", ID_A, ...flags(dataDir)]);
+    const [out, err, code] = await cli(downloadArgs(dataDir, url, "--match-id", ID_A));
     assert.equal(code, 0, err);
     const path = rawFile(dataDir, ID_A);
     assert.equal(lines(out).length, 1);
@@ -112,13 +79,7 @@ Deno.test("telemetry download prints the outcome, then already_exists", async ()
     assert.ok(out.includes(`${stored.length} bytes`), out);
     assert.deepEqual(new Uint8Array(gunzipSync(stored)), A);
 
-    const [again, err2, code2] = await cli([
-      "download",
-      url,
-      "--match-id",
-      ID_A,
-      ...flags(dataDir),
-    ]);
+    const [again, err2, code2] = await cli(downloadArgs(dataDir, url, "--match-id", ID_A));
     assert.equal(code2, 0, err2);
     assert.match(again, /^already_exists\s/);
     assert.equal(server.count("/a.json"), 1, "no request for a file already present");
@@ -129,7 +90,7 @@ Deno.test("telemetry download --json prints one object", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/a.json", gzipEncoded(A_GZ));
     const url = server.url("/a.json");
-    const [out, err, code] = await cli(["download", url, "--json", ...flags(dataDir)]);
+    const [out, err, code] = await cli(downloadArgs(dataDir, url, "--json"));
     assert.equal(code, 0, err);
     assert.equal(lines(out).length, 1);
     const result = JSON.parse(out);
@@ -140,14 +101,7 @@ Deno.test("telemetry download --json prints one object", async () => {
     assert.equal(typeof result.seconds, "number");
     assert.deepEqual(await Deno.readFile(result.path), A_GZ);
 
-    const [again, , code2] = await cli([
-      "download",
-      url,
-      "--json",
-      "--match-id",
-      ID_A,
-      ...flags(dataDir),
-    ]);
+    const [again, , code2] = await cli(downloadArgs(dataDir, url, "--json", "--match-id", ID_A));
     assert.equal(code2, 0);
     assert.equal(JSON.parse(again).outcome, "already_exists");
   });
@@ -156,7 +110,7 @@ Deno.test("telemetry download --json prints one object", async () => {
 Deno.test("telemetry download --force downloads again", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/a.json", [json(A), gzipEncoded(A_GZ)]);
-    const args = ["download", server.url("/a.json"), "--match-id", ID_A, ...flags(dataDir)];
+    const args = downloadArgs(dataDir, server.url("/a.json"), "--match-id", ID_A);
     assert.equal((await cli(args))[2], 0);
     const [out, err, code] = await cli([...args, "--force", "--json"]);
     assert.equal(code, 0, err);
@@ -170,12 +124,7 @@ Deno.test("telemetry download stores the real duo excerpt", async () => {
   const excerpt = await Deno.readFile(EXCERPT);
   await withServer(async (server, dataDir) => {
     server.route("/duo.json", json(excerpt));
-    const [out, err, code] = await cli([
-      "download",
-      server.url("/duo.json"),
-      "--json",
-      ...flags(dataDir),
-    ]);
+    const [out, err, code] = await cli(downloadArgs(dataDir, server.url("/duo.json"), "--json"));
     assert.equal(code, 0, err);
     const result = JSON.parse(out);
     assert.equal(result.match_id, REAL_MATCH_ID);
@@ -187,13 +136,9 @@ Deno.test("telemetry download exits 2 with one line for a bad match id", async (
   await withServer(async (server, dataDir) => {
     server.route("/a.json", json(A));
     for (const bad of ["..", "../x", "a/b"]) {
-      const [out, err, code] = await cli([
-        "download",
-        server.url("/a.json"),
-        "--match-id",
-        bad,
-        ...flags(dataDir),
-      ]);
+      const [out, err, code] = await cli(
+        downloadArgs(dataDir, server.url("/a.json"), "--match-id", bad),
+      );
       assert.equal(code, 2, err);
       assert.equal(out, "");
       assert.equal(lines(err).length, 1, err);
@@ -212,7 +157,7 @@ Deno.test("telemetry download exits 2 with one line for a refused URL", async ()
       [server.url("/a.json").replace("http:", "ftp:"), /scheme ftp/],
     ] as const;
     for (const [url, pattern] of cases) {
-      const [out, err, code] = await cli(["download", url, "--match-id", ID_A, ...flags(dataDir)]);
+      const [out, err, code] = await cli(downloadArgs(dataDir, url, "--match-id", ID_A));
       assert.equal(code, 2, err);
       assert.equal(out, "");
       assert.equal(lines(err).length, 1, err);
@@ -258,13 +203,9 @@ Deno.test("telemetry download exits 2 with one line for a bad flag value or a mi
 Deno.test("telemetry download exits 1 for a 404", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/gone.json", status(404));
-    const [out, err, code] = await cli([
-      "download",
-      server.url("/gone.json?Signature=SECRET"),
-      "--match-id",
-      ID_A,
-      ...flags(dataDir),
-    ]);
+    const [out, err, code] = await cli(
+      downloadArgs(dataDir, server.url("/gone.json?Signature=SECRET"), "--match-id", ID_A),
+    );
     assert.equal(code, 1, err);
     assert.equal(out, "");
     assert.equal(lines(err).length, 1, err);
@@ -278,16 +219,8 @@ Deno.test("telemetry download exits 1 for a 404", async () => {
 Deno.test("telemetry download exits 1 beyond --max-bytes and stores nothing", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/a.json", json(A));
-    const [out, err, code] = await cli([
-      "download",
-      server.url("/a.json"),
-      "--json",
-      "--max-bytes",
-      "1KiB",
-      "--match-id",
-      ID_A,
-      ...flags(dataDir),
-    ]);
+    const extra = ["--json", "--max-bytes", "1KiB", "--match-id", ID_A];
+    const [out, err, code] = await cli(downloadArgs(dataDir, server.url("/a.json"), ...extra));
     assert.equal(code, 1, err);
     assert.equal(JSON.parse(out).error_code, "too_large");
     assert.equal(server.count("/a.json"), 1, "not retried");
@@ -301,12 +234,7 @@ Deno.test("telemetry download exits 1 for the real truncated file and stores not
   );
   await withServer(async (server, dataDir) => {
     server.route("/t.json", json(truncated));
-    const [out, err, code] = await cli([
-      "download",
-      server.url("/t.json"),
-      "--json",
-      ...flags(dataDir),
-    ]);
+    const [out, err, code] = await cli(downloadArgs(dataDir, server.url("/t.json"), "--json"));
     assert.equal(code, 1, err);
     const result = JSON.parse(out);
     assert.equal(result.outcome, "failed");
@@ -444,22 +372,7 @@ Deno.test("telemetry download killed mid-download leaves no raw.json.gz", async 
       slow(big, { chunkSize: 16 * 1024, intervalMs: 100, onChunk: (n) => sent = n }),
       gzipEncoded(big),
     ]);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        ...CLI_FLAGS,
-        MAIN,
-        "download",
-        server.url("/slow.json"),
-        "--match-id",
-        ID_A,
-        ...flags(dataDir),
-      ],
-      cwd: ROOT,
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnCli(downloadArgs(dataDir, server.url("/slow.json"), "--match-id", ID_A));
     const matchDir = join(dataDir, `matchID=${ID_A}`);
     // Wait until the download is under way: bytes sent and a temp file with data in it.
     const deadline = Date.now() + 20_000;
@@ -480,14 +393,9 @@ Deno.test("telemetry download killed mid-download leaves no raw.json.gz", async 
     assert.ok(sent < big.length, "killed before the end");
     assert.equal(await exists(rawFile(dataDir, ID_A)), false, "no raw.json.gz after a kill");
 
-    const [out, err, code] = await cli([
-      "download",
-      server.url("/slow.json"),
-      "--match-id",
-      ID_A,
-      "--json",
-      ...flags(dataDir),
-    ]);
+    const [out, err, code] = await cli(
+      downloadArgs(dataDir, server.url("/slow.json"), "--match-id", ID_A, "--json"),
+    );
     assert.equal(code, 0, err);
     assert.equal(JSON.parse(out).outcome, "downloaded", "the leftover temp does not count as done");
     assert.deepEqual(await Deno.readFile(rawFile(dataDir, ID_A)), big);

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { withTempDir } from "../support/helpers.ts";
 import { join } from "node:path";
-import { CLI_FLAGS } from "../../scripts/permissions.ts";
 import { toVerifySettings } from "../../src/commands/verify.ts";
 import {
   concat,
@@ -13,23 +12,9 @@ import {
   writeMatch,
 } from "../verify/fixtures.ts";
 import { EXCERPT } from "../support/real_fixtures.ts";
+import { runCli, spawnCli } from "../support/cli.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const EXCERPT_ID = "8c1c8a56-4104-46ef-8aec-5e012b041574";
-const decoder = new TextDecoder();
-
-async function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<[string, string, number]> {
-  const { stdout, stderr, code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLI_FLAGS, MAIN, "verify", ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  return [decoder.decode(stdout), decoder.decode(stderr), code];
-}
-
 function jsonLines(stdout: string): Record<string, unknown>[] {
   return stdout.trim().split("\n").map((l) => JSON.parse(l));
 }
@@ -92,7 +77,7 @@ const EXPECTED_STATUSES = {
 Deno.test("verify exits 0 when every file is ok", async () => {
   await withTempDir(async (dir) => {
     await okStore(dir);
-    const [stdout, stderr, code] = await cli(["--data-dir", dir]);
+    const [stdout, stderr, code] = await runCli(["verify", "--data-dir", dir]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^\s+ok\s+3$/m);
     assert.match(stdout, /0 problems/);
@@ -102,7 +87,13 @@ Deno.test("verify exits 0 when every file is ok", async () => {
 Deno.test("verify --json gives every status, offsets, and a summary; exits 1", async () => {
   await withTempDir(async (dir) => {
     await everyStatus(dir);
-    const [stdout, stderr, code] = await cli(["--json", "--max-decompressed-bytes", "1MiB", dir]);
+    const [stdout, stderr, code] = await runCli([
+      "verify",
+      "--json",
+      "--max-decompressed-bytes",
+      "1MiB",
+      dir,
+    ]);
     assert.equal(code, 1, stderr);
     const lines = jsonLines(stdout);
     const summary = lines.pop() as {
@@ -142,7 +133,13 @@ Deno.test("verify --json gives every status, offsets, and a summary; exits 1", a
 Deno.test("verify prints the table and one line per problem", async () => {
   await withTempDir(async (dir) => {
     await everyStatus(dir);
-    const [stdout, , code] = await cli(["--data-dir", dir, "--max-decompressed-bytes", "1MiB"]);
+    const [stdout, , code] = await runCli([
+      "verify",
+      "--data-dir",
+      dir,
+      "--max-decompressed-bytes",
+      "1MiB",
+    ]);
     assert.equal(code, 1);
     assert.match(stdout, /^\s+corrupt\s+1$/m);
     assert.match(stdout, /^\s+stray_temp\s+2$/m);
@@ -162,7 +159,7 @@ Deno.test("verify exits 2 on usage errors", async () => {
         ["--no-such-flag", dir],
       ]
     ) {
-      const [, stderr, code] = await cli(args);
+      const [, stderr, code] = await runCli(["verify", ...args]);
       assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
       assert.notEqual(stderr, "");
     }
@@ -172,8 +169,8 @@ Deno.test("verify exits 2 on usage errors", async () => {
 Deno.test("verify --match-id restricts the audit, TELEMETRY_DATA_DIR sets the data dir", async () => {
   await withTempDir(async (dir) => {
     await everyStatus(dir);
-    const [stdout, , code] = await cli(["--json", "--match-id", "ok-1,ok-2"], {
-      TELEMETRY_DATA_DIR: dir,
+    const [stdout, , code] = await runCli(["verify", "--json", "--match-id", "ok-1,ok-2"], {
+      env: { TELEMETRY_DATA_DIR: dir },
     });
     const lines = jsonLines(stdout);
     lines.pop();
@@ -188,7 +185,7 @@ Deno.test("verify --match-id restricts the audit, TELEMETRY_DATA_DIR sets the da
 
 Deno.test("verify warns when there is nothing to verify", async () => {
   await withTempDir(async (dir) => {
-    const [out, err, code] = await cli([dir]);
+    const [out, err, code] = await runCli(["verify", dir]);
     assert.equal(code, 0, err);
     assert.match(
       err,
@@ -202,7 +199,8 @@ Deno.test("verify --dry-run changes nothing", async () => {
   await withTempDir(async (dir) => {
     await everyStatus(dir);
     const before = await snapshot(dir);
-    const [stdout, , code] = await cli([
+    const [stdout, , code] = await runCli([
+      "verify",
       "--fix",
       "--dry-run",
       "--max-decompressed-bytes",
@@ -221,7 +219,7 @@ Deno.test("verify --fix repairs, quarantines, cleans; exits 1 only for what is l
   await withTempDir(async (dir) => {
     await everyStatus(dir);
     const args = ["--fix", "--max-decompressed-bytes", "1MiB", "--json", dir];
-    const [stdout, stderr, code] = await cli(args);
+    const [stdout, stderr, code] = await runCli(["verify", ...args]);
     assert.equal(code, 1, stderr);
     const summary = jsonLines(stdout).pop() as { summary: { unresolved: number } };
     assert.equal(summary.summary.unresolved, 3); // missing, bad_dir_name, too_large
@@ -242,9 +240,9 @@ Deno.test("verify --fix repairs, quarantines, cleans; exits 1 only for what is l
     // What is left: only the unresolvable ones; without them --fix exits 0.
     await Deno.remove(join(dir, "matchID=pq"), { recursive: true });
     await Deno.remove(join(dir, "matchID=no good"));
-    const [, , again] = await cli(["--fix", dir]);
+    const [, , again] = await runCli(["verify", "--fix", dir]);
     assert.equal(again, 0);
-    const [, , audit] = await cli([dir, "--match-id", "ok-2,dbl,pln"]);
+    const [, , audit] = await runCli(["verify", dir, "--match-id", "ok-2,dbl,pln"]);
     assert.equal(audit, 0);
   });
 });
@@ -266,12 +264,7 @@ Deno.test("verify --fix killed midway leaves every file intact or fixed", async 
       originals.set(id, json);
       await writeMatch(dir, id, i % 2 === 0 ? gzip(json, 2) : json);
     }
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...CLI_FLAGS, MAIN, "verify", "--fix", "--jobs", "2", dir],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnCli(["verify", "--fix", "--jobs", "2", dir]);
     // Kill once the first plain file was committed as gzip: some fixed, others in flight.
     const plain = [...originals.keys()].filter((_, i) => i % 2 === 1);
     let committed = false;
@@ -294,7 +287,7 @@ Deno.test("verify --fix killed midway leaves every file intact or fixed", async 
       if (after.layers === 1) fixed++;
     }
     assert.ok(fixed < originals.size, `all ${fixed} were fixed before the kill`);
-    const [stdout, , code] = await cli(["--fix", dir]);
+    const [stdout, , code] = await runCli(["verify", "--fix", dir]);
     assert.equal(code, 0, stdout);
     for (const [id, json] of originals) {
       const after = peel(await Deno.readFile(join(dir, `matchID=${id}`, "raw.json.gz")));

@@ -9,6 +9,9 @@
  * @module
  */
 
+import { join } from "node:path";
+import { withTempDir } from "./helpers.ts";
+
 /** Answers one request; `count` is the 1-based number of this request to the route. */
 export type Handler = (
   request: Request,
@@ -115,6 +118,23 @@ export function startServer(routes: Record<string, Handler | Handler[]> = {}): T
   return server;
 }
 
+/**
+ * Runs `fn` with a started server and a data dir path inside a fresh temp
+ * directory (the directory of `dataDir` exists, `dataDir` itself not yet),
+ * then closes the server and removes the temp directory, in that order.
+ *
+ * @param fn The test body.
+ * @returns When `fn` is done and everything is cleaned up.
+ */
+export async function withServer(
+  fn: (server: TestServer, dataDir: string) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (root) => {
+    await using server = startServer();
+    await fn(server, join(root, "data"));
+  });
+}
+
 /** Headers every body response gets: no transparent compression by `Deno.serve`. */
 const NO_TRANSFORM = { "cache-control": "no-transform" };
 
@@ -165,22 +185,15 @@ export function gzipFile(gzipped: Uint8Array): Handler {
  * @param chunkSize Bytes per chunk.
  */
 export function chunked(body: Uint8Array, chunkSize = 16 * 1024): Handler {
-  return () => {
-    let offset = 0;
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (offset >= body.length) {
-          controller.close();
-          return;
-        }
-        controller.enqueue(body.slice(offset, offset + chunkSize));
-        offset += chunkSize;
-      },
-    });
-    return new Response(stream, {
+  function* slices(): Generator<Uint8Array> {
+    for (let offset = 0; offset < body.length; offset += chunkSize) {
+      yield body.slice(offset, offset + chunkSize);
+    }
+  }
+  return () =>
+    new Response(ReadableStream.from(slices()), {
       headers: { ...NO_TRANSFORM, "content-type": "application/json" },
     });
-  };
 }
 
 /**

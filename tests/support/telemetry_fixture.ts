@@ -40,6 +40,32 @@ export function telemetryMatchId(matchId: string): string {
 }
 
 /**
+ * A small deterministic pseudo-random generator (xorshift32), so generated
+ * data is the same on every run for a seed.
+ *
+ * @param seed Any integer; 0 counts as 1.
+ * @returns A function giving numbers in [0, 1).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { seededRandom } from "./telemetry_fixture.ts";
+ * const a = seededRandom(7);
+ * const b = seededRandom(7);
+ * assert.equal(a(), b());
+ * ```
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return function random(): number {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+}
+
+/**
  * Generates telemetry in chunks of about 64 KiB, so large files never sit in memory.
  *
  * @param options Match id, event count, seed.
@@ -47,13 +73,7 @@ export function telemetryMatchId(matchId: string): string {
  */
 export function* telemetryChunks(options: TelemetryFixtureOptions): Generator<Uint8Array> {
   const { matchId, events = 20_000, seed = 1 } = options;
-  let state = seed >>> 0 || 1;
-  function random(): number {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  }
+  const random = seededRandom(seed);
   let text = `[{"MatchId":${JSON.stringify(telemetryMatchId(matchId))},"PingQuality":"low",` +
     `"SeasonState":"progress","_D":"2024-11-28T12:00:00.0000000Z","_T":"LogMatchDefinition"}`;
   for (let i = 0; i < events; i++) {
@@ -108,6 +128,28 @@ export function generateTelemetry(options: TelemetryFixtureOptions): Uint8Array 
     offset += chunk.length;
   }
   return out;
+}
+
+/**
+ * The event count that makes generated telemetry about `bytes` long (for
+ * benchmarks that want files of a given size), from the size of a sample of
+ * 1,000 events.
+ *
+ * @param bytes The wanted size of the JSON.
+ * @returns The `events` option for {@linkcode generateTelemetry} or {@linkcode telemetryChunks}, at least 1.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { eventsForSize, generateTelemetry } from "./telemetry_fixture.ts";
+ * const json = generateTelemetry({ matchId: "m", events: eventsForSize(1_000_000) });
+ * assert.ok(Math.abs(json.length - 1_000_000) < 50_000);
+ * ```
+ */
+export function eventsForSize(bytes: number): number {
+  const sample = 1000;
+  const sampleBytes = generateTelemetry({ matchId: "size-sample", events: sample }).length;
+  return Math.max(1, Math.round(bytes / (sampleBytes / sample)));
 }
 
 /**

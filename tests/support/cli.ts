@@ -1,0 +1,83 @@
+/**
+ * Runs `main.ts` in a child process with exactly the permissions of the
+ * compiled binary (`scripts/permissions.ts`), so the CLI tests exercise what
+ * production gets: {@linkcode runCli} to the end with its output captured,
+ * {@linkcode spawnCli} for a child the test signals or kills.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { cliRunArgs } from "../../scripts/cli_run_args.ts";
+
+/** The repository root, the working directory of the child. */
+export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Options of {@linkcode spawnCli}. */
+export interface SpawnCliOptions {
+  /** Variables added to the inherited environment (`NO_COLOR=1` is always set). @default {{}} */
+  env?: Record<string, string>;
+  /** Whether the child's stdin is a pipe. @default {"null"} */
+  stdin?: "piped" | "null";
+  /** Whether the child's stdout is captured. @default {"null"} */
+  stdout?: "piped" | "null";
+  /** Whether the child's stderr is captured. @default {"null"} */
+  stderr?: "piped" | "null";
+}
+
+/**
+ * Starts `deno run --quiet <CLI_FLAGS> main.ts <args>` (see
+ * `scripts/cli_run_args.ts`) in the repository root.
+ *
+ * @param args The CLI's arguments, e.g. `["consume", "--env", "test"]`.
+ * @param options Environment and which streams are piped.
+ * @returns The running child; the caller waits for or kills it.
+ */
+export function spawnCli(args: string[], options: SpawnCliOptions = {}): Deno.ChildProcess {
+  const { env = {}, stdin = "null", stdout = "null", stderr = "null" } = options;
+  return new Deno.Command(Deno.execPath(), {
+    args: cliRunArgs(args),
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin,
+    stdout,
+    stderr,
+  }).spawn();
+}
+
+/** Options of {@linkcode runCli}. */
+export interface RunCliOptions {
+  /** Variables added to the inherited environment. @default {{}} */
+  env?: Record<string, string>;
+  /** Text written to the child's stdin, which is then closed. @default {no stdin} */
+  stdin?: string;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * Runs the CLI to the end and captures its output.
+ *
+ * @param args The CLI's arguments, e.g. `["verify", dir]`.
+ * @param options Environment and stdin.
+ * @returns Stdout, stderr and the exit code.
+ */
+export async function runCli(
+  args: string[],
+  options: RunCliOptions = {},
+): Promise<[stdout: string, stderr: string, code: number]> {
+  const { env = {}, stdin } = options;
+  const child = spawnCli(args, {
+    env,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const { stdout, stderr, code } = await child.output();
+  return [decoder.decode(stdout), decoder.decode(stderr), code];
+}
