@@ -3,7 +3,6 @@ import { withTempDir } from "../support/helpers.ts";
 import { join } from "node:path";
 import { toVerifySettings } from "../../src/commands/verify.ts";
 import {
-  concat,
   gzip,
   peel,
   snapshot,
@@ -13,6 +12,7 @@ import {
 } from "../verify/fixtures.ts";
 import { EXCERPT } from "../support/real_fixtures.ts";
 import { runCli, spawnCli } from "../support/cli.ts";
+import { concatBytes } from "../support/bytes.ts";
 
 const EXCERPT_ID = "8c1c8a56-4104-46ef-8aec-5e012b041574";
 function jsonLines(stdout: string): Record<string, unknown>[] {
@@ -26,7 +26,7 @@ async function okStore(dir: string): Promise<void> {
   await writeMatch(
     dir,
     "ok-2",
-    concat(gzip(enc.encode(text.slice(0, 999))), gzip(enc.encode(text.slice(999)))),
+    concatBytes(gzip(enc.encode(text.slice(0, 999))), gzip(enc.encode(text.slice(999)))),
   );
   const excerpt = await Deno.readFile(
     EXCERPT,

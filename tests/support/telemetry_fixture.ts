@@ -7,6 +7,8 @@
  * @module
  */
 
+import { concatBytes } from "./bytes.ts";
+
 /** Options of {@linkcode generateTelemetry}. */
 export interface TelemetryFixtureOptions {
   /** The API match id; it ends the `MatchId`. */
@@ -120,14 +122,7 @@ export function* telemetryChunks(options: TelemetryFixtureOptions): Generator<Ui
  * @returns The JSON bytes.
  */
 export function generateTelemetry(options: TelemetryFixtureOptions): Uint8Array {
-  const chunks = [...telemetryChunks(options)];
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return concatBytes(...telemetryChunks(options));
 }
 
 /**

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { auditFile } from "../../src/verify/audit_file.ts";
-import { concat, gzip, telemetryJson, telemetryText, writeMatch } from "./fixtures.ts";
+import { gzip, telemetryJson, telemetryText, writeMatch } from "./fixtures.ts";
 import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
+import { concatBytes } from "../support/bytes.ts";
 
 const ID = "4f1a2b3c-0000-4000-8000-000000000001";
 
@@ -37,7 +38,7 @@ Deno.test("auditFile() accepts a two-member gzip as ok", async () => {
   const text = telemetryText(ID, 2000);
   const cut = text.indexOf(',{"character"', text.length / 2);
   const enc = new TextEncoder();
-  const gz = concat(gzip(enc.encode(text.slice(0, cut))), gzip(enc.encode(text.slice(cut))));
+  const gz = concatBytes(gzip(enc.encode(text.slice(0, cut))), gzip(enc.encode(text.slice(cut))));
   const result = await audit(gz);
   assert.equal(result.status, "ok", result.detail);
   assert.equal(result.events, 2001);
@@ -72,7 +73,9 @@ Deno.test("auditFile() reports a file cut in the middle of a gzip block as trunc
 });
 
 Deno.test("auditFile() reports trailing garbage as corrupt", async () => {
-  const result = await audit(concat(gzip(telemetryJson(ID)), new TextEncoder().encode("garbage!")));
+  const result = await audit(
+    concatBytes(gzip(telemetryJson(ID)), new TextEncoder().encode("garbage!")),
+  );
   assert.equal(result.status, "corrupt");
 });
 

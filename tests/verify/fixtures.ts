@@ -72,17 +72,6 @@ export function gzip(bytes: Uint8Array, layers = 1): Uint8Array {
   return out;
 }
 
-/** Bytes concatenated. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 /** Writes `<dataDir>/matchID=<id>/raw.json.gz` (or another file name) and returns its path. */
 export async function writeMatch(
   dataDir: string,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { decodeGzipPrefix, GunzipStream, isGzip } from "../../../src/core/content/gzip.ts";
 import { TelemetryError } from "../../../src/core/errors.ts";
+import { concatBytes } from "../../support/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -19,16 +20,6 @@ function makeContent(size: number, seed = 1): Uint8Array {
 function gzip(data: Uint8Array): Uint8Array {
   const out = gzipSync(data);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength).slice();
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function chunked(data: Uint8Array, size: number): ReadableStream<Uint8Array> {
@@ -91,9 +82,9 @@ Deno.test("GunzipStream counts bytes in and out", async () => {
 Deno.test("GunzipStream decodes two concatenated members to their concatenation", async () => {
   const a = makeContent(100_000, 1);
   const b = makeContent(70_000, 2);
-  const both = concat(gzip(a), gzip(b));
-  assert.deepEqual(await gunzip(both), concat(a, b));
-  assert.deepEqual(await gunzip(both, { chunkSize: 777 }), concat(a, b));
+  const both = concatBytes(gzip(a), gzip(b));
+  assert.deepEqual(await gunzip(both), concatBytes(a, b));
+  assert.deepEqual(await gunzip(both, { chunkSize: 777 }), concatBytes(a, b));
 });
 
 Deno.test("GunzipStream decodes the gzip of empty input to nothing", async () => {
@@ -102,13 +93,15 @@ Deno.test("GunzipStream decodes the gzip of empty input to nothing", async () =>
 
 Deno.test("GunzipStream reports zero padding after the last member as corrupt", async () => {
   const gz = gzip(makeContent(1000));
-  const padded = await gunzipError(concat(gz, new Uint8Array(8)));
+  const padded = await gunzipError(concatBytes(gz, new Uint8Array(8)));
   assert.equal(padded.code, "corrupt");
   assert.match(padded.message, /zero bytes after the end of a member/);
   // zlib would ignore anything after the zeros: garbage, or a whole member.
-  const hidden = await gunzipError(concat(gz, new Uint8Array(4), encoder.encode("garbage")));
+  const hidden = await gunzipError(concatBytes(gz, new Uint8Array(4), encoder.encode("garbage")));
   assert.equal(hidden.code, "corrupt");
-  const split = await gunzipError(concat(gz, new Uint8Array(4), gz), { chunkSize: gz.length + 4 });
+  const split = await gunzipError(concatBytes(gz, new Uint8Array(4), gz), {
+    chunkSize: gz.length + 4,
+  });
   assert.equal(split.code, "corrupt");
 });
 
@@ -148,7 +141,7 @@ Deno.test("GunzipStream reports a file cut in its trailer as truncated", async (
 });
 
 Deno.test("GunzipStream reports trailing garbage as corrupt", async () => {
-  const gz = concat(gzip(makeContent(50_000)), encoder.encode("garbage"));
+  const gz = concatBytes(gzip(makeContent(50_000)), encoder.encode("garbage"));
   const err = await gunzipError(gz);
   assert.equal(err.code, "corrupt");
   assert.match(err.message, /incorrect header check/);

@@ -3,6 +3,7 @@ import { gunzipSync } from "node:zlib";
 import { TelemetryError } from "../../../src/core/errors.ts";
 import { ingest } from "../../../src/core/content/ingest.ts";
 import { generateTelemetry, gzipBytes, telemetryMatchId } from "../../support/telemetry_fixture.ts";
+import { concatBytes } from "../../support/bytes.ts";
 
 const json = generateTelemetry({ matchId: "m1", events: 3000 });
 
@@ -16,15 +17,7 @@ function collector(): { sink: WritableStream<Uint8Array>; bytes: () => Uint8Arra
   const parts: Uint8Array[] = [];
   return {
     sink: new WritableStream({ write: (c) => void parts.push(c.slice()) }),
-    bytes() {
-      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let off = 0;
-      for (const p of parts) {
-        out.set(p, off);
-        off += p.length;
-      }
-      return out;
-    },
+    bytes: () => concatBytes(...parts),
   };
 }
 
