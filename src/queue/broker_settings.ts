@@ -15,6 +15,13 @@ import { type TopologyNames, topologyNames } from "./topology.ts";
 /** Heartbeat asked for when the URL sets none, in seconds. */
 export const DEFAULT_HEARTBEAT_SECONDS = 30;
 
+/**
+ * Frame size asked for when the URL sets none: RabbitMQ's own default. The
+ * AMQP client would otherwise settle on 8 KiB, which the headers of a dead
+ * letter can outgrow.
+ */
+export const DEFAULT_FRAME_MAX = 131_072;
+
 /** The broker flags, as given. */
 export interface BrokerInput {
   /** `--env`; falls back to `TELEMETRY_ENV`, then `ENVIRONMENT`. */
@@ -128,6 +135,9 @@ function amqpUrlFrom(given: string | undefined, vars: Record<string, string | un
   }
   if (!url.searchParams.has("heartbeat")) {
     url.searchParams.set("heartbeat", String(DEFAULT_HEARTBEAT_SECONDS));
+  }
+  if (!url.searchParams.has("frameMax")) {
+    url.searchParams.set("frameMax", String(DEFAULT_FRAME_MAX));
   }
   return url.href;
 }

@@ -51,6 +51,14 @@ const decoder = new TextDecoder();
 const DEAD_LETTER_KEYS = new Set(["x-death", "x-original-queue", "x-failed-at", "x-worker-id"]);
 
 /**
+ * The most header bytes copied from an inbound message into a retry or a
+ * dead letter: a quarter of the frame size the worker asks for, so that the
+ * headers the worker adds (each error line at most 1,000 characters) always
+ * fit in one frame with room to spare.
+ */
+export const MAX_COPIED_HEADER_BYTES = 32 * 1024;
+
+/**
  * Reads a job message body.
  *
  * @param body The raw body.
@@ -160,7 +168,7 @@ export function deadLetterHeaders(
 ): Record<string, unknown> {
   const { failure, attempts, queue, workerId, now } = context;
   return {
-    ...original,
+    ...copyHeaders(original, () => true),
     "x-error": failure.message,
     "x-error-kind": failure.kind,
     "x-error-code": failure.code,
@@ -183,11 +191,46 @@ export function retryHeaders(
   original: Record<string, unknown> | undefined,
   context: { attempts: number; failure: Failure },
 ): Record<string, unknown> {
-  const headers: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(original ?? {})) {
-    if (!DEAD_LETTER_KEYS.has(key) && !key.startsWith("x-error")) headers[key] = value;
-  }
+  const headers = copyHeaders(
+    original,
+    (key) => !DEAD_LETTER_KEYS.has(key) && !key.startsWith("x-error"),
+  );
   headers["x-attempts"] = context.attempts;
   headers["x-last-error"] = context.failure.message;
   return headers;
+}
+
+/**
+ * Copies the inbound headers that `keep` accepts, in order, up to
+ * {@linkcode MAX_COPIED_HEADER_BYTES} (measured as JSON, about what they
+ * take on the wire). What does not fit is left out, and
+ * `x-headers-dropped` says how many were.
+ */
+function copyHeaders(
+  original: Record<string, unknown> | undefined,
+  keep: (key: string) => boolean,
+): Record<string, unknown> {
+  const headers: Record<string, unknown> = {};
+  let bytes = 0;
+  let dropped = 0;
+  for (const [key, value] of Object.entries(original ?? {})) {
+    if (!keep(key) || key === "x-headers-dropped") continue;
+    const size = key.length + jsonSize(value);
+    if (bytes + size > MAX_COPIED_HEADER_BYTES) {
+      dropped++;
+      continue;
+    }
+    bytes += size;
+    headers[key] = value;
+  }
+  if (dropped > 0) headers["x-headers-dropped"] = dropped;
+  return headers;
+}
+
+function jsonSize(value: unknown): number {
+  try {
+    return JSON.stringify(value)?.length ?? 0;
+  } catch {
+    return String(value).length; // a bigint
+  }
 }

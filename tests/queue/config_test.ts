@@ -45,25 +45,31 @@ Deno.test("resolveConsumeConfig() builds the URL from RABBITMQ_* with a 30 s hea
   });
   assert.equal(
     config.amqpUrl,
-    "amqp://worker:p%40ss%2Fword@mq.internal:5673/pewstats?heartbeat=30",
+    "amqp://worker:p%40ss%2Fword@mq.internal:5673/pewstats?heartbeat=30&frameMax=131072",
   );
-  assert.equal(config.redactedUrl, "amqp://worker:***@mq.internal:5673/pewstats?heartbeat=30");
+  assert.equal(
+    config.redactedUrl,
+    "amqp://worker:***@mq.internal:5673/pewstats?heartbeat=30&frameMax=131072",
+  );
   assert.doesNotMatch(config.redactedUrl, /p%40ss|p@ss/);
 });
 
 Deno.test("resolveConsumeConfig() defaults to guest@127.0.0.1:5672 vhost /", () => {
   assert.equal(
     resolve({ env: "prod" }).amqpUrl,
-    "amqp://guest:guest@127.0.0.1:5672/%2F?heartbeat=30",
+    "amqp://guest:guest@127.0.0.1:5672/%2F?heartbeat=30&frameMax=131072",
   );
 });
 
 Deno.test("resolveConsumeConfig() prefers --amqp-url, then RABBITMQ_URL, and keeps a given heartbeat", () => {
   const env = { RABBITMQ_URL: "amqps://a:b@x/v?heartbeat=10", RABBITMQ_HOST: "ignored" };
-  assert.equal(resolve({ env: "p" }, env).amqpUrl, "amqps://a:b@x/v?heartbeat=10");
+  assert.equal(
+    resolve({ env: "p" }, env).amqpUrl,
+    "amqps://a:b@x/v?heartbeat=10&frameMax=131072",
+  );
   assert.equal(
     resolve({ env: "p", amqpUrl: "amqp://c:d@y/" }, env).amqpUrl,
-    "amqp://c:d@y/?heartbeat=30",
+    "amqp://c:d@y/?heartbeat=30&frameMax=131072",
   );
 });
 

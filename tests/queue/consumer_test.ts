@@ -193,6 +193,27 @@ Deno.test("Consumer sends a transient failure through the retry queue, then succ
   });
 });
 
+Deno.test("Consumer dead-letters a job with 20 KiB of headers (beyond the client's default 8 KiB frame)", async () => {
+  await scenario(async ({ server, broker, worker }) => {
+    server.behave = () => ({ type: "status", status: 404 });
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) headers[`x-trace-${i}`] = "t".repeat(1024);
+    await broker.publish(
+      { match_id: "big-headers-1", telemetry_url: server.url("big-headers-1") },
+      headers,
+    );
+    await waitFor(async () => await broker.count(broker.names.deadLetterQueue) === 1, {
+      what: "dead letter",
+    });
+    const [dead] = await broker.take(broker.names.deadLetterQueue);
+    const got = dead?.properties.headers ?? {};
+    assert.equal(got["x-error-kind"], "permanent");
+    assert.equal(got["x-trace-19"], "t".repeat(1024), "every inbound header fits the budget");
+    assert.equal(worker.jobs()[0]?.outcome, "dead_lettered");
+    assert.ok(worker.worker.healthy, "the session survived the publish");
+  });
+});
+
 Deno.test("Consumer dead-letters a transient failure after --max-deliveries", async () => {
   await scenario(async ({ server, broker, worker }) => {
     server.behave = () => ({ type: "status", status: 503 });

@@ -124,7 +124,8 @@ export class TestBroker {
 
   /** Connects and declares the topology of `env` the way the worker does. */
   static async open(env: string, retryDelayMs = 200): Promise<TestBroker> {
-    const url = await testBrokerUrl();
+    // The test publishes large headers too: RabbitMQ's frame size, not the client's 8 KiB.
+    const url = withFrameMax(await testBrokerUrl());
     const client = new AMQPClient(url);
     await client.connect();
     const channel = await client.channel();
@@ -184,6 +185,12 @@ export class TestBroker {
     await channel.exchangeDelete(exchange);
     await this.#client.close();
   }
+}
+
+function withFrameMax(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has("frameMax")) parsed.searchParams.set("frameMax", "131072");
+  return parsed.href;
 }
 
 /** Polls until `predicate` holds. */

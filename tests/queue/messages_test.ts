@@ -3,6 +3,7 @@ import { TelemetryError } from "../../src/core/errors.ts";
 import {
   deadLetterHeaders,
   failureOf,
+  MAX_COPIED_HEADER_BYTES,
   MessageError,
   parseJob,
   previousAttempts,
@@ -120,4 +121,28 @@ Deno.test("processingBody() has every field, nulls for missing optional ones", (
     environment: "prod",
     queue_target: "match.processing.telemetry.prod",
   });
+});
+
+Deno.test("deadLetterHeaders() copies inbound headers only up to a budget, and says what it dropped", () => {
+  const failure = {
+    kind: "permanent" as const,
+    code: "invalid_json" as const,
+    message: "x".repeat(1000),
+  };
+  const original: Record<string, unknown> = {};
+  for (let i = 0; i < 40; i++) original[`h${i}`] = "v".repeat(1024); // 40 KiB in all
+  const headers = deadLetterHeaders(original, {
+    failure,
+    attempts: 1,
+    queue: "q",
+    workerId: "w",
+    now: new Date(0),
+  });
+  const copied = Object.keys(headers).filter((k) => k.startsWith("h"));
+  assert.ok(copied.length > 0 && copied.length < 40);
+  assert.equal(headers["x-headers-dropped"], 40 - copied.length);
+  assert.ok(JSON.stringify(headers).length < MAX_COPIED_HEADER_BYTES + 4096);
+  assert.equal(headers["x-error"], failure.message);
+  const retry = retryHeaders(original, { attempts: 2, failure });
+  assert.equal(retry["x-headers-dropped"], 40 - copied.length);
 });
