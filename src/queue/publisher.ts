@@ -13,6 +13,8 @@ export interface PublishProperties {
   deliveryMode?: number;
   /** Application headers. */
   headers?: Record<string, unknown>;
+  /** Identifies the message; a returned publish is recognised by it. */
+  messageId?: string;
   /** Other properties copied from an inbound message. */
   [key: string]: unknown;
 }
@@ -25,20 +27,27 @@ export interface PublishChannel {
     routingKey: string,
     body: Uint8Array | string,
     properties?: PublishProperties,
+    mandatory?: boolean,
   ): Promise<unknown>;
 }
 
-/** Why a publish was not confirmed. */
+/** Why a publish failed. */
+export type PublishFailure = "timeout" | "rejected" | "unroutable";
+
+/** Why a publish was not confirmed, or reached no queue. */
 export class PublishError extends Error {
-  /** `timeout`: no confirm in time; `rejected`: nack or closed channel. */
-  readonly reason: "timeout" | "rejected";
+  /**
+   * `timeout`: no confirm in time; `rejected`: nack or closed channel;
+   * `unroutable`: the broker returned it (the queue does not exist).
+   */
+  readonly reason: PublishFailure;
 
   /**
    * @param reason Why the publish failed.
    * @param message One line for logs.
    * @param options The underlying error.
    */
-  constructor(reason: "timeout" | "rejected", message: string, options?: { cause?: unknown }) {
+  constructor(reason: PublishFailure, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "PublishError";
     this.reason = reason;
@@ -46,14 +55,17 @@ export class PublishError extends Error {
 }
 
 /**
- * Publishes a persistent message through the default exchange to a queue and
- * waits for the broker's confirm.
+ * Publishes a persistent message through the default exchange to a queue,
+ * `mandatory`, and waits for the broker's confirm. RabbitMQ confirms a
+ * message that reached no queue too: with `returned` (the session's set of
+ * returned message ids) such a publish fails instead of passing for done.
  *
  * @param channel A channel in confirm mode.
- * @param message The queue, body, extra properties and the confirm deadline.
- * @returns When the broker confirmed the message.
+ * @param message The queue, body, extra properties, the confirm deadline and the returned ids.
+ * @returns When the broker confirmed the message into a queue.
  * @throws {PublishError} `timeout` when no confirm came in time (the caller
- * must then treat the channel as broken), `rejected` on a nack or closed channel.
+ * must then treat the channel as broken), `rejected` on a nack or closed
+ * channel, `unroutable` when the broker returned it.
  *
  * @example
  * ```ts ignore
@@ -68,9 +80,11 @@ export async function publishConfirmed(
     body: Uint8Array | string;
     properties?: PublishProperties;
     timeoutMs: number;
+    returned?: Set<string>;
   },
 ): Promise<void> {
-  const { queue, body, properties = {}, timeoutMs } = message;
+  const { queue, body, properties = {}, timeoutMs, returned } = message;
+  const messageId = properties.messageId ?? crypto.randomUUID();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -86,8 +100,9 @@ export async function publishConfirmed(
     published = channel.basicPublish("", queue, body, {
       contentType: "application/json",
       ...properties,
+      messageId,
       deliveryMode: 2,
-    });
+    }, true);
   } catch (err) {
     clearTimeout(timer);
     throw new PublishError("rejected", `publish to ${queue} failed: ${lineOf(err)}`, {
@@ -105,6 +120,9 @@ export async function publishConfirmed(
     });
   } finally {
     clearTimeout(timer);
+  }
+  if (returned?.delete(messageId)) {
+    throw new PublishError("unroutable", `publish to ${queue} returned: no such queue`);
   }
 }
 

@@ -18,6 +18,12 @@ const CLOSE_TIMEOUT_MS = 5_000;
 export interface Session {
   /** The channel; deliveries must be acked on it and only while it is open. */
   readonly channel: AMQPChannel;
+  /**
+   * The `messageId`s of mandatory publishes the broker returned as
+   * unroutable. RabbitMQ sends the return before the confirm of the same
+   * publish, so a publisher checks here once its confirm has come.
+   */
+  readonly returned: Set<string>;
   /** Resolves with a one-line reason when the session ended, for whatever cause. */
   readonly lost: Promise<string>;
   /** Whether the connection and channel are still usable. */
@@ -83,6 +89,11 @@ export async function openSession(url: string, options: SessionOptions): Promise
   try {
     const channel = await connection.channel();
     channel.onerror = (reason) => end(`channel closed: ${reason}`);
+    const returned = new Set<string>();
+    channel.onReturn = (message) => {
+      const id = message.properties.messageId;
+      if (id !== undefined) returned.add(id);
+    };
     await declareTopology(channel, { names, retryDelayMs });
     await channel.confirmSelect();
     await channel.prefetch(prefetch);
@@ -93,6 +104,7 @@ export async function openSession(url: string, options: SessionOptions): Promise
         : state.consumer.cancel().catch(() => {});
     const session: Session = {
       channel,
+      returned,
       lost,
       get alive() {
         return alive && !channel.closed && !connection.closed;

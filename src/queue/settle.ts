@@ -117,6 +117,7 @@ export async function settle(
       body,
       properties,
       timeoutMs: config.confirmTimeoutMs,
+      returned: session.returned,
     });
   } catch (err) {
     // The channel can no longer be trusted: end the session so the message is redelivered.

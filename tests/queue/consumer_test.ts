@@ -193,6 +193,31 @@ Deno.test("Consumer sends a transient failure through the retry queue, then succ
   });
 });
 
+Deno.test("Consumer does not ack a job whose announcement is unroutable: it redeclares and announces it", async () => {
+  await scenario(async ({ server, broker, worker }) => {
+    const { publishQueue, deadLetterQueue } = broker.names;
+    // An operator deletes the processing queue while the worker runs.
+    await broker.deleteQueue(publishQueue);
+    await broker.publish({ match_id: "unroutable-1", telemetry_url: server.url("unroutable-1") });
+    await waitFor(async () => {
+      try {
+        return await broker.count(publishQueue) === 1;
+      } catch {
+        return false; // not declared again yet
+      }
+    }, { what: "the announcement in the re-created queue" });
+    const [announced] = await broker.take(publishQueue);
+    assert.equal(JSON.parse(announced?.bodyString() ?? "{}").match_id, "unroutable-1");
+    assert.equal(await broker.count(deadLetterQueue), 0);
+    const outcomes = worker.jobs().map((j) => j.outcome);
+    assert.equal(outcomes[0], "unacked", "the first try was not acked");
+    assert.ok(
+      worker.logs.filter((l) => l.event === "broker_connected").length >= 2,
+      "the session was renewed",
+    );
+  });
+});
+
 Deno.test("Consumer dead-letters a job with 20 KiB of headers (beyond the client's default 8 KiB frame)", async () => {
   await scenario(async ({ server, broker, worker }) => {
     server.behave = () => ({ type: "status", status: 404 });

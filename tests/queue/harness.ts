@@ -169,6 +169,11 @@ export class TestBroker {
     }
   }
 
+  /** Deletes a queue (as an operator might, behind the worker's back). */
+  async deleteQueue(queue: string): Promise<void> {
+    await (await this.#ch()).queueDelete(queue);
+  }
+
   /** Messages ready in a queue. */
   async count(queue: string): Promise<number> {
     const ok = await (await this.#ch()).queueDeclare(queue, { passive: true });

@@ -3,26 +3,46 @@ import { type PublishChannel, publishConfirmed, PublishError } from "../../src/q
 
 function channel(result: () => Promise<unknown>, seen: unknown[] = []): PublishChannel {
   return {
-    basicPublish(exchange, routingKey, body, properties) {
-      seen.push({ exchange, routingKey, body, properties });
+    basicPublish(exchange, routingKey, body, properties, mandatory) {
+      seen.push({ exchange, routingKey, body, properties, mandatory });
       return result();
     },
   };
 }
 
-Deno.test("publishConfirmed() publishes persistent JSON through the default exchange", async () => {
+Deno.test("publishConfirmed() publishes persistent JSON, mandatory, through the default exchange", async () => {
   const seen: unknown[] = [];
   await publishConfirmed(channel(() => Promise.resolve(1), seen), {
     queue: "q",
     body: "{}",
+    properties: { messageId: "m-1" },
     timeoutMs: 1000,
   });
   assert.deepEqual(seen, [{
     exchange: "",
     routingKey: "q",
     body: "{}",
-    properties: { contentType: "application/json", deliveryMode: 2 },
+    properties: { contentType: "application/json", messageId: "m-1", deliveryMode: 2 },
+    mandatory: true,
   }]);
+});
+
+Deno.test("publishConfirmed() fails with unroutable when the broker returned the message", async () => {
+  const returned = new Set<string>();
+  const seen: { properties: { messageId: string } }[] = [];
+  const returning: PublishChannel = {
+    basicPublish(_exchange, _routingKey, _body, properties) {
+      seen.push({ properties: properties as { messageId: string } });
+      returned.add(String(properties?.messageId)); // basic.return comes before the confirm
+      return Promise.resolve(1);
+    },
+  };
+  await assert.rejects(
+    publishConfirmed(returning, { queue: "gone", body: "{}", timeoutMs: 1000, returned }),
+    (err) => err instanceof PublishError && err.reason === "unroutable",
+  );
+  assert.equal(returned.size, 0, "the id is consumed");
+  assert.match(seen[0]!.properties.messageId, /^[0-9a-f-]{36}$/, "a fresh id when none is given");
 });
 
 Deno.test("publishConfirmed() fails with timeout when no confirm comes", async () => {
