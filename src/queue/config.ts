@@ -14,7 +14,7 @@ import { type BrokerInput, type BrokerSettings, resolveBrokerSettings } from "./
 export interface ConsumeFlags extends BrokerInput {
   /** `--concurrency`: prefetch and downloads at once. */
   concurrency: number;
-  /** `--retry-delay` in seconds (retry queue TTL). */
+  /** `--retry-delay` in seconds (the wait in the retry queue). */
   retryDelay: number;
   /** `--max-deliveries`. */
   maxDeliveries: number;
@@ -32,7 +32,7 @@ export interface ConsumeFlags extends BrokerInput {
 export interface ConsumeConfig extends BrokerSettings {
   /** Prefetch and downloads at once. */
   concurrency: number;
-  /** TTL of the retry queue, in milliseconds. */
+  /** The wait in the retry queue (each retried message's `expiration`), in milliseconds. */
   retryDelayMs: number;
   /** Deliveries before a transiently failing job goes to the DLQ. */
   maxDeliveries: number;

@@ -121,7 +121,6 @@ export class Consumer {
       try {
         session = await openSession(this.#config.amqpUrl, {
           names: this.#config.names,
-          retryDelayMs: this.#config.retryDelayMs,
           prefetch: this.#config.concurrency,
           onMessage: (message, from) => this.#onMessage(message, from),
         });

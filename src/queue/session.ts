@@ -40,8 +40,6 @@ export interface Session {
 export interface SessionOptions {
   /** Queue names. */
   names: TopologyNames;
-  /** TTL of the retry queue. */
-  retryDelayMs: number;
   /** Channel prefetch. */
   prefetch: number;
   /** Receives each delivery with the session it arrived on. */
@@ -69,7 +67,7 @@ export function isConfigurationError(err: unknown): boolean {
  * ```
  */
 export async function openSession(url: string, options: SessionOptions): Promise<Session> {
-  const { names, retryDelayMs, prefetch, onMessage } = options;
+  const { names, prefetch, onMessage } = options;
   const { AMQPClient } = await import("amqp-client");
   const connection: AMQPClient = new AMQPClient(url);
   let alive = true;
@@ -94,7 +92,7 @@ export async function openSession(url: string, options: SessionOptions): Promise
       const id = message.properties.messageId;
       if (id !== undefined) returned.add(id);
     };
-    await declareTopology(channel, { names, retryDelayMs });
+    await declareTopology(channel, { names });
     await channel.confirmSelect();
     await channel.prefetch(prefetch);
     const state: { consumer?: AMQPConsumer; cancelling?: Promise<unknown> } = {};

@@ -91,6 +91,8 @@ export async function settle(
       properties = {
         ...copyProperties(message),
         headers: retryHeaders(message.properties.headers, { attempts: attempt, failure }),
+        // The wait in the retry queue, per message: see declareTopology().
+        expiration: String(config.retryDelayMs),
       };
     } else {
       queue = config.names.deadLetterQueue;

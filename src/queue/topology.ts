@@ -66,10 +66,15 @@ export function topologyNames(env: string, publishQueue?: string): TopologyNames
  * on every (re)connect. Declaring a queue that exists with other arguments
  * makes the broker close the channel (406 PRECONDITION_FAILED).
  *
+ * The retry queue carries only its dead-letter arguments: the delay is set
+ * per message (`expiration`), so a new `--retry-delay` needs no new queue.
+ *
  * @param channel An open channel.
- * @param context The names and the retry delay (the retry queue's TTL).
+ * @param context The names.
  * @returns When everything is declared.
- * @throws The channel's error when the broker refuses a declaration.
+ * @throws The channel's error when the broker refuses a declaration; for a
+ * retry queue left with the arguments of an older version, an error that
+ * says what to run.
  *
  * @example
  * ```ts ignore
@@ -79,17 +84,26 @@ export function topologyNames(env: string, publishQueue?: string): TopologyNames
  */
 export async function declareTopology(
   channel: TopologyChannel,
-  context: { names: TopologyNames; retryDelayMs: number },
+  context: { names: TopologyNames },
 ): Promise<void> {
-  const { names, retryDelayMs } = context;
+  const { names } = context;
   await channel.queueDeclare(names.queue, { durable: true });
   await channel.exchangeDeclare(names.exchange, "topic", { durable: true });
   await channel.queueBind(names.queue, names.exchange, names.routingKey);
-  await channel.queueDeclare(names.retryQueue, { durable: true }, {
-    "x-message-ttl": retryDelayMs,
-    "x-dead-letter-exchange": "",
-    "x-dead-letter-routing-key": names.queue,
-  });
+  try {
+    await channel.queueDeclare(names.retryQueue, { durable: true }, {
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": names.queue,
+    });
+  } catch (err) {
+    if (!/PRECONDITION_FAILED/.test(String(err))) throw err;
+    throw new Error(
+      `(406 PRECONDITION_FAILED) the retry queue ${names.retryQueue} has the arguments of an ` +
+        `older version (x-message-ttl): let it drain, then run ` +
+        `'rabbitmqctl delete_queue ${names.retryQueue} --if-empty' and start the worker again`,
+      { cause: err },
+    );
+  }
   await channel.queueDeclare(names.deadLetterQueue, { durable: true });
   await channel.queueDeclare(names.publishQueue, { durable: true });
 }

@@ -123,7 +123,7 @@ export class TestBroker {
   }
 
   /** Connects and declares the topology of `env` the way the worker does. */
-  static async open(env: string, retryDelayMs = 200): Promise<TestBroker> {
+  static async open(env: string): Promise<TestBroker> {
     // The test publishes large headers too: RabbitMQ's frame size, not the client's 8 KiB.
     const url = withFrameMax(await testBrokerUrl());
     const client = new AMQPClient(url);
@@ -132,7 +132,7 @@ export class TestBroker {
     await channel.confirmSelect();
     const broker = new TestBroker(env, url, client, channel);
     const { declareTopology } = await import("../../src/queue/topology.ts");
-    await declareTopology(channel, { names: broker.names, retryDelayMs });
+    await declareTopology(channel, { names: broker.names });
     return broker;
   }
 

@@ -5,6 +5,7 @@ import { toDownloadSettings } from "../../src/cli/download_options.ts";
 import { resolveConsumeConfig } from "../../src/queue/config.ts";
 import { createMetrics, serveMetrics } from "../../src/queue/metrics.ts";
 import { BrokerConfigError, Consumer } from "../../src/queue/consumer.ts";
+import { topologyNames } from "../../src/queue/topology.ts";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { nodeTest, testBrokerUrl } from "../support/test_broker.ts";
 import { randomEnv, startWorker, TelemetryServer, TestBroker, waitFor } from "./harness.ts";
@@ -67,10 +68,10 @@ Deno.test("Consumer.run() keeps retrying an unreachable broker until stopped", a
 });
 
 nodeTest(
-  "Consumer declares the retry queue with TTL and dead-lettering back to the main queue",
+  "Consumer declares the retry queue with dead-lettering back to the main queue and no TTL",
   async (node) => {
     const env = randomEnv();
-    const broker = await TestBroker.open(env, 200);
+    const broker = await TestBroker.open(env);
     try {
       const out = await rabbitmqctl(
         node.name,
@@ -87,7 +88,7 @@ nodeTest(
         row(broker.names.retryQueue),
         /true\t.*x-dead-letter-exchange.*x-dead-letter-routing-key.*match\.telemetry\./,
       );
-      assert.match(row(broker.names.retryQueue), /x-message-ttl.*200/);
+      assert.doesNotMatch(row(broker.names.retryQueue), /x-message-ttl/);
       for (
         const name of [broker.names.queue, broker.names.deadLetterQueue, broker.names.publishQueue]
       ) {
@@ -206,5 +207,71 @@ Deno.test("serveMetrics() serves Prometheus text and /healthz follows the worker
     await broker.cleanup();
     await server.close();
     await Deno.remove(worker.dataDir, { recursive: true });
+  }
+});
+
+Deno.test("Consumer starts with a new --retry-delay on the same queues, and each retry waits its own delay", async () => {
+  const env = randomEnv();
+  const server = new TelemetryServer();
+  server.behave = (_id, request) =>
+    request === 1 ? { type: "status", status: 503 } : { type: "ok" };
+  const broker = await TestBroker.open(env);
+  let worker = await startWorker(env, { flags: { retryDelay: 0.2 } });
+  try {
+    await worker.stop();
+    await Deno.remove(worker.dataDir, { recursive: true });
+    worker = await startWorker(env, { flags: { retryDelay: 1.5 } });
+    const published = performance.now();
+    await broker.publish({ match_id: "delay-1", telemetry_url: server.url("delay-1") });
+    await waitFor(() => worker.jobs().some((j) => j.outcome === "downloaded"), {
+      what: "the retried job done",
+    });
+    const waited = performance.now() - published;
+    assert.ok(waited >= 1400, `the retry waited ${waited} ms, not the new 1.5 s`);
+    assert.deepEqual(worker.jobs().map((j) => j.outcome), ["retry", "downloaded"]);
+  } finally {
+    await worker.stop();
+    await broker.cleanup();
+    await server.close();
+    await Deno.remove(worker.dataDir, { recursive: true });
+  }
+});
+
+Deno.test("Consumer refuses a retry queue left with an older version's TTL, saying what to run", async () => {
+  const env = randomEnv();
+  const url = await testBrokerUrl();
+  const { AMQPClient } = await import("amqp-client");
+  const client = new AMQPClient(url);
+  await client.connect();
+  const channel = await client.channel();
+  const names = topologyNames(env);
+  await channel.queueDeclare(names.retryQueue, { durable: true }, {
+    "x-message-ttl": 60_000,
+    "x-dead-letter-exchange": "",
+    "x-dead-letter-routing-key": names.queue,
+  });
+  const lines: string[] = [];
+  const worker = new Consumer(config(env, url), {
+    log: createLogger({ format: "json", write: (l) => lines.push(l) }),
+  });
+  try {
+    await assert.rejects(worker.run(), (err) => {
+      assert.ok(err instanceof BrokerConfigError);
+      assert.match(
+        err.message,
+        /rabbitmqctl delete_queue match\.telemetry\.retry\.t-\S+ --if-empty/,
+      );
+      assert.doesNotMatch(err.message, /\n/);
+      return true;
+    });
+  } finally {
+    const cleanup = await client.channel();
+    for (
+      const queue of [names.queue, names.retryQueue, names.deadLetterQueue, names.publishQueue]
+    ) {
+      await cleanup.queueDelete(queue);
+    }
+    await cleanup.exchangeDelete(names.exchange);
+    await client.close();
   }
 });
