@@ -37,6 +37,8 @@ export interface ConsumerOptions {
   sleep?: Sleep;
   /** The wall clock. @default {() => new Date()} */
   now?: () => Date;
+  /** How long one connect may take. @default {DEFAULT_CONNECT_TIMEOUT_MS} */
+  connectTimeoutMs?: number;
   /**
    * Where downloads validate their JSON; the consumer closes it when it
    * stops. `null` validates inline, on the main thread.
@@ -73,6 +75,7 @@ export class Consumer {
   #abortJobs = new AbortController();
   #session: Session | undefined;
   #validators: ValidationThread | undefined;
+  #connectTimeoutMs: number | undefined;
 
   /**
    * @param config The resolved configuration.
@@ -94,6 +97,7 @@ export class Consumer {
       ? (navigator.hardwareConcurrency > 1 ? new ValidationThread() : null)
       : options.validation;
     this.#validators = validation ?? undefined;
+    this.#connectTimeoutMs = options.connectTimeoutMs;
   }
 
   /** Whether the worker is connected and consuming (for `/healthz`). */
@@ -123,6 +127,10 @@ export class Consumer {
           names: this.#config.names,
           prefetch: this.#config.concurrency,
           onMessage: (message, from) => this.#onMessage(message, from),
+          signal: stop,
+          ...(this.#connectTimeoutMs === undefined
+            ? {}
+            : { connectTimeoutMs: this.#connectTimeoutMs }),
         });
       } catch (err) {
         if (!connectedOnce && isConfigurationError(err)) {

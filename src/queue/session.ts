@@ -44,7 +44,14 @@ export interface SessionOptions {
   prefetch: number;
   /** Receives each delivery with the session it arrived on. */
   onMessage: (message: AMQPMessage, session: Session) => void;
+  /** How long the TCP connect and AMQP handshake may take. @default {30000} */
+  connectTimeoutMs?: number;
+  /** Gives up connecting (e.g. SIGTERM while the broker is away). */
+  signal?: AbortSignal;
 }
+
+/** Default of {@linkcode SessionOptions.connectTimeoutMs}. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
 /** A broker refusal that reconnecting cannot fix: bad credentials, vhost or topology. */
 export function isConfigurationError(err: unknown): boolean {
@@ -67,7 +74,13 @@ export function isConfigurationError(err: unknown): boolean {
  * ```
  */
 export async function openSession(url: string, options: SessionOptions): Promise<Session> {
-  const { names, prefetch, onMessage } = options;
+  const {
+    names,
+    prefetch,
+    onMessage,
+    connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+    signal,
+  } = options;
   const { AMQPClient } = await import("amqp-client");
   const connection: AMQPClient = new AMQPClient(url);
   let alive = true;
@@ -82,7 +95,13 @@ export async function openSession(url: string, options: SessionOptions): Promise
   }
   connection.onerror = (err) => end(`connection error: ${errorLine(err)}`);
   connection.ondisconnect = (err) => end(`disconnected: ${err ? errorLine(err) : "socket closed"}`);
-  await connection.connect();
+  try {
+    await untilDeadline(connection.connect(), { ms: connectTimeoutMs, signal });
+  } catch (err) {
+    // A handshake that failed or never came leaves the socket open otherwise.
+    destroySocket(connection);
+    throw err;
+  }
   connected = true;
   try {
     const channel = await connection.channel();
@@ -119,7 +138,7 @@ export async function openSession(url: string, options: SessionOptions): Promise
         resolveLost("closed");
         if (!connection.closed) await withTimeout(connection.close(), CLOSE_TIMEOUT_MS);
         // A broker that does not answer the close: drop the socket.
-        (connection as { socket?: { destroy(): void } }).socket?.destroy();
+        destroySocket(connection);
       },
     };
     // Deliveries may arrive before basicConsume resolves: the session must exist by then.
@@ -136,8 +155,40 @@ export async function openSession(url: string, options: SessionOptions): Promise
     return session;
   } catch (err) {
     alive = false;
-    if (!connection.closed) await connection.close().catch(() => {});
+    if (!connection.closed) await withTimeout(connection.close(), CLOSE_TIMEOUT_MS);
+    destroySocket(connection);
     throw err;
+  }
+}
+
+/** Drops the client's socket, whatever state the AMQP connection is in. */
+function destroySocket(connection: AMQPClient): void {
+  (connection as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+}
+
+/** Waits for `promise`, rejecting after `ms` or when `signal` aborts. */
+async function untilDeadline<T>(
+  promise: Promise<T>,
+  options: { ms: number; signal: AbortSignal | undefined },
+): Promise<T> {
+  const { ms, signal } = options;
+  promise.catch(() => {}); // it may settle after we gave up
+  const deadline = AbortSignal.any([AbortSignal.timeout(ms), ...(signal ? [signal] : [])]);
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () =>
+      reject(
+        new Error(
+          signal?.aborted ? "connect aborted" : `no AMQP handshake within ${ms / 1000} s`,
+        ),
+      );
+    if (deadline.aborted) onAbort();
+    else deadline.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    deadline.removeEventListener("abort", onAbort);
   }
 }
 

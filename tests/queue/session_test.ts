@@ -6,6 +6,7 @@ import { resolveConsumeConfig } from "../../src/queue/config.ts";
 import { createMetrics, serveMetrics } from "../../src/queue/metrics.ts";
 import { BrokerConfigError, Consumer } from "../../src/queue/consumer.ts";
 import { topologyNames } from "../../src/queue/topology.ts";
+import { openSession } from "../../src/queue/session.ts";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { nodeTest, testBrokerUrl } from "../support/test_broker.ts";
 import { randomEnv, startWorker, TelemetryServer, TestBroker, waitFor } from "./harness.ts";
@@ -273,5 +274,45 @@ Deno.test("Consumer refuses a retry queue left with an older version's TTL, sayi
     }
     await cleanup.exchangeDelete(names.exchange);
     await client.close();
+  }
+});
+
+Deno.test("openSession() gives up a handshake that never comes and closes its socket: 50 tries leak no fd", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) accepted.push(conn);
+  })();
+  const url = `amqp://guest:guest@127.0.0.1:${listener.addr.port}/%2F`;
+  const options = { names: topologyNames("t-silent"), prefetch: 1, onMessage() {} };
+  function openFds(): number {
+    return Array.from(Deno.readDirSync("/proc/self/fd")).length;
+  }
+  async function closeAccepted(): Promise<void> {
+    for (const conn of accepted.splice(0)) conn.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  try {
+    // A first try loads the AMQP client, whose files stay open.
+    await assert.rejects(openSession(url, { ...options, connectTimeoutMs: 50 }));
+    await closeAccepted();
+    const before = openFds();
+    for (let i = 0; i < 50; i++) {
+      await assert.rejects(
+        openSession(url, { ...options, connectTimeoutMs: 50 }),
+        /no AMQP handshake within 0.05 s/,
+      );
+    }
+    await closeAccepted();
+    const after = openFds();
+    assert.ok(after - before <= 2, `open fds went from ${before} to ${after}`);
+    const controller = new AbortController();
+    const aborted = openSession(url, { ...options, signal: controller.signal });
+    controller.abort();
+    await assert.rejects(aborted, /connect aborted/);
+  } finally {
+    await closeAccepted();
+    listener.close();
+    await accepting.catch(() => {});
   }
 });
