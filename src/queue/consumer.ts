@@ -19,7 +19,7 @@ import { KeyedLock, Semaphore } from "./limiter.ts";
 import { failureOf, type Job, parseJob } from "./messages.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { isConfigurationError, openSession, type Session } from "./session.ts";
-import { type JobOutcome, settle } from "./settle.ts";
+import { type JobOutcome, settle, type Settlement } from "./settle.ts";
 
 const HEALTHY_SESSION_MS = 30_000;
 
@@ -225,6 +225,9 @@ export class Consumer {
     } catch (err) {
       outcome = { type: "failed", job, failure: failureOf(err) };
     }
+    // A redelivery is counted before anything else, so that a job that kills
+    // the worker cannot come back forever (see settle()).
+    if (outcome === undefined && message.redelivered) outcome = { type: "redelivered", job };
     const run = async () => {
       const result = outcome ?? await this.#fetch(job as Job, session);
       const settled = await settle(message, {
@@ -237,7 +240,7 @@ export class Consumer {
       const seconds = Math.round(performance.now() - started) / 1000;
       const bytes = result.type === "stored" ? result.result.bytes : undefined;
       this.#metrics?.jobSettled(settled, { bytes, seconds });
-      this.#log.log(settled.outcome === "unacked" ? "warn" : "info", "job", {
+      this.#log.log(logLevelOf(settled), "job", {
         match_id: job?.matchId,
         outcome: settled.outcome,
         bytes,
@@ -284,4 +287,11 @@ export class Consumer {
       this.#slots.release();
     }
   }
+}
+
+/** Dead letters are errors; retries, recounts and unacked jobs are warnings. */
+function logLevelOf(settled: Settlement): "info" | "warn" | "error" {
+  if (settled.outcome === "dead_lettered") return "error";
+  if (settled.outcome === "downloaded" || settled.outcome === "already_exists") return "info";
+  return "warn";
 }

@@ -39,8 +39,12 @@ export class MessageError extends Error {
 
 /** The kind, code and one-line text of a failure, as written to the DLQ headers. */
 export interface Failure {
-  /** `transient`, `permanent` or `usage`. */
-  kind: "transient" | "permanent" | "usage";
+  /**
+   * `transient`, `permanent` or `usage`, as the error said; `redelivered`
+   * when the job was delivered `--max-deliveries` times and never settled
+   * (the worker died or lost the broker during it each time).
+   */
+  kind: "transient" | "permanent" | "usage" | "redelivered";
   /** Machine-readable reason. */
   code: string;
   /** One line. */

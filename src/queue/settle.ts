@@ -30,12 +30,17 @@ import type { Session } from "./session.ts";
 export type JobOutcome =
   | { type: "stored"; job: Job; result: DownloadResult }
   | { type: "failed"; job: Job | undefined; failure: Failure }
-  | { type: "aborted"; job: Job | undefined };
+  | { type: "aborted"; job: Job | undefined }
+  | { type: "redelivered"; job: Job | undefined };
 
 /** How a delivery was settled (the `outcome` of the job's log line). */
 export interface Settlement {
-  /** `downloaded`, `already_exists`, `retry`, `dead_lettered`, or `unacked` (left for redelivery). */
-  outcome: "downloaded" | "already_exists" | "retry" | "dead_lettered" | "unacked";
+  /**
+   * `downloaded`, `already_exists`, `retry`, `dead_lettered`, `unacked`
+   * (left for redelivery), or `recounted` (a redelivery, counted in a copy
+   * put back on the job queue).
+   */
+  outcome: "downloaded" | "already_exists" | "retry" | "dead_lettered" | "unacked" | "recounted";
   /** This delivery's number (1 for the first). */
   attempt: number;
   /** Why it failed or was left unacked. */
@@ -76,8 +81,22 @@ export async function settle(
       now: now(),
     });
     settled = { outcome: outcome.result.outcome, attempt };
+  } else if (outcome.type === "redelivered" && attempt < config.maxDeliveries) {
+    // The broker redelivers a message whose delivery never settled (the
+    // worker died, or its session ended): that delivery counts. The count
+    // lives in the message, so it must be written before the job runs again.
+    queue = config.names.queue;
+    body = message.body ?? new Uint8Array();
+    properties = {
+      ...copyProperties(message),
+      headers: retryHeaders(message.properties.headers, {
+        attempts: attempt,
+        failure: unsettled(attempt),
+      }),
+    };
+    settled = { outcome: "recounted", attempt, error: unsettled(attempt).message };
   } else {
-    const { failure } = outcome;
+    const failure = outcome.type === "redelivered" ? unsettled(attempt) : outcome.failure;
     const retry = failure.kind === "transient" && attempt < config.maxDeliveries;
     body = message.body ?? new Uint8Array();
     settled = {
@@ -134,6 +153,16 @@ export async function settle(
     return { outcome: "unacked", attempt, error: errorLine(err) };
   }
   return settled;
+}
+
+/** The failure of a delivery that never settled. */
+function unsettled(attempt: number): Failure {
+  return {
+    kind: "redelivered",
+    code: "redelivered",
+    message: `delivered ${attempt} times without being settled ` +
+      `(the worker died or lost the broker during the job)`,
+  };
 }
 
 function copyProperties(message: AMQPMessage): PublishProperties {

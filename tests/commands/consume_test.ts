@@ -262,3 +262,54 @@ Deno.test("telemetry consume stores and announces 1,000 jobs with 10% transient 
     assert.equal((await listTree(dataDir)).length, jobs, "no temp files left");
   });
 });
+
+Deno.test("telemetry consume dead-letters a job that kills the worker --max-deliveries times; the next worker is healthy", async () => {
+  const env = randomEnv();
+  const dataDir = await Deno.makeTempDir();
+  const server = new TelemetryServer({ events: 5000 });
+  server.behave = () => ({ type: "stall" });
+  const broker = await TestBroker.open(env);
+  const maxDeliveries = 2;
+  const args = testArgs(env, dataDir, ["--max-deliveries", String(maxDeliveries)]);
+  const children: Child[] = [];
+  try {
+    await broker.publish({ match_id: "killer-1", telemetry_url: server.url("killer-1") });
+    // Each worker takes the job, starts the download, and dies mid-transfer.
+    for (let kill = 1; kill <= maxDeliveries; kill++) {
+      const child = new Child(args, await brokerEnv());
+      children.push(child);
+      await waitFor(() => server.requests.get("killer-1") === kill, {
+        what: `download ${kill} started`,
+        timeoutMs: 20_000,
+      });
+      await child.kill();
+    }
+    const next = new Child(args, await brokerEnv());
+    children.push(next);
+    await waitFor(async () => await broker.count(broker.names.deadLetterQueue) === 1, {
+      what: "the job dead-lettered",
+      timeoutMs: 20_000,
+    });
+    const [dead] = await broker.take(broker.names.deadLetterQueue);
+    const headers = dead?.properties.headers ?? {};
+    assert.equal(headers["x-error-kind"], "redelivered");
+    assert.match(String(headers["x-error"]), /delivered 2 times without being settled/);
+    assert.equal(server.requests.get("killer-1"), maxDeliveries, "no third download");
+    const jobs = next.events("job");
+    assert.deepEqual(jobs.map((j) => j.outcome), ["dead_lettered"]);
+    // The next worker goes on with other jobs.
+    server.behave = () => ({ type: "ok" });
+    await broker.publish({ match_id: "after-1", telemetry_url: server.url("after-1") });
+    await waitFor(() => next.events("job").some((j) => j.outcome === "downloaded"), {
+      what: "the next job downloaded",
+    });
+    // kill -9 cannot clean up: the killed workers' temp files stay (verify --fix removes them).
+    const stored = (await listTree(dataDir)).filter((p) => !p.endsWith(".tmp"));
+    assert.deepEqual(stored, ["matchID=after-1/raw.json.gz"]);
+  } finally {
+    for (const child of children) await child.kill();
+    await broker.cleanup();
+    await server.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
