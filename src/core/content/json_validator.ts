@@ -7,10 +7,29 @@
  * counts the events and captures `_T` and `MatchId` of the first one.
  * {@linkcode ValidateStream} wraps it as a pass-through stream stage.
  *
+ * How it works: `push()` is a state machine with one `switch` case per state
+ * (the `S_*` constants); each case reads as many bytes as its state allows,
+ * then names the next state. A stack records whether each open container is
+ * an object or an array. A fast path, `#skipMinifiedMembers()`, handles the
+ * bulk of minified telemetry outside the `switch`.
+ *
+ * Speed notes, measured with `scripts/bench_validator.ts` (2026-11-30):
+ * - The byte constants live in this module, not exported: V8 folds them into
+ *   the optimized code, but not constants imported from another module
+ *   (30% slower when they were in their own module).
+ * - V8 inlines small helpers into `push()` within a budget of bytecode, most
+ *   of which the first-event capture takes. `isWhitespace()` is a table
+ *   lookup because that is a smaller function than four comparisons (10–20%
+ *   faster on pretty-printed content).
+ * - The `skip*()` helpers return `i`, never `n`: `n` comes from `buf.length`,
+ *   which V8 may hold as a double, and an index mixed with it makes every
+ *   later `buf[i]` convert (10% slower).
+ *
  * @module
  */
 
 import { TelemetryError } from "../errors.ts";
+import { FirstEventCapture } from "./first_event_capture.ts";
 
 /** What the validator learned about the first event. */
 export interface FirstEvent {
@@ -36,7 +55,56 @@ export const MAX_JSON_DEPTH = 512;
 /** Raw (still escaped) bytes of a first-event value beyond which it is not captured. */
 export const MAX_CAPTURE_BYTES = 512;
 
-// Parser states. Each names what the next byte may be.
+// The bytes of JSON's grammar.
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20; // the bytes below it are control characters
+const QUOTE = 0x22; // "
+const PLUS = 0x2b; // +
+const COMMA = 0x2c; // ,
+const MINUS = 0x2d; // -
+const DOT = 0x2e; // .
+const DIGIT_0 = 0x30;
+const DIGIT_1 = 0x31;
+const DIGIT_9 = 0x39;
+const COLON = 0x3a; // :
+const UPPER_E = 0x45; // E
+const OPEN_BRACKET = 0x5b; // [
+const BACKSLASH = 0x5c; // \
+const CLOSE_BRACKET = 0x5d; // ]
+const LOWER_A = 0x61; // a
+const LOWER_E = 0x65; // e
+const LOWER_F = 0x66; // f
+const LOWER_L = 0x6c; // l
+const LOWER_N = 0x6e; // n
+const LOWER_R = 0x72; // r
+const LOWER_S = 0x73; // s
+const LOWER_T = 0x74; // t
+const LOWER_U = 0x75; // u
+const OPEN_BRACE = 0x7b; // {
+const CLOSE_BRACE = 0x7d; // }
+const DEL = 0x7f; // the first byte after printable ASCII
+
+const encoder = new TextEncoder();
+const TRUE_BYTES = encoder.encode("true");
+const FALSE_BYTES = encoder.encode("false");
+const NULL_BYTES = encoder.encode("null");
+
+/** 1 for the bytes that may follow `\` in a string, except `u`. */
+const SIMPLE_ESCAPE = new Uint8Array(256);
+for (const byte of encoder.encode('"\\/bfnrt')) SIMPLE_ESCAPE[byte] = 1;
+
+/** 1 for JSON whitespace: space, tab, line feed, carriage return. */
+const WHITESPACE = new Uint8Array(256);
+for (const byte of [SPACE, TAB, LF, CR]) WHITESPACE[byte] = 1;
+
+/** 1 for hex digits. */
+const HEX_DIGIT = new Uint8Array(256);
+for (const byte of encoder.encode("0123456789abcdefABCDEF")) HEX_DIGIT[byte] = 1;
+
+// Parser states. Each names what the next byte may be. In the states up to
+// S_DONE, between tokens, whitespace is skipped first.
 const S_START = 0; // before the top-level value
 const S_TOP_FIRST = 1; // after the top-level '[': an event object or ']'
 const S_TOP_NEXT = 2; // after ',' at depth 1: an event object
@@ -46,38 +114,23 @@ const S_OBJ_FIRST = 5; // after '{': a key or '}'
 const S_OBJ_KEY = 6; // after ',' in an object: a key
 const S_COLON = 7; // after a key: ':'
 const S_AFTER = 8; // after a value: ',' or the closing bracket
-const S_STR = 9; // inside a string
-const S_ESC = 10; // after '\' in a string
-const S_HEX = 11; // inside the 4 hex digits of '\u'
-const S_N_MINUS = 12; // after '-': a digit
-const S_N_ZERO = 13; // after a leading '0'
-const S_N_INT = 14; // in the integer digits
-const S_N_DOT = 15; // after '.': a digit
-const S_N_FRAC = 16; // in the fraction digits
-const S_N_E = 17; // after 'e': a sign or digit
-const S_N_ESIGN = 18; // after the exponent sign: a digit
-const S_N_EXP = 19; // in the exponent digits
-const S_LIT = 20; // inside true, false or null
-const S_DONE = 21; // after the top-level array: whitespace only
+const S_DONE = 9; // after the top-level array: whitespace only
+const S_STR = 10; // inside a string
+const S_ESC = 11; // after '\' in a string
+const S_HEX = 12; // inside the 4 hex digits of '\u'
+const S_N_MINUS = 13; // after '-': a digit
+const S_N_ZERO = 14; // after a leading '0'
+const S_N_INT = 15; // in the integer digits
+const S_N_DOT = 16; // after '.': a digit
+const S_N_FRAC = 17; // in the fraction digits
+const S_N_E = 18; // after 'e': a sign or digit
+const S_N_ESIGN = 19; // after the exponent sign: a digit
+const S_N_EXP = 20; // in the exponent digits
+const S_LIT = 21; // inside true, false or null
 
+// What the stack holds for each open container.
 const IN_OBJECT = 1;
 const IN_ARRAY = 2;
-
-const KEY_NONE = 0;
-const KEY_TYPE = 1;
-const KEY_MATCH_ID = 2;
-
-const LIT_TRUE = new Uint8Array([0x74, 0x72, 0x75, 0x65]);
-const LIT_FALSE = new Uint8Array([0x66, 0x61, 0x6c, 0x73, 0x65]);
-const LIT_NULL = new Uint8Array([0x6e, 0x75, 0x6c, 0x6c]);
-
-/** 1 for the bytes that may follow '\' in a string, except 'u'. */
-const SIMPLE_ESCAPE = new Uint8Array(256);
-for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
-
-/** 1 for hex digits. */
-const HEX_DIGIT = new Uint8Array(256);
-for (const c of "0123456789abcdefABCDEF") HEX_DIGIT[c.charCodeAt(0)] = 1;
 
 /** What an unexpected end of content was inside of, per state. */
 const INSIDE: Record<number, string> = {
@@ -130,17 +183,11 @@ export class JsonValidator {
   #events = 0;
   #isKey = false;
   #hexLeft = 0;
-  #lit: Uint8Array = LIT_NULL;
+  #lit: Uint8Array = NULL_BYTES;
   #litPos = 0;
   #error: TelemetryError | undefined;
   #summary: ValidationSummary | undefined;
-  // Capture of strings directly inside the first event.
-  #capOn = false;
-  #capBuf = new Uint8Array(MAX_CAPTURE_BYTES);
-  #capLen = 0;
-  #capOver = false;
-  #pendingKey = KEY_NONE;
-  #first: FirstEvent = {};
+  #capture = new FirstEventCapture(MAX_CAPTURE_BYTES);
 
   /** Creates a validator, ready for the first chunk. */
   constructor() {
@@ -172,6 +219,8 @@ export class JsonValidator {
     const buf = chunk;
     const n = buf.length;
     const stack = this.#stack;
+    const capture = this.#capture;
+    // The state is kept in locals while the chunk is scanned, and saved at the end.
     let state = this.#state;
     let depth = this.#depth;
     let isKey = this.#isKey;
@@ -182,31 +231,25 @@ export class JsonValidator {
     while (i < n) {
       switch (state) {
         case S_STR: {
-          // Hot loop: the string body up to '"', '\' or a control byte.
-          c = buf[i]!;
-          while (c !== 0x22 && c !== 0x5c && c >= 0x20) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
+          i = skipPlainString(buf, i, n);
           if (i === n) break;
-          if (c === 0x22) {
-            if (this.#capOn) {
-              this.#capture(buf, capStart, i);
-              this.#endCapture(isKey);
+          c = buf[i]!;
+          if (c === QUOTE) {
+            if (capture.capturing) {
+              capture.append(buf, capStart, i);
+              capture.end(isKey);
             }
             i++;
-            if (isKey) {
-              // Fast path for the usual `"key":`.
-              if (i < n && buf[i] === 0x3a) {
-                i++;
-                state = S_VALUE;
-              } else {
-                state = S_COLON;
-              }
-            } else {
+            if (!isKey) {
               state = S_AFTER;
+            } else if (i < n && buf[i] === COLON) {
+              // The usual `"key":`, without a trip through S_COLON.
+              i++;
+              state = S_VALUE;
+            } else {
+              state = S_COLON;
             }
-          } else if (c === 0x5c) {
+          } else if (c === BACKSLASH) {
             i++;
             state = S_ESC;
           } else {
@@ -216,26 +259,19 @@ export class JsonValidator {
         }
 
         case S_AFTER: {
-          c = buf[i]!;
-          while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
+          i = skipWhitespace(buf, i, n);
           if (i === n) break;
+          c = buf[i]!;
           const top = stack[depth - 1];
-          if (c === 0x2c) {
+          if (c === COMMA) {
             i++;
-            if (depth === 1) {
-              state = S_TOP_NEXT;
-            } else if (top === IN_OBJECT) {
-              state = S_OBJ_KEY;
-            } else {
-              state = S_VALUE;
-            }
-          } else if (c === 0x7d && top === IN_OBJECT) {
+            if (depth === 1) state = S_TOP_NEXT;
+            else if (top === IN_OBJECT) state = S_OBJ_KEY;
+            else state = S_VALUE;
+          } else if (c === CLOSE_BRACE && top === IN_OBJECT) {
             i++;
             depth--;
-          } else if (c === 0x5d && top === IN_ARRAY) {
+          } else if (c === CLOSE_BRACKET && top === IN_ARRAY) {
             i++;
             depth--;
             if (depth === 0) state = S_DONE;
@@ -247,339 +283,141 @@ export class JsonValidator {
 
         case S_ARR_FIRST:
         case S_VALUE: {
-          c = buf[i]!;
-          while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
+          i = skipWhitespace(buf, i, n);
           if (i === n) break;
-          if (depth === 2 && this.#pendingKey !== KEY_NONE && c !== 0x22 && this.#events === 1) {
-            // A non-string value for `_T` or `MatchId`: the last one wins.
-            this.#dropPending();
-          }
-          if (c === 0x22) {
+          c = buf[i]!;
+          const inFirstEvent = this.#inFirstEvent(depth);
+          if (inFirstEvent && c !== QUOTE) capture.nonStringValue();
+          if (c === QUOTE) {
             i++;
             isKey = false;
             state = S_STR;
-            if (depth === 2 && this.#events === 1) {
-              this.#startCapture();
+            if (inFirstEvent) {
+              capture.start();
               capStart = i;
             }
-          } else if (c >= 0x31 && c <= 0x39) {
+          } else if (c >= DIGIT_1 && c <= DIGIT_9) {
             i++;
             state = S_N_INT;
-          } else if (c === 0x7b) {
+          } else if (c === OPEN_BRACE) {
             if (depth === MAX_JSON_DEPTH) this.#tooDeep(i);
             stack[depth++] = IN_OBJECT;
             i++;
             state = S_OBJ_FIRST;
-          } else if (c === 0x5b) {
+          } else if (c === OPEN_BRACKET) {
             if (depth === MAX_JSON_DEPTH) this.#tooDeep(i);
             stack[depth++] = IN_ARRAY;
             i++;
             state = S_ARR_FIRST;
-          } else if (c === 0x2d) {
+          } else if (c === MINUS) {
             i++;
             state = S_N_MINUS;
-          } else if (c === 0x30) {
+          } else if (c === DIGIT_0) {
             i++;
             state = S_N_ZERO;
-          } else if (c === 0x74 || c === 0x66 || c === 0x6e) {
-            this.#lit = c === 0x74 ? LIT_TRUE : c === 0x66 ? LIT_FALSE : LIT_NULL;
+          } else if (c === LOWER_T || c === LOWER_F || c === LOWER_N) {
+            this.#lit = c === LOWER_T ? TRUE_BYTES : c === LOWER_F ? FALSE_BYTES : NULL_BYTES;
             this.#litPos = 1;
             i++;
             state = S_LIT;
-          } else if (c === 0x5d && state === S_ARR_FIRST) {
+          } else if (c === CLOSE_BRACKET && state === S_ARR_FIRST) {
             i++;
             depth--;
             state = S_AFTER;
           } else {
-            this.#fail(
-              i,
-              state === S_ARR_FIRST ? "expected a JSON value or ']'" : "expected a JSON value",
-              c,
-            );
+            const expected = state === S_ARR_FIRST ? "a JSON value or ']'" : "a JSON value";
+            this.#fail(i, `expected ${expected}`, c);
           }
           break;
         }
 
         case S_OBJ_FIRST:
         case S_OBJ_KEY: {
-          c = buf[i]!;
-          while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
+          i = skipWhitespace(buf, i, n);
           if (i === n) break;
-          if (c !== 0x22) {
-            if (c === 0x7d && state === S_OBJ_FIRST) {
-              i++;
-              depth--;
-              state = S_AFTER;
-              break;
-            }
-            this.#fail(
-              i,
-              state === S_OBJ_FIRST ? "expected a string key or '}'" : "expected a string key",
-              c,
-            );
-          }
-          if (depth === 2 && this.#events === 1) {
+          c = buf[i]!;
+          if (c === CLOSE_BRACE && state === S_OBJ_FIRST) {
+            i++;
+            depth--;
+            state = S_AFTER;
+          } else if (c !== QUOTE) {
+            const expected = state === S_OBJ_FIRST ? "a string key or '}'" : "a string key";
+            this.#fail(i, `expected ${expected}`, c);
+          } else if (this.#inFirstEvent(depth)) {
             i++;
             isKey = true;
             state = S_STR;
-            this.#startCapture();
+            capture.start();
             capStart = i;
-            break;
-          }
-          // Fast path for minified members: `"key":value` pairs, nested
-          // objects and closing brackets are handled here without going back
-          // to the switch. Anything unusual (whitespace, escapes, arrays,
-          // exponents, the end of the chunk, errors) leaves `i` at the start
-          // of the token and hands it to the general states.
-          member: for (;;) {
-            // At the opening quote of a key.
-            let j = i + 1;
-            c = 0;
-            while (j < n) {
-              c = buf[j]!;
-              if (c === 0x22 || c === 0x5c || c < 0x20) break;
-              j++;
-            }
-            if (j === n || c !== 0x22) {
-              i = j;
-              isKey = true;
-              state = S_STR;
-              break;
-            }
-            i = j + 1;
-            if (i === n || buf[i] !== 0x3a) {
-              state = S_COLON;
-              break;
-            }
-            i++;
-            if (i === n) {
-              state = S_VALUE;
-              break;
-            }
-            c = buf[i]!;
-            if (c === 0x22) {
-              j = i + 1;
-              while (j < n) {
-                c = buf[j]!;
-                if (c === 0x22 || c === 0x5c || c < 0x20) break;
-                j++;
-              }
-              if (j === n || c !== 0x22) {
-                i = j;
-                isKey = false;
-                state = S_STR;
-                break;
-              }
-              i = j + 1;
-            } else if ((c >= 0x30 && c <= 0x39) || c === 0x2d) {
-              j = c === 0x2d ? i + 1 : i;
-              if (j === n) {
-                state = S_VALUE;
-                break;
-              }
-              c = buf[j]!;
-              if (c === 0x30) {
-                j++;
-              } else if (c >= 0x31 && c <= 0x39) {
-                j++;
-                while (j < n) {
-                  c = buf[j]!;
-                  if (c < 0x30 || c > 0x39) break;
-                  j++;
-                }
-              } else {
-                state = S_VALUE;
-                break;
-              }
-              if (j < n && buf[j] === 0x2e) {
-                j++;
-                const digits = j;
-                while (j < n) {
-                  c = buf[j]!;
-                  if (c < 0x30 || c > 0x39) break;
-                  j++;
-                }
-                if (j === digits) {
-                  state = S_VALUE;
-                  break;
-                }
-              }
-              if (j === n || buf[j] === 0x65 || buf[j] === 0x45) {
-                state = S_VALUE;
-                break;
-              }
-              i = j;
-            } else if (c === 0x7b) {
-              if (depth === MAX_JSON_DEPTH) this.#tooDeep(i);
-              stack[depth++] = IN_OBJECT;
-              i++;
-              if (i < n && buf[i] === 0x22 && !(depth === 2 && this.#events === 1)) continue member;
-              state = S_OBJ_FIRST;
-              break;
-            } else if (c === 0x66 && i + 5 <= n && buf[i + 1] === 0x61 && buf[i + 2] === 0x6c) {
-              if (buf[i + 3] !== 0x73 || buf[i + 4] !== 0x65) {
-                state = S_VALUE;
-                break;
-              }
-              i += 5;
-            } else if (c === 0x74 && i + 4 <= n && buf[i + 1] === 0x72) {
-              if (buf[i + 2] !== 0x75 || buf[i + 3] !== 0x65) {
-                state = S_VALUE;
-                break;
-              }
-              i += 4;
-            } else {
-              state = S_VALUE;
-              break;
-            }
-            // After a value: ',' or closing brackets.
-            for (;;) {
-              if (i === n) {
-                state = S_AFTER;
-                break member;
-              }
-              c = buf[i]!;
-              const top = stack[depth - 1];
-              if (c === 0x2c) {
-                if (top === IN_OBJECT) {
-                  i++;
-                  if (i < n && buf[i] === 0x22 && !(depth === 2 && this.#events === 1)) {
-                    continue member;
-                  }
-                  state = S_OBJ_KEY;
-                  break member;
-                }
-                if (depth === 1 && i + 1 < n && buf[i + 1] === 0x7b) {
-                  // The next event.
-                  i += 2;
-                  this.#events++;
-                  stack[depth++] = IN_OBJECT;
-                  if (i < n && buf[i] === 0x22 && !(depth === 2 && this.#events === 1)) {
-                    continue member;
-                  }
-                  state = S_OBJ_FIRST;
-                  break member;
-                }
-                state = S_AFTER;
-                break member;
-              }
-              if (c === 0x7d && top === IN_OBJECT) {
-                i++;
-                depth--;
-                continue;
-              }
-              if (c === 0x5d && top === IN_ARRAY && depth > 1) {
-                i++;
-                depth--;
-                continue;
-              }
-              state = S_AFTER;
-              break member;
-            }
+          } else {
+            i = this.#skipMinifiedMembers(buf, i, depth);
+            state = this.#state;
+            depth = this.#depth;
+            isKey = true; // The only string the fast path stops inside is a key.
           }
           break;
         }
 
         case S_COLON: {
-          c = buf[i]!;
-          while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
+          i = skipWhitespace(buf, i, n);
           if (i === n) break;
-          if (c !== 0x3a) this.#fail(i, "expected ':'", c);
+          c = buf[i]!;
+          if (c !== COLON) this.#fail(i, "expected ':'", c);
           i++;
           state = S_VALUE;
           break;
         }
 
-        case S_N_INT: {
-          c = buf[i]!;
-          while (c >= 0x30 && c <= 0x39) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
-          if (i === n) break;
-          if (c === 0x2e) {
-            i++;
-            state = S_N_DOT;
-          } else if (c === 0x65 || c === 0x45) {
-            i++;
-            state = S_N_E;
-          } else {
-            state = S_AFTER;
-          }
-          break;
-        }
-
-        case S_N_ZERO: {
-          c = buf[i]!;
-          if (c === 0x2e) {
-            i++;
-            state = S_N_DOT;
-          } else if (c === 0x65 || c === 0x45) {
-            i++;
-            state = S_N_E;
-          } else {
-            state = S_AFTER;
-          }
-          break;
-        }
-
-        case S_N_FRAC: {
-          c = buf[i]!;
-          while (c >= 0x30 && c <= 0x39) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
-          if (i === n) break;
-          if (c === 0x65 || c === 0x45) {
-            i++;
-            state = S_N_E;
-          } else {
-            state = S_AFTER;
-          }
-          break;
-        }
-
-        case S_N_EXP: {
-          c = buf[i]!;
-          while (c >= 0x30 && c <= 0x39) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
-          if (i === n) break;
-          state = S_AFTER;
-          break;
-        }
-
         case S_N_MINUS: {
           c = buf[i]!;
-          if (c === 0x30) state = S_N_ZERO;
-          else if (c >= 0x31 && c <= 0x39) state = S_N_INT;
+          if (c === DIGIT_0) state = S_N_ZERO;
+          else if (isDigit(c)) state = S_N_INT;
           else this.#fail(i, "expected a digit", c);
           i++;
           break;
         }
 
+        case S_N_ZERO: // as S_N_INT, but without digits to skip
+        case S_N_INT: {
+          if (state === S_N_INT) i = skipDigits(buf, i, n);
+          if (i === n) break;
+          c = buf[i]!;
+          if (c === DOT) {
+            i++;
+            state = S_N_DOT;
+          } else if (isExponent(c)) {
+            i++;
+            state = S_N_E;
+          } else {
+            state = S_AFTER;
+          }
+          break;
+        }
+
         case S_N_DOT: {
           c = buf[i]!;
-          if (c < 0x30 || c > 0x39) this.#fail(i, "expected a digit", c);
+          if (!isDigit(c)) this.#fail(i, "expected a digit", c);
           i++;
           state = S_N_FRAC;
           break;
         }
 
+        case S_N_FRAC: {
+          i = skipDigits(buf, i, n);
+          if (i === n) break;
+          if (isExponent(buf[i]!)) {
+            i++;
+            state = S_N_E;
+          } else {
+            state = S_AFTER;
+          }
+          break;
+        }
+
         case S_N_E: {
           c = buf[i]!;
-          if (c === 0x2b || c === 0x2d) state = S_N_ESIGN;
-          else if (c >= 0x30 && c <= 0x39) state = S_N_EXP;
+          if (c === PLUS || c === MINUS) state = S_N_ESIGN;
+          else if (isDigit(c)) state = S_N_EXP;
           else this.#fail(i, "expected a digit or a sign", c);
           i++;
           break;
@@ -587,9 +425,15 @@ export class JsonValidator {
 
         case S_N_ESIGN: {
           c = buf[i]!;
-          if (c < 0x30 || c > 0x39) this.#fail(i, "expected a digit", c);
+          if (!isDigit(c)) this.#fail(i, "expected a digit", c);
           i++;
           state = S_N_EXP;
+          break;
+        }
+
+        case S_N_EXP: {
+          i = skipDigits(buf, i, n);
+          if (i < n) state = S_AFTER;
           break;
         }
 
@@ -597,7 +441,7 @@ export class JsonValidator {
           c = buf[i]!;
           if (SIMPLE_ESCAPE[c] === 1) {
             state = S_STR;
-          } else if (c === 0x75) {
+          } else if (c === LOWER_U) {
             this.#hexLeft = 4;
             state = S_HEX;
           } else {
@@ -620,9 +464,7 @@ export class JsonValidator {
           let pos = this.#litPos;
           while (pos < lit.length && i < n) {
             c = buf[i]!;
-            if (c !== lit[pos]) {
-              this.#fail(i, `expected '${String.fromCharCode(...lit)}'`, c);
-            }
+            if (c !== lit[pos]) this.#fail(i, `expected '${String.fromCharCode(...lit)}'`, c);
             pos++;
             i++;
           }
@@ -633,81 +475,40 @@ export class JsonValidator {
 
         case S_TOP_FIRST:
         case S_TOP_NEXT: {
-          c = buf[i]!;
-          while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
+          i = skipWhitespace(buf, i, n);
           if (i === n) break;
-          if (c === 0x7b) {
-            this.#events++;
-            stack[depth++] = IN_OBJECT;
-            i++;
-            state = S_OBJ_FIRST;
-          } else if (c === 0x5d && state === S_TOP_FIRST) {
-            this.#notTelemetry(i, "empty array: no events");
-          } else {
-            const kind = valueKind(c);
-            if (kind === undefined) {
-              this.#fail(
-                i,
-                state === S_TOP_FIRST ? "expected a JSON value or ']'" : "expected a JSON value",
-                c,
-              );
-            }
-            this.#notTelemetry(
-              i,
-              `event ${this.#events} is ${kind}, expected an object (byte ${this.#bytes + i})`,
-            );
-          }
+          c = buf[i]!;
+          if (c !== OPEN_BRACE) this.#notAnEvent(i, c, state === S_TOP_FIRST);
+          this.#events++;
+          stack[depth++] = IN_OBJECT;
+          i++;
+          state = S_OBJ_FIRST;
           break;
         }
 
         case S_START: {
-          c = buf[i]!;
-          while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
+          i = skipWhitespace(buf, i, n);
           if (i === n) break;
-          if (c === 0x5b) {
-            stack[depth++] = IN_ARRAY;
-            i++;
-            state = S_TOP_FIRST;
-          } else {
-            const kind = valueKind(c);
-            if (kind === undefined) this.#fail(i, "expected a JSON value", c);
-            this.#notTelemetry(
-              i,
-              `top-level JSON value is ${kind}, expected an array of events (byte ${
-                this.#bytes + i
-              })`,
-            );
-          }
+          c = buf[i]!;
+          if (c !== OPEN_BRACKET) this.#notAnArray(i, c);
+          stack[depth++] = IN_ARRAY;
+          i++;
+          state = S_TOP_FIRST;
           break;
         }
 
         case S_DONE: {
-          c = buf[i]!;
-          while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-            if (++i === n) break;
-            c = buf[i]!;
-          }
+          i = skipWhitespace(buf, i, n);
           if (i === n) break;
+          c = buf[i]!;
           const offset = this.#bytes + i;
-          this.#throw(
-            new TelemetryError(
-              "permanent",
-              "invalid_json",
-              `unexpected data after the end of the array at byte ${offset}`,
-              { offset },
-            ),
-          );
+          const message = `unexpected data after the end of the array at byte ${offset}`;
+          this.#throw(new TelemetryError("permanent", "invalid_json", message, { offset }));
         }
       }
     }
 
-    if (this.#capOn) this.#capture(buf, capStart, n);
+    if (capture.capturing) capture.append(buf, capStart, n);
     this.#state = state;
     this.#depth = depth;
     this.#isKey = isKey;
@@ -736,74 +537,152 @@ export class JsonValidator {
       if (inside === undefined) {
         inside = this.#stack[this.#depth - 1] === IN_OBJECT ? "an object" : "an array";
       }
-      const events = this.#events;
-      this.#throw(
-        new TelemetryError(
-          "permanent",
-          "invalid_json",
-          `unexpected end of JSON at byte ${offset} (inside ${inside}, after ${
-            Math.max(0, events - 1)
-          } complete events)`,
-          { offset },
-        ),
-      );
+      const complete = Math.max(0, this.#events - 1);
+      const message = `unexpected end of JSON at byte ${offset} ` +
+        `(inside ${inside}, after ${complete} complete events)`;
+      this.#throw(new TelemetryError("permanent", "invalid_json", message, { offset }));
     }
-    this.#summary = { bytes: this.#bytes, events: this.#events, first: this.#first };
+    this.#summary = { bytes: this.#bytes, events: this.#events, first: this.#capture.fields };
     return this.#summary;
   }
 
-  #startCapture(): void {
-    this.#capOn = true;
-    this.#capLen = 0;
-    this.#capOver = false;
+  /**
+   * The fast path of `push()`, for the bulk of minified telemetry. Called at
+   * the opening quote of a key outside the first event, it runs through
+   * `"key":value` members whose value is an object, a string without
+   * escapes, a number without exponent, `true` or `false`, then through
+   * closing brackets and on into the next event, without going through the
+   * `switch` for each token. At anything else (whitespace, escapes, arrays,
+   * exponents, `null`, the end of the chunk, the first event's members,
+   * errors) it stops at the start of the token and leaves it to the states
+   * of `push()`, which then see what they would have seen without it.
+   *
+   * Measured: 411 MB/s with it, 227 MB/s without in memory (1.8×); 371 and
+   * 257 MB/s behind `GunzipStream` (1.4×); 219 and 173 MB/s on the first
+   * 40 MB in a fresh process (1.3×). `scripts/bench_validator.ts` with a copy
+   * of this file without it as `--baseline`, 200 MB of fixture telemetry,
+   * medians of 3 processes, 2026-11-30.
+   *
+   * @returns The index where it stopped. It sets `#state` and `#depth` to
+   * those there; when it stops inside a string, that string is a key.
+   */
+  #skipMinifiedMembers(buf: Uint8Array, i: number, depth: number): number {
+    const n = buf.length;
+    const stack = this.#stack;
+    let c = 0;
+    let j = 0;
+    member: for (;;) {
+      // The key, from its opening quote, then ':'.
+      j = skipPlainString(buf, i + 1, n);
+      if (j === n || buf[j] !== QUOTE) return this.#stopAt(j, S_STR, depth);
+      i = j + 1;
+      if (i === n || buf[i] !== COLON) return this.#stopAt(i, S_COLON, depth);
+      i++;
+      // The value.
+      if (i === n) return this.#stopAt(i, S_VALUE, depth);
+      c = buf[i]!;
+      if (c === QUOTE) {
+        // A string without escapes.
+        j = skipPlainString(buf, i + 1, n);
+        if (j === n || buf[j] !== QUOTE) return this.#stopAt(i, S_VALUE, depth);
+        i = j + 1;
+      } else if (c === MINUS || isDigit(c)) {
+        j = skipSimpleNumber(buf, i, n);
+        if (j === i) return this.#stopAt(i, S_VALUE, depth);
+        i = j;
+      } else if (c === OPEN_BRACE) {
+        if (depth === MAX_JSON_DEPTH) this.#tooDeep(i);
+        stack[depth++] = IN_OBJECT;
+        i++;
+        if (i < n && buf[i] === QUOTE) continue member;
+        return this.#stopAt(i, S_OBJ_FIRST, depth);
+      } else if (
+        c === LOWER_F && i + 5 <= n && buf[i + 1] === LOWER_A && buf[i + 2] === LOWER_L &&
+        buf[i + 3] === LOWER_S && buf[i + 4] === LOWER_E
+      ) {
+        i += 5;
+      } else if (
+        c === LOWER_T && i + 4 <= n && buf[i + 1] === LOWER_R && buf[i + 2] === LOWER_U &&
+        buf[i + 3] === LOWER_E
+      ) {
+        i += 4;
+      } else {
+        return this.#stopAt(i, S_VALUE, depth);
+      }
+      // After the value: closing brackets (not the top-level one), then ','
+      // and the next member or event.
+      for (;;) {
+        if (i === n) return this.#stopAt(i, S_AFTER, depth);
+        c = buf[i]!;
+        const top = stack[depth - 1];
+        if (c === COMMA) {
+          if (top === IN_OBJECT) {
+            i++;
+            if (i < n && buf[i] === QUOTE && !this.#inFirstEvent(depth)) continue member;
+            return this.#stopAt(i, S_OBJ_KEY, depth);
+          }
+          if (depth === 1 && i + 1 < n && buf[i + 1] === OPEN_BRACE) {
+            // The next event (never the first one).
+            i += 2;
+            this.#events++;
+            stack[depth++] = IN_OBJECT;
+            if (i < n && buf[i] === QUOTE) continue member;
+            return this.#stopAt(i, S_OBJ_FIRST, depth);
+          }
+          return this.#stopAt(i, S_AFTER, depth);
+        }
+        if (c === CLOSE_BRACE && top === IN_OBJECT) {
+          i++;
+          depth--;
+        } else if (c === CLOSE_BRACKET && top === IN_ARRAY && depth > 1) {
+          i++;
+          depth--;
+        } else {
+          return this.#stopAt(i, S_AFTER, depth);
+        }
+      }
+    }
   }
 
-  #capture(buf: Uint8Array, start: number, end: number): void {
-    const len = end - start;
-    if (this.#capOver || len === 0) return;
-    if (this.#capLen + len > MAX_CAPTURE_BYTES) {
-      this.#capOver = true;
-      return;
-    }
-    this.#capBuf.set(buf.subarray(start, end), this.#capLen);
-    this.#capLen += len;
+  /** Where the fast path stops: saves the state and depth there, returns `i`. */
+  #stopAt(i: number, state: number, depth: number): number {
+    this.#state = state;
+    this.#depth = depth;
+    return i;
   }
 
-  #endCapture(isKey: boolean): void {
-    this.#capOn = false;
-    if (isKey) {
-      this.#pendingKey = KEY_NONE;
-      if (this.#capOver) return;
-      const key = decodeJsonString(this.#capBuf.subarray(0, this.#capLen));
-      if (key === "_T") this.#pendingKey = KEY_TYPE;
-      else if (key === "MatchId") this.#pendingKey = KEY_MATCH_ID;
-      return;
-    }
-    if (this.#pendingKey === KEY_NONE) return;
-    if (this.#capOver) {
-      this.#dropPending();
-      return;
-    }
-    const value = decodeJsonString(this.#capBuf.subarray(0, this.#capLen));
-    if (this.#pendingKey === KEY_TYPE) this.#first.type = value;
-    else this.#first.matchId = value;
-    this.#pendingKey = KEY_NONE;
+  /** Whether a key or value at `depth` is directly inside the first event. */
+  #inFirstEvent(depth: number): boolean {
+    return depth === 2 && this.#events === 1;
   }
 
-  #dropPending(): void {
-    if (this.#pendingKey === KEY_TYPE) delete this.#first.type;
-    else if (this.#pendingKey === KEY_MATCH_ID) delete this.#first.matchId;
-    this.#pendingKey = KEY_NONE;
+  /** Throws for `c` at `i`, where an event must start (`first`: or the top-level array end). */
+  #notAnEvent(i: number, c: number, first: boolean): never {
+    if (c === CLOSE_BRACKET && first) this.#notTelemetry(i, "empty array: no events");
+    const kind = valueKind(c);
+    if (kind === undefined) {
+      this.#fail(i, first ? "expected a JSON value or ']'" : "expected a JSON value", c);
+    }
+    const where = `byte ${this.#bytes + i}`;
+    return this.#notTelemetry(i, `event ${this.#events} is ${kind}, expected an object (${where})`);
+  }
+
+  /** Throws for `c` at `i`, where the top-level array must start. */
+  #notAnArray(i: number, c: number): never {
+    const kind = valueKind(c);
+    if (kind === undefined) this.#fail(i, "expected a JSON value", c);
+    const where = `byte ${this.#bytes + i}`;
+    return this.#notTelemetry(
+      i,
+      `top-level JSON value is ${kind}, expected an array of events (${where})`,
+    );
   }
 
   #fail(i: number, expected: string, found?: number): never {
     const offset = this.#bytes + i;
     const what = found === undefined ? expected : `${expected} but found ${showByte(found)}`;
-    return this.#throw(
-      new TelemetryError("permanent", "invalid_json", `invalid JSON at byte ${offset}: ${what}`, {
-        offset,
-      }),
-    );
+    const message = `invalid JSON at byte ${offset}: ${what}`;
+    return this.#throw(new TelemetryError("permanent", "invalid_json", message, { offset }));
   }
 
   #tooDeep(i: number): never {
@@ -811,9 +690,8 @@ export class JsonValidator {
   }
 
   #notTelemetry(i: number, message: string): never {
-    return this.#throw(
-      new TelemetryError("permanent", "not_telemetry", message, { offset: this.#bytes + i }),
-    );
+    const offset = this.#bytes + i;
+    return this.#throw(new TelemetryError("permanent", "not_telemetry", message, { offset }));
   }
 
   #throw(err: TelemetryError): never {
@@ -881,53 +759,122 @@ export class ValidateStream extends TransformStream<Uint8Array, Uint8Array> {
   }
 }
 
-/** A small document with every token and state, for {@linkcode warmUp}. */
+/** Whether a byte is JSON whitespace. */
+function isWhitespace(byte: number): boolean {
+  return WHITESPACE[byte] === 1;
+}
+
+function isDigit(byte: number): boolean {
+  return byte >= DIGIT_0 && byte <= DIGIT_9;
+}
+
+/** Whether a byte starts the exponent of a number. */
+function isExponent(byte: number): boolean {
+  return byte === LOWER_E || byte === UPPER_E;
+}
+
+/** The index of the first byte from `i` on that is not whitespace, or `n`. */
+function skipWhitespace(buf: Uint8Array, i: number, n: number): number {
+  while (i < n && isWhitespace(buf[i]!)) i++;
+  return i;
+}
+
+/** The index of the first byte from `i` on that is not a digit, or `n`. */
+function skipDigits(buf: Uint8Array, i: number, n: number): number {
+  while (i < n && isDigit(buf[i]!)) i++;
+  return i;
+}
+
+/**
+ * Skips the bytes of a string that need no attention: returns the index of
+ * the first `"`, `\` or control character from `i` on, or `n`.
+ */
+function skipPlainString(buf: Uint8Array, i: number, n: number): number {
+  while (i < n) {
+    const byte = buf[i]!;
+    if (byte === QUOTE || byte === BACKSLASH || byte < SPACE) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * Skips a number without exponent (`-12.5`) when it is whole in the chunk
+ * (followed by a byte that is not an exponent): returns the index after it,
+ * or `start` when there is no such number there.
+ */
+function skipSimpleNumber(buf: Uint8Array, start: number, n: number): number {
+  let i = buf[start] === MINUS ? start + 1 : start;
+  if (i === n) return start;
+  const first = buf[i]!;
+  if (first === DIGIT_0) i++;
+  else if (isDigit(first)) i = skipDigits(buf, i + 1, n);
+  else return start;
+  if (i < n && buf[i] === DOT) {
+    const fraction = i + 1;
+    i = skipDigits(buf, fraction, n);
+    if (i === fraction) return start;
+  }
+  if (i === n || isExponent(buf[i]!)) return start;
+  return i;
+}
+
+/** "an object", "a number", ... for the first byte of a value; undefined when no value starts so. */
+function valueKind(byte: number): string | undefined {
+  if (byte === OPEN_BRACE) return "an object";
+  if (byte === OPEN_BRACKET) return "an array";
+  if (byte === QUOTE) return "a string";
+  if (byte === MINUS || isDigit(byte)) return "a number";
+  if (byte === LOWER_T || byte === LOWER_F) return "a boolean";
+  if (byte === LOWER_N) return "null";
+  return undefined;
+}
+
+/** A byte for messages: 'x' when printable ASCII, else its hex. */
+function showByte(byte: number): string {
+  return byte >= SPACE && byte < DEL ? `'${String.fromCharCode(byte)}'` : `byte ${hex(byte)}`;
+}
+
+function hex(byte: number): string {
+  return `0x${byte.toString(16).padStart(2, "0")}`;
+}
+
+/** A minified event shaped like telemetry's, for {@linkcode warmUp}. */
+const WARM_UP_EVENT =
+  '{"c":{"n":"p_1","t":3,"h":91.5,"l":{"x":5028.7,"y":-584.8,"z":0},"i":"a.00f","b":false,' +
+  '"r":true,"z":["p"]},"e":12,"a":64,"m":{"g":1.5},"_D":"2024-11-28T12:00:00.001Z","_T":"L"}';
+
+/**
+ * A small document with every token and state, then a few minified events
+ * for the fast path, for {@linkcode warmUp}.
+ */
 const WARM_UP_DOCUMENT =
   '[ {"MatchId":"m.\\"q\\u00e9\\\\.a","_T" : "L", "n":[-0.5e+10, 0, 12.25E-3, -7, 1e5],\n' +
   ' "b":[true,false,null,{},[]], "s":"\\b\\f\\n\\r\\t\\/", "o":{"_T":"x"}},\r\n\t{"_T":"S","n":[-0.5e+10,0,1],' +
   '"o":{"a":{"b":[1,{"c":-0.25,"d":0}],"e":"\\u0041\\""},"f":{}},"x":1e5,"y":-3.25,"z":true,"w":false,"v":null,"u":12},' +
-  '{"a":"\\\\"}]\n';
+  `{"a":"\\\\"},${[WARM_UP_EVENT, WARM_UP_EVENT, WARM_UP_EVENT, WARM_UP_EVENT].join(",")}]\n`;
 
 let warmedUp = false;
 
 /**
  * Runs the validator once over a small document split at many places, so
- * that V8 has type feedback for every path before it optimizes `push`.
- * Without it, the first tens of MB run at a third of the speed while V8
+ * that V8 has type feedback for every path before it optimizes `push()`.
+ * Without it, V8 optimizes `push()` for the paths of the first bytes, then
  * deoptimizes at each path it meets for the first time. Costs a few ms, once.
+ *
+ * Measured: 219 MB/s with it, 176 MB/s without (1.25×) on the first 40 MB
+ * in a fresh process; once warm, 0.87–1.04 times the speed without it in
+ * memory, no difference behind `GunzipStream`. `scripts/bench_validator.ts
+ * --cold 5` with a copy of this file without it as `--baseline`, medians of
+ * 3 × 5 processes, 2026-11-30. It takes about 15 ms.
  */
 function warmUp(): void {
   warmedUp = true;
-  const bytes = new TextEncoder().encode(WARM_UP_DOCUMENT);
-  for (let cut = 0; cut <= bytes.length; cut += 7) {
+  const bytes = encoder.encode(WARM_UP_DOCUMENT);
+  for (let cut = 0; cut <= bytes.length; cut += 14) {
     const validator = new JsonValidator();
     validator.push(bytes.subarray(0, cut));
     validator.push(bytes.subarray(cut));
     validator.end();
   }
-}
-
-/** Decodes the raw bytes between the quotes of a JSON string already known to be valid. */
-function decodeJsonString(raw: Uint8Array): string {
-  return JSON.parse(`"${new TextDecoder().decode(raw)}"`) as string;
-}
-
-/** "an object", "a number", ... for the first byte of a value; undefined when no value starts so. */
-function valueKind(c: number): string | undefined {
-  if (c === 0x7b) return "an object";
-  if (c === 0x5b) return "an array";
-  if (c === 0x22) return "a string";
-  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return "a number";
-  if (c === 0x74 || c === 0x66) return "a boolean";
-  if (c === 0x6e) return "null";
-  return undefined;
-}
-
-/** A byte as 'x' when printable ASCII, else as hex. */
-function showByte(c: number): string {
-  return c >= 0x20 && c < 0x7f ? `'${String.fromCharCode(c)}'` : `byte ${hex(c)}`;
-}
-
-function hex(c: number): string {
-  return `0x${c.toString(16).padStart(2, "0")}`;
 }

@@ -7,6 +7,7 @@ import {
 } from "../../../src/core/content/json_validator.ts";
 import { TelemetryError } from "../../../src/core/errors.ts";
 import { EXCERPT, TRUNCATED } from "../../support/real_fixtures.ts";
+import { generateTelemetry } from "../../support/telemetry_fixture.ts";
 
 const encoder = new TextEncoder();
 
@@ -496,6 +497,26 @@ Deno.test("JsonValidator agrees with JSON.parse on random documents and mutation
     else rejected++;
   }
   assert.ok(accepted > 2000 && rejected > 2000, `accepted ${accepted}, rejected ${rejected}`);
+});
+
+Deno.test("JsonValidator gives the same result whole and byte by byte on mutated telemetry", () => {
+  // Whole, minified telemetry goes mostly through the fast path; pushed one
+  // byte at a time, through the general states only.
+  const text = new TextDecoder().decode(generateTelemetry({ matchId: "m", events: 30 }));
+  const random = makeRandom(20261130);
+  let accepted = 0;
+  for (let round = 0; round < 200; round++) {
+    const mutated = round === 0 ? text : mutate(random, text);
+    const bytes = encoder.encode(mutated);
+    const expected = outcome(bytes, []);
+    assert.deepEqual(
+      outcome(bytes, Array.from({ length: bytes.length }, (_, i) => i)),
+      expected,
+      `round ${round}`,
+    );
+    if ("events" in (expected as object)) accepted++;
+  }
+  assert.ok(accepted > 10 && accepted < 190, `accepted ${accepted}`);
 });
 
 Deno.test("ValidateStream passes chunks through and keeps the summary", async () => {
