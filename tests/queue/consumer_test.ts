@@ -234,6 +234,7 @@ Deno.test("Consumer dead-letters a job with 20 KiB of headers (beyond the client
     const got = dead?.properties.headers ?? {};
     assert.equal(got["x-error-kind"], "permanent");
     assert.equal(got["x-trace-19"], "t".repeat(1024), "every inbound header fits the budget");
+    await waitFor(() => worker.jobs().length === 1, { what: "the job line" });
     assert.equal(worker.jobs()[0]?.outcome, "dead_lettered");
     assert.ok(worker.worker.healthy, "the session survived the publish");
   });
