@@ -223,10 +223,27 @@ async function downloadAttempt(job: Job, attempt: number): Promise<DownloadResul
   } catch (err) {
     await file.abort().catch(() => {});
     if (job.matchId !== undefined) await fs.removeDirIfEmpty(tempDir);
-    throw options.signal?.aborted ? abortedError(err) : err;
+    if (options.signal?.aborted) throw abortedError(err);
+    throw download === undefined ? err : cutTransferOr(err, download);
   } finally {
     download?.close();
   }
+}
+
+/**
+ * A body with no length ends when the connection closes, so content that
+ * ends too early there is a transfer cut short (transient, like a cut
+ * chunked body), not a bad file.
+ */
+function cutTransferOr(err: unknown, download: OpenedDownload): unknown {
+  if (download.lengthKnown || !(err instanceof TelemetryError) || !err.endOfInput) return err;
+  return new TelemetryError(
+    "transient",
+    "short_body",
+    `connection from ${download.url.host} closed before the content was complete ` +
+      `(no Content-Length or chunked encoding): ${err.message}`,
+    { cause: err },
+  );
 }
 
 /** Starts the request of an attempt; its failure is handled where it is awaited. */

@@ -45,6 +45,11 @@ export interface TelemetryErrorOptions {
   retryAfterSeconds?: number;
   /** Byte offset in the decompressed content where the problem was found. */
   offset?: number;
+  /**
+   * The content ended before it was complete (a cut gzip stream, JSON that
+   * stops mid-document): what a transfer cut short looks like.
+   */
+  endOfInput?: boolean;
 }
 
 /**
@@ -66,6 +71,8 @@ export class TelemetryError extends Error {
   readonly retryAfterSeconds: number | undefined;
   /** Byte offset in the decompressed content, for content errors. */
   readonly offset: number | undefined;
+  /** Whether the content ended before it was complete. */
+  readonly endOfInput: boolean;
 
   /**
    * @param kind How the caller should react.
@@ -85,6 +92,7 @@ export class TelemetryError extends Error {
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.offset = options.offset;
+    this.endOfInput = options.endOfInput === true;
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { expectTelemetryError } from "../support/helpers.ts";
+import { expectTelemetryError, withTempDir } from "../support/helpers.ts";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import {
@@ -24,6 +24,7 @@ import {
 } from "../support/http_server.ts";
 import { generateTelemetry, gzipBytes, telemetryMatchId } from "../support/telemetry_fixture.ts";
 import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
+import { concatBytes } from "../support/bytes.ts";
 
 const MATCH_ID = "3f9a1c2e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
 const OTHER_ID = "00000000-1111-2222-3333-444444444444";
@@ -737,5 +738,88 @@ Deno.test("downloadTelemetry() stops on abort during the backoff", async () => {
         }),
     });
     assert.equal(server.count("/t"), 1);
+  });
+});
+
+/**
+ * A raw HTTP/1.1 server whose bodies have no length: each ends when the
+ * connection closes. `cut(request)` says how many body bytes that request
+ * gets before the close (the whole body when undefined).
+ */
+async function withCloseDelimited(
+  body: Uint8Array,
+  cut: (request: number) => number | undefined,
+  fn: (url: string, dataDir: string, requests: () => number) => Promise<void>,
+): Promise<void> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let requests = 0;
+  const handling: Promise<void>[] = [];
+  async function answer(conn: Deno.Conn, request: number): Promise<void> {
+    try {
+      const buffer = new Uint8Array(64 * 1024);
+      let head = "";
+      while (!head.includes("\r\n\r\n")) {
+        const n = await conn.read(buffer);
+        if (n === null) return;
+        head += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      const sent = body.subarray(0, cut(request) ?? body.length);
+      const header =
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+      let data = concatBytes(encoder.encode(header), sent);
+      while (data.length > 0) data = data.subarray(await conn.write(data));
+    } finally {
+      conn.close();
+    }
+  }
+  const serving = (async () => {
+    for await (const conn of listener) handling.push(answer(conn, ++requests));
+  })();
+  try {
+    await withTempDir(async (root) => {
+      const url = `http://127.0.0.1:${listener.addr.port}/t.json`;
+      await fn(url, join(root, "data"), () => requests);
+    });
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
+    await Promise.allSettled(handling);
+  }
+}
+
+Deno.test("downloadTelemetry() takes a body without a length cut short for a transient short_body and retries it", async () => {
+  await withCloseDelimited(
+    SMALL,
+    (request) => request === 1 ? 5000 : undefined,
+    async (url, dataDir, requests) => {
+      const result = await downloadTelemetry(
+        url,
+        opts(dataDir, { matchId: MATCH_ID, retry: { attempts: 2, backoffMs: 1 } }),
+      );
+      assert.equal(result.outcome, "downloaded");
+      assert.equal(result.attempts, 2);
+      assert.equal(requests(), 2);
+    },
+  );
+  await withCloseDelimited(SMALL, () => 5000, async (url, dataDir) => {
+    const err = await expectTelemetryError(
+      downloadTelemetry(url, opts(dataDir, { matchId: MATCH_ID, retry: { attempts: 1 } })),
+      "transient",
+      "short_body",
+    );
+    assert.match(err.message, /no Content-Length or chunked encoding/);
+  });
+});
+
+Deno.test("downloadTelemetry() keeps a syntax error in a body without a length permanent", async () => {
+  const broken = SMALL.slice();
+  // The comma between two events, well past the first one, becomes "x".
+  broken[new TextDecoder().decode(SMALL).indexOf("},{", 5000) + 1] = 0x78;
+  await withCloseDelimited(broken, () => undefined, async (url, dataDir) => {
+    await expectTelemetryError(
+      downloadTelemetry(url, opts(dataDir, { matchId: MATCH_ID, retry: { attempts: 1 } })),
+      "permanent",
+      "invalid_json",
+    );
   });
 });

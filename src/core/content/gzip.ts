@@ -196,7 +196,12 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
       async flush() {
         if (state.error !== undefined) throw state.error;
         if (state.bytesIn === 0) {
-          fail(new TelemetryError("permanent", "truncated", "gzip stream is empty", { offset: 0 }));
+          fail(
+            new TelemetryError("permanent", "truncated", "gzip stream is empty", {
+              offset: 0,
+              endOfInput: true,
+            }),
+          );
           throw state.error;
         }
         const zlib = state.zlib!;
@@ -323,7 +328,7 @@ function toTelemetryError(err: unknown, state: GunzipState): TelemetryError {
       "permanent",
       "truncated",
       `gzip stream ends early after ${state.bytesFed} compressed bytes (file truncated?)`,
-      { offset: state.bytesOut, cause: err },
+      { offset: state.bytesOut, cause: err, endOfInput: true },
     );
   }
   return new TelemetryError(

@@ -529,7 +529,12 @@ export class JsonValidator {
     if (this.#summary !== undefined) return this.#summary;
     const state = this.#state;
     if (state === S_START) {
-      this.#throw(new TelemetryError("permanent", "empty", "content is empty", { offset: 0 }));
+      this.#throw(
+        new TelemetryError("permanent", "empty", "content is empty", {
+          offset: 0,
+          endOfInput: true,
+        }),
+      );
     }
     if (state !== S_DONE) {
       const offset = this.#bytes;
@@ -540,7 +545,9 @@ export class JsonValidator {
       const complete = Math.max(0, this.#events - 1);
       const message = `unexpected end of JSON at byte ${offset} ` +
         `(inside ${inside}, after ${complete} complete events)`;
-      this.#throw(new TelemetryError("permanent", "invalid_json", message, { offset }));
+      this.#throw(
+        new TelemetryError("permanent", "invalid_json", message, { offset, endOfInput: true }),
+      );
     }
     this.#summary = { bytes: this.#bytes, events: this.#events, first: this.#capture.fields };
     return this.#summary;

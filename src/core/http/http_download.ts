@@ -53,6 +53,12 @@ export interface OpenedDownload {
   url: URL;
   /** Content-Length of the wire bytes, when the server sent one. */
   contentLength: number | undefined;
+  /**
+   * Whether the transfer itself shows where the body ends (Content-Length or
+   * chunked encoding). Without either, the body ends when the connection
+   * closes, and a cut transfer looks like a complete one.
+   */
+  lengthKnown: boolean;
   /** Content-Encoding as the server sent it (lower case), or "". */
   contentEncoding: string;
   /** The body as received on the wire. */
@@ -190,6 +196,8 @@ export async function openDownload(
         url: current,
         contentLength,
         contentEncoding: (response.headers["content-encoding"] ?? "").toLowerCase(),
+        lengthKnown: contentLength !== undefined ||
+          /\bchunked\b/i.test(response.headers["transfer-encoding"] ?? ""),
         body,
         close,
       };
