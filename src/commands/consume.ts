@@ -27,8 +27,10 @@ function defineConsumeCommand() {
         .description("consume download jobs from RabbitMQ and announce each stored file"),
     )
       .addOption(
-        new Option("--publish-queue <name>", "queue announcing stored files")
-          .default(undefined, "match.processing.telemetry.{env}"),
+        new Option(
+          "--publish-queue <name>",
+          "queue announcing stored files (default: match.processing.telemetry.{env})",
+        ),
       )
       .addOption(
         new Option("--concurrency <n>", "prefetch and downloads at once")
@@ -51,8 +53,7 @@ function defineConsumeCommand() {
           .argParser(parseSeconds).default(30),
       )
       .addOption(
-        new Option("--worker-id <id>", "worker_id of outbound messages")
-          .default(undefined, "hostname-pid"),
+        new Option("--worker-id <id>", "worker_id of outbound messages (default: hostname-pid)"),
       )
       .addOption(
         new Option(

@@ -85,16 +85,14 @@ export async function settle(
     // The broker redelivers a message whose delivery never settled (the
     // worker died, or its session ended): that delivery counts. The count
     // lives in the message, so it must be written before the job runs again.
+    const failure = unsettled(attempt);
     queue = config.names.queue;
     body = message.body ?? new Uint8Array();
     properties = {
       ...copyProperties(message),
-      headers: retryHeaders(message.properties.headers, {
-        attempts: attempt,
-        failure: unsettled(attempt),
-      }),
+      headers: retryHeaders(message.properties.headers, { attempts: attempt, failure }),
     };
-    settled = { outcome: "recounted", attempt, error: unsettled(attempt).message };
+    settled = { outcome: "recounted", attempt, error: failure.message };
   } else {
     const failure = outcome.type === "redelivered" ? unsettled(attempt) : outcome.failure;
     const retry = failure.kind === "transient" && attempt < config.maxDeliveries;

@@ -17,7 +17,7 @@
 
 import { AMQPClient } from "amqp-client";
 import { nodeProcesses, rabbitmqctl, stopRabbitNode } from "./rabbitmq_node.ts";
-import { EXTERNAL_URL_VAR, OWNER_PID_VAR, RUN_DIR_VAR } from "./test_broker.ts";
+import { EXTERNAL_URL_VAR, OWNER_PID_VAR, readIfExists, RUN_DIR_VAR } from "./test_broker.ts";
 import { topologyNames } from "../../src/queue/topology.ts";
 
 const TEST_FLAGS = ["--allow-all", "--sanitize-ops", "--sanitize-resources", "--doc"];
@@ -88,14 +88,6 @@ async function externalLeftovers(url: string, envs: string[]): Promise<string[]>
     await client.close();
   }
   return found;
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return undefined;
-  }
 }
 
 async function main(): Promise<number> {

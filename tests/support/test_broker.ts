@@ -125,7 +125,13 @@ async function locate(): Promise<TestBrokerTarget> {
   }
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
+/**
+ * Reads a text file, or returns undefined when it does not exist.
+ *
+ * @param path The file.
+ * @returns Its text, or undefined.
+ */
+export async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await Deno.readTextFile(path);
   } catch (err) {
