@@ -38,8 +38,10 @@ export async function main(args: string[]): Promise<ExitCodeValue> {
     await program.parseAsync(args, { from: "user" });
   } catch (err) {
     if (err instanceof CommanderError) {
-      const ok = ["commander.helpDisplayed", "commander.version", "commander.help"];
-      return ok.includes(err.code) ? ExitCode.Ok : ExitCode.Usage;
+      // `commander.help` with a non-zero code is the help shown for a missing command.
+      const ok = ["commander.helpDisplayed", "commander.version"];
+      const help = err.code === "commander.help" && err.exitCode === 0;
+      return ok.includes(err.code) || help ? ExitCode.Ok : ExitCode.Usage;
     }
     throw err;
   }

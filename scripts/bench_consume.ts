@@ -117,7 +117,7 @@ async function runOnce(
   const child = new Deno.Command(Deno.execPath(), {
     args: cliRunArgs(
       ["consume", "--env", env, "--data-dir", dataDir, "--amqp-url", url]
-        .concat(["--allow-http", "--allow-host", "127.0.0.1", "--log-format", "json"])
+        .concat(["--allow-http", "--allow-host", `127.0.0.1:${port}`, "--log-format", "json"])
         .concat(["--concurrency", String(concurrency)]),
     ),
     stdout: "null",

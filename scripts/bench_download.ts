@@ -100,7 +100,7 @@ async function ours(url: string, mb: number, out: string): Promise<Measurement> 
       out,
       "--allow-http",
       "--allow-host",
-      "127.0.0.1",
+      new URL(url).host,
       "--force",
       "--json",
     ]),

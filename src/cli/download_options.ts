@@ -11,9 +11,9 @@ import { Command, Option, type OptionValues } from "commander";
 import { DEFAULT_LIMITS, type DownloadSettings } from "../core/download.ts";
 import { DEFAULT_TIMEOUTS } from "../core/http/http_download.ts";
 import { DEFAULT_RETRY } from "../core/http/retry.ts";
-import { DEFAULT_ALLOWED_HOSTS } from "../core/http/url_policy.ts";
+import { DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "../core/http/url_policy.ts";
 import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";
-import { collectList, parsePositiveInt, parseSeconds, parseSize } from "./parse.ts";
+import { collectHosts, parsePositiveInt, parseSeconds, parseSize } from "./parse.ts";
 
 /**
  * The shared download flags, defined once, on a command of their own so
@@ -30,11 +30,12 @@ function downloadOptionsCommand() {
     )
     .addOption(
       new Option(
-        "--allow-host <host>",
-        `also allow this host (repeatable, comma-separated; always allowed: ${
-          DEFAULT_ALLOWED_HOSTS.join(", ")
-        })`,
-      ).env("TELEMETRY_ALLOWED_HOSTS").argParser(collectList),
+        "--allow-host <host[:port]>",
+        `also allow this host or host:port; a bare host allows only port 443 (80 with ` +
+          `--allow-http) (repeatable, comma-separated; always allowed: ${
+            DEFAULT_ALLOWED_HOSTS.join(", ")
+          })`,
+      ).env("TELEMETRY_ALLOWED_HOSTS").argParser(collectHosts),
     )
     .addOption(new Option("--allow-http", "allow plain http URLs (for tests and local mirrors)"))
     .addOption(
@@ -77,7 +78,7 @@ function downloadOptionsCommand() {
     .addOption(
       new Option(
         "--log-format <format>",
-        "log lines as text or JSON (default: text on a TTY, else json)",
+        "log lines as text on a TTY, else json",
       ).choices(["text", "json"] as const),
     );
 }
@@ -104,6 +105,58 @@ export function addDownloadOptions<
 }
 
 /**
+ * Adds some of the shared download flags to a command that downloads
+ * nothing but checks jobs or the store the same way (`enqueue` takes the
+ * URL policy and the data dir): the same definitions, environment variables
+ * and defaults as `download` and `consume`.
+ *
+ * @param command The command.
+ * @param names The flags to add, by attribute name (`allowHost` for `--allow-host`).
+ * @returns The same command, typed with the added flags.
+ */
+export function addSomeDownloadOptions<
+  K extends keyof DownloadFlags,
+  Args extends unknown[],
+  Opts extends OptionValues,
+  Globals extends OptionValues,
+>(
+  command: Command<Args, Opts, Globals>,
+  names: readonly K[],
+): Command<Args, Opts & Pick<DownloadFlags, K>, Globals> {
+  const wanted = new Set<string>(names);
+  for (const option of downloadOptionsCommand().options) {
+    if (wanted.has(option.attributeName())) command.addOption(option);
+  }
+  // Widened by hand like addDownloadOptions: exactly the options named.
+  return command as unknown as Command<Args, Opts & Pick<DownloadFlags, K>, Globals>;
+}
+
+/**
+ * The URL policy of `--allow-host` and `--allow-http`: the hosts PUBG
+ * serves telemetry from, plus the extra ones; the one place it is built, so
+ * every command that checks a URL checks it the same way.
+ *
+ * @param flags The `--allow-host` and `--allow-http` flags.
+ * @returns The policy.
+ *
+ * @example
+ * ```ts
+ * import { toUrlPolicy } from "./download_options.ts";
+ * const policy = toUrlPolicy({ allowHost: ["Mirror.example"] });
+ * if (!policy.allowHosts.includes("mirror.example") || policy.allowHttp) throw new Error("unexpected");
+ * ```
+ */
+export function toUrlPolicy(flags: Pick<DownloadFlags, "allowHost" | "allowHttp">): UrlPolicy {
+  const extraHosts = flags.allowHost ?? [];
+  return {
+    allowHosts: [
+      ...new Set([...DEFAULT_ALLOWED_HOSTS, ...extraHosts.map((h) => h.toLowerCase())]),
+    ],
+    allowHttp: flags.allowHttp === true,
+  };
+}
+
+/**
  * Converts the shared flags to core settings: seconds become milliseconds,
  * nothing is renamed.
  *
@@ -121,15 +174,9 @@ export function addDownloadOptions<
  * ```
  */
 export function toDownloadSettings(flags: DownloadFlags): Required<DownloadSettings> {
-  const extraHosts = flags.allowHost ?? [];
   return {
     dataDir: flags.dataDir,
-    policy: {
-      allowHosts: [
-        ...new Set([...DEFAULT_ALLOWED_HOSTS, ...extraHosts.map((h) => h.toLowerCase())]),
-      ],
-      allowHttp: flags.allowHttp === true,
-    },
+    policy: toUrlPolicy(flags),
     limits: { maxBytes: flags.maxBytes, maxDecompressedBytes: flags.maxDecompressedBytes },
     timeouts: {
       headersMs: flags.headersTimeout * 1000,

@@ -6,6 +6,8 @@
  */
 
 import { InvalidArgumentError } from "commander";
+import { errorLine } from "../core/errors.ts";
+import { parseAllowedHost } from "../core/http/url_policy.ts";
 
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
@@ -90,4 +92,24 @@ export function parsePort(value: string): number {
 export function collectList(value: string, previous: string[] | undefined): string[] {
   const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
   return [...(previous ?? []), ...items];
+}
+
+/**
+ * Collects `--allow-host` values (repeatable, comma-separated), each checked
+ * to be `host` or `host:port`; an empty item is refused too.
+ *
+ * @param value This occurrence's value.
+ * @param previous The hosts so far.
+ * @returns The hosts so far plus this one's, normalized.
+ * @throws {InvalidArgumentError} When an item is not `host` or `host:port`.
+ */
+export function collectHosts(value: string, previous: string[] | undefined): string[] {
+  const hosts = value.split(",").map((item) => {
+    try {
+      return parseAllowedHost(item);
+    } catch (err) {
+      throw new InvalidArgumentError(errorLine(err));
+    }
+  });
+  return [...(previous ?? []), ...hosts];
 }

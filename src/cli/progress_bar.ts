@@ -108,6 +108,15 @@ export class ProgressBar {
     return parts.join("  ");
   }
 
+  /**
+   * Ends the line, leaving the last frame on screen, so that what follows
+   * (the `interrupted` line after a Ctrl-C) starts on a line of its own.
+   */
+  end(): void {
+    if (this.#lastLength > 0) this.#write("\n");
+    this.#lastLength = 0;
+  }
+
   /** Clears the line. */
   finish(): void {
     if (this.#lastLength > 0) this.#write(`\r${" ".repeat(this.#lastLength)}\r`);

@@ -45,7 +45,10 @@ function defineConsumeCommand() {
           .argParser(parsePositiveInt).default(5),
       )
       .addOption(
-        new Option("--shutdown-timeout <seconds>", "time in-flight jobs get after SIGTERM")
+        new Option(
+          "--shutdown-timeout <seconds>",
+          "after SIGTERM, time in-flight jobs get; the process exits within this + 5 s",
+        )
           .argParser(parseSeconds).default(30),
       )
       .addOption(

@@ -6,9 +6,10 @@
  */
 
 import { Command, type CommandUnknownOpts, Option } from "commander";
-import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import { ExitCode, exitCodeFor, exitCodeForSignal, type ExitCodeValue } from "../cli/exit_code.ts";
 import { addDownloadOptions, toDownloadSettings } from "../cli/download_options.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
+import { type Interrupt, listenForInterrupt, type StopSignal } from "../cli/interrupt.ts";
 import { createLogger } from "../cli/logger.ts";
 import type { Logger } from "../core/log.ts";
 import { parsePositiveInt } from "../cli/parse.ts";
@@ -21,7 +22,9 @@ import {
 } from "../core/download.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { runPool } from "../core/pool.ts";
-import { redactUrl } from "../core/http/url_policy.ts";
+import { checkUrl, redactUrl } from "../core/http/url_policy.ts";
+import { checkDataDir, type CheckedDataDir } from "../core/store/data_dir.ts";
+import { parseMatchId } from "../core/store/match_id.ts";
 import { readJobs } from "./jobs_file.ts";
 
 /**
@@ -75,8 +78,9 @@ Environment:
   TELEMETRY_DATA_DIR       default for --data-dir
   TELEMETRY_ALLOWED_HOSTS  default for --allow-host (comma-separated)
 
-Exit codes: 0 downloaded or already present, 1 a download failed, 2 usage error
-(bad flag, bad match id, URL refused by policy).`,
+Exit codes: 0 downloaded or already present, 1 a download failed or the data dir
+is unusable, 2 usage error (bad flag, bad match id, URL refused by policy),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`,
   );
   command.action(async (url, flags) => {
     onExit(await runDownload(url, flags, processIo));
@@ -98,25 +102,42 @@ export async function runDownload(
   io: CommandIo = processIo,
 ): Promise<ExitCodeValue> {
   const log = createLogger(flags.logFormat === undefined ? {} : { format: flags.logFormat });
-  const context = { settings: toDownloadSettings(flags), flags, io, log };
+  const settings = toDownloadSettings(flags);
+  const json = flags.json === true;
   if (flags.jobs !== undefined) {
     if (url !== undefined || flags.matchId !== undefined) {
       log.error("usage", { error: "give either a URL or --jobs, not both" });
       return ExitCode.Usage;
     }
-    return await runBatch(flags.jobs, context);
-  }
-  if (url === undefined) {
+  } else if (url === undefined) {
     log.error("usage", { error: "missing URL: telemetry download <url> (or --jobs FILE)" });
     return ExitCode.Usage;
+  } else {
+    // A usage error is reported as such before the data dir is touched.
+    const problem = usageProblem(url, flags.matchId, settings);
+    if (problem !== undefined) {
+      reportFailure(problem, { url, matchId: flags.matchId, json, io, log });
+      return exitCodeFor(problem);
+    }
   }
-  const bar = io.isTty && flags.json !== true ? new ProgressBar({ label: "download" }) : undefined;
-  const { error } = await downloadJob({ url, matchId: flags.matchId }, {
-    ...context,
-    bar,
-    onProgress: (p) => bar?.update(p.bytes, p.total),
-  });
-  return error === undefined ? ExitCode.Ok : exitCodeFor(error);
+  using interrupt = listenForInterrupt();
+  let dataDir: CheckedDataDir;
+  try {
+    // Once, before any network: an unusable data dir fails at once, not after retries.
+    dataDir = await checkDataDir(settings.dataDir);
+  } catch (err) {
+    reportFailure(err, { url: url ?? "", matchId: flags.matchId, json, io, log });
+    return exitCodeFor(err);
+  }
+  const context: RunContext = { settings, flags, io, log, interrupt };
+  try {
+    if (interrupt.received !== undefined) return reportInterrupt(interrupt.received, context);
+    if (flags.jobs !== undefined) return await runBatch(flags.jobs, context);
+    return await runSingle({ url: url ?? "", matchId: flags.matchId }, context);
+  } finally {
+    // A run that stored nothing leaves no directory it created behind.
+    await dataDir.removeCreated();
+  }
 }
 
 /** What every job of one `download` run shares. */
@@ -125,6 +146,8 @@ interface RunContext {
   flags: DownloadCommandFlags;
   io: CommandIo;
   log: Logger;
+  /** Aborted by SIGINT/SIGTERM: every download stops and cleans up. */
+  interrupt: Interrupt;
 }
 
 /** One job to download: from the command line, or a line of a jobs file. */
@@ -135,9 +158,43 @@ interface JobInput {
   line?: number;
 }
 
+/** How one job ended: stored, failed (and reported), or cut short by a signal (not reported). */
+type JobOutcome = { result: DownloadResult } | { error: unknown } | { interrupted: true };
+
+/** The usage error of a single download's URL or match id, found before any work. */
+function usageProblem(
+  url: string,
+  matchId: string | undefined,
+  settings: Required<DownloadSettings>,
+): unknown {
+  try {
+    if (matchId !== undefined) parseMatchId(matchId);
+    checkUrl(url, settings.policy);
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
+async function runSingle(job: JobInput, context: RunContext): Promise<ExitCodeValue> {
+  const { flags, io } = context;
+  const bar = io.isTty && flags.json !== true ? new ProgressBar({ label: "download" }) : undefined;
+  const outcome = await downloadJob(job, {
+    ...context,
+    bar,
+    onProgress: (p) => bar?.update(p.bytes, p.total),
+  });
+  if ("interrupted" in outcome) {
+    bar?.end();
+    return reportInterrupt(context.interrupt.received ?? "SIGINT", context);
+  }
+  return "error" in outcome ? exitCodeFor(outcome.error) : ExitCode.Ok;
+}
+
 /**
  * Downloads one job and reports it: retries as `warn` log lines, the result
- * on stdout, a failure as one log line (and a result line in a batch).
+ * on stdout, a failure as one log line (and a result line in a batch). A
+ * job stopped by a signal is not reported: the caller says `interrupted`.
  */
 async function downloadJob(
   job: JobInput,
@@ -145,17 +202,20 @@ async function downloadJob(
     bar?: ProgressBar | undefined;
     onProgress?: (progress: DownloadProgress) => void;
   },
-): Promise<{ result?: DownloadResult; error?: unknown }> {
-  const { settings, flags, io, log, bar, onProgress } = context;
+): Promise<JobOutcome> {
+  const { settings, flags, io, log, bar, onProgress, interrupt } = context;
+  const json = flags.json === true;
   try {
     const result = await downloadTelemetry(job.url, {
       ...settings,
       ...(job.matchId === undefined ? {} : { matchId: job.matchId }),
       force: flags.force === true,
+      signal: interrupt.signal,
       ...(onProgress === undefined ? {} : { onProgress }),
       onRetry: (e) => {
         bar?.finish();
         log.warn("retry", {
+          ...(job.line === undefined ? {} : { line: job.line }),
           url: redactUrl(job.url),
           match_id: job.matchId,
           attempt: e.attempt,
@@ -165,33 +225,41 @@ async function downloadJob(
       },
     });
     bar?.finish();
-    io.print(flags.json === true ? JSON.stringify(resultJson(result)) : resultText(result));
+    io.print(json ? JSON.stringify(resultJson(result, job.line)) : resultText(result, job.line));
     return { result };
   } catch (err) {
+    if (interrupt.signal.aborted) return { interrupted: true };
     bar?.finish();
-    reportFailure(err, { ...job, json: flags.json === true, io, log });
+    reportFailure(err, { ...job, json, io, log });
     return { error: err };
   }
 }
 
 async function runBatch(source: string, context: RunContext): Promise<ExitCodeValue> {
-  const { flags, io, log } = context;
+  const { flags, io, log, interrupt } = context;
   let failed = 0;
   let done = 0;
+  let aborted = 0;
   let bytes = 0;
   const bar = io.isTty ? new ProgressBar({ label: "jobs", unit: "items" }) : undefined;
   try {
     await runPool(readJobs(source), {
       concurrency: flags.concurrency,
+      // A signal starts no new job; the running ones are aborted through their downloads.
+      signal: interrupt.signal,
       worker: async (job) => {
         if (job.error !== undefined) {
           failed++;
           bar?.finish();
           reportFailure(job.error, { ...job, json: flags.json === true, io, log });
         } else {
-          const { result } = await downloadJob(job, { ...context, bar });
-          if (result === undefined) failed++;
-          else bytes += result.bytes;
+          const outcome = await downloadJob(job, { ...context, bar });
+          if ("interrupted" in outcome) {
+            aborted++;
+            return;
+          }
+          if ("error" in outcome) failed++;
+          else bytes += outcome.result.bytes;
         }
         done++;
         bar?.update(done, undefined, `${(bytes / 1e6).toFixed(1)} MB  ${failed} failed`);
@@ -202,14 +270,32 @@ async function runBatch(source: string, context: RunContext): Promise<ExitCodeVa
     log.error("jobs_unreadable", { source, error: errorLine(err) });
     return exitCodeFor(err);
   }
+  if (interrupt.received !== undefined) {
+    bar?.end();
+    return reportInterrupt(interrupt.received, context, { jobs: done, failed, aborted });
+  }
   bar?.finish();
   log.info("batch_done", { jobs: done, failed });
   return failed > 0 ? ExitCode.Failed : ExitCode.Ok;
 }
 
-function resultJson(result: DownloadResult) {
+/**
+ * Says `interrupted` in one line (with the batch's counts of what finished)
+ * and gives the signal's exit code.
+ */
+function reportInterrupt(
+  signal: StopSignal,
+  context: RunContext,
+  counts: { jobs: number; failed: number; aborted: number } | undefined = undefined,
+): ExitCodeValue {
+  context.log.warn("interrupted", { signal, ...counts });
+  return exitCodeForSignal(signal);
+}
+
+function resultJson(result: DownloadResult, line: number | undefined) {
   return {
     outcome: result.outcome,
+    ...(line === undefined ? {} : { line }),
     match_id: result.matchId,
     path: result.path,
     bytes: result.bytes,
@@ -219,10 +305,16 @@ function resultJson(result: DownloadResult) {
   };
 }
 
-function resultText(result: DownloadResult): string {
-  return `${result.outcome.padEnd(14)} ${result.matchId}  ${result.path}  ${result.bytes} bytes  ${
-    result.seconds.toFixed(2)
-  } s`;
+/** `<outcome> <match id>  [line N  ]<path>  <bytes> bytes  <seconds> s`. */
+function resultText(result: DownloadResult, line: number | undefined): string {
+  return `${result.outcome.padEnd(14)} ${result.matchId}  ${
+    lineText(line)
+  }${result.path}  ${result.bytes} bytes  ${result.seconds.toFixed(2)} s`;
+}
+
+/** `line N  ` for a job of a jobs file, "" for the URL of the command line. */
+function lineText(line: number | undefined): string {
+  return line === undefined ? "" : `line ${line}  `;
 }
 
 function reportFailure(
@@ -249,7 +341,9 @@ function reportFailure(
   });
   if (!json) {
     // A batch prints one result line per job; a single download's one line is the log line.
-    if (line !== undefined) io.print(`${"failed".padEnd(14)} ${matchId ?? "-"}  ${errorLine(err)}`);
+    if (line !== undefined) {
+      io.print(`${"failed".padEnd(14)} ${matchId ?? "-"}  ${lineText(line)}${errorLine(err)}`);
+    }
   } else {
     io.print(JSON.stringify({
       outcome: "failed",

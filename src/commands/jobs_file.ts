@@ -1,10 +1,11 @@
 /**
- * Reading the newline-delimited JSON jobs of `download --jobs`.
+ * Reading the newline-delimited JSON jobs of `download --jobs` and `enqueue --jobs`.
  *
  * @module
  */
 
 import { TelemetryError } from "../core/errors.ts";
+import { fsErrorReason } from "../core/store/fs_error.ts";
 
 /** One line of a jobs file: a job, or why the line is not one. */
 export interface JobLine {
@@ -23,28 +24,29 @@ export interface JobLine {
  *
  * @param text The line, without newline.
  * @param line Its 1-based number.
- * @returns The job, or the reason it is not one.
+ * @returns The job, or the reason it is not one (kind `usage`, code `bad_job`).
  */
 export function parseJobLine(text: string, line: number): JobLine {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return { line, url: "", error: usage(`line ${line}: not JSON`) };
+    return { line, url: "", error: badJob("the job is not JSON") };
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { line, url: "", error: usage(`line ${line}: expected a JSON object`) };
+    return { line, url: "", error: badJob("the job is not a JSON object") };
   }
   const record = value as Record<string, unknown>;
   const url = record["telemetry_url"];
   const matchId = record["match_id"];
-  if (typeof url !== "string" || url === "") {
-    return { line, url: "", error: usage(`line ${line}: missing "telemetry_url"`) };
-  }
   if (matchId !== undefined && matchId !== null && typeof matchId !== "string") {
-    return { line, url, error: usage(`line ${line}: "match_id" must be a string`) };
+    return { line, url: "", error: badJob('the job\'s "match_id" is not a string') };
   }
-  return typeof matchId === "string" ? { line, url, matchId } : { line, url };
+  const known = typeof matchId === "string" ? { matchId } : {};
+  if (typeof url !== "string" || url === "") {
+    return { line, url: "", ...known, error: badJob('the job has no "telemetry_url"') };
+  }
+  return { line, url, ...known };
 }
 
 /**
@@ -54,13 +56,63 @@ export function parseJobLine(text: string, line: number): JobLine {
  * @returns The jobs, lazily.
  */
 export async function* readJobs(source: string): AsyncGenerator<JobLine> {
+  for await (const { line, text } of await openJobLines(source)) yield parseJobLine(text, line);
+}
+
+/** One non-blank line of a jobs file, as text. */
+export interface SourceLine {
+  /** 1-based line number (blank lines count). */
+  line: number;
+  /** The line, without its newline. */
+  text: string;
+}
+
+/** The lines of an open jobs file: iterate once; {@linkcode JobLines.close} when stopping early. */
+export interface JobLines extends AsyncIterable<SourceLine> {
+  /** Closes the file, whether the lines were read or not. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a jobs file (or stdin for `-`) now, so an unreadable file is an
+ * error before any work starts, and streams its non-blank lines as text
+ * (`enqueue` validates each one as the queue worker will).
+ *
+ * @param source A path, or `-` for stdin.
+ * @returns The lines, lazily.
+ * @throws {TelemetryError} kind `usage`, code `bad_option`, when the file cannot be opened.
+ *
+ * @example
+ * ```ts ignore
+ * import { openJobLines } from "./jobs_file.ts";
+ * const lines = await openJobLines("jobs.ndjson");
+ * for await (const { line, text } of lines) console.log(line, text);
+ * ```
+ */
+export async function openJobLines(source: string): Promise<JobLines> {
   const input = source === "-" ? Deno.stdin.readable : (await openJobs(source)).readable;
+  const lines = nonBlankLines(input);
+  let started = false;
+  return {
+    [Symbol.asyncIterator]() {
+      started = true;
+      return lines;
+    },
+    async close() {
+      // Unstarted, the generator never locked the stream: cancel it directly.
+      if (started) await lines.return(undefined);
+      else await input.cancel().catch(() => {});
+    },
+  };
+}
+
+async function* nonBlankLines(input: ReadableStream<Uint8Array>): AsyncGenerator<SourceLine> {
   const lines = input.pipeThrough(new TextDecoderStream()).pipeThrough(new LineStream());
   let number = 0;
   for await (const text of lines) {
     number++;
     if (text.trim() === "") continue;
-    yield parseJobLine(text, number);
+    yield { line: number, text };
   }
 }
 
@@ -68,7 +120,7 @@ async function openJobs(path: string): Promise<Deno.FsFile> {
   try {
     return await Deno.open(path, { read: true });
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = fsErrorReason(err);
     throw new TelemetryError("usage", "bad_option", `cannot read --jobs ${path}: ${reason}`);
   }
 }
@@ -90,6 +142,6 @@ class LineStream extends TransformStream<string, string> {
   }
 }
 
-function usage(message: string): TelemetryError {
-  return new TelemetryError("usage", "bad_option", message);
+function badJob(message: string): TelemetryError {
+  return new TelemetryError("usage", "bad_job", message);
 }

@@ -21,6 +21,8 @@ export type ErrorCode =
   | "bad_match_id"
   | "url_refused"
   | "bad_option"
+  | "bad_job"
+  | "data_dir"
   | "network"
   | "timeout"
   | "http_status"

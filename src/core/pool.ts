@@ -10,6 +10,12 @@ export interface PoolOptions<T> {
   concurrency: number;
   /** Processes one item; its rejection is not caught here, so handle errors inside. */
   worker: (item: T, index: number) => Promise<void>;
+  /**
+   * Stops taking items: once aborted, no new item is started (also not one
+   * the source is still producing), and the pool resolves when the running
+   * workers are done. Aborting the workers themselves is up to them.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -33,7 +39,7 @@ export async function runPool<T>(
   source: Iterable<T> | AsyncIterable<T>,
   options: PoolOptions<T>,
 ): Promise<void> {
-  const { concurrency, worker } = options;
+  const { concurrency, worker, signal } = options;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(
       `Cannot run as 'concurrency' must be a positive integer: current value is ${concurrency}`,
@@ -43,10 +49,18 @@ export async function runPool<T>(
     ? source[Symbol.asyncIterator]()
     : source[Symbol.iterator]();
   let index = 0;
+  // Resolves with `done` on abort, so a lane waiting for the source (stdin) stops too.
+  const stopped = new Promise<IteratorResult<T>>((resolve) => {
+    const stop = () => resolve({ done: true, value: undefined });
+    if (signal?.aborted) stop();
+    else signal?.addEventListener("abort", stop, { once: true });
+  });
   async function lane(): Promise<void> {
-    while (true) {
-      const next = await iterator.next();
-      if (next.done) return;
+    while (signal?.aborted !== true) {
+      const next = signal === undefined
+        ? await iterator.next()
+        : await Promise.race([iterator.next(), stopped]);
+      if (next.done || signal?.aborted) return;
       await worker(next.value, index++);
     }
   }

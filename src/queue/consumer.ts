@@ -23,6 +23,21 @@ import { type JobOutcome, settle, type Settlement } from "./settle.ts";
 
 const HEALTHY_SESSION_MS = 30_000;
 
+/**
+ * Of the shutdown budget's 5 s beyond `--shutdown-timeout`: how long aborted
+ * jobs get to delete their temp files, then how long the close may take.
+ */
+const ABORT_GRACE_MS = 1_500;
+const CLOSE_BUDGET_MS = 2_000;
+
+/** What `/healthz` reports. */
+export interface Health {
+  /** Connected, consuming, and able to publish. */
+  ok: boolean;
+  /** One line: `consuming`, `blocked by the broker: <reason>`, `not connected`, `stopping`. */
+  detail: string;
+}
+
 /** Options of {@linkcode Consumer}. */
 export interface ConsumerOptions {
   /** Where job and broker lines go. */
@@ -76,6 +91,7 @@ export class Consumer {
   #session: Session | undefined;
   #validators: ValidationThread | undefined;
   #connectTimeoutMs: number | undefined;
+  #stoppedAt: number | undefined;
 
   /**
    * @param config The resolved configuration.
@@ -100,9 +116,24 @@ export class Consumer {
     this.#connectTimeoutMs = options.connectTimeoutMs;
   }
 
-  /** Whether the worker is connected and consuming (for `/healthz`). */
+  /** Whether the worker is connected, consuming and able to publish. */
   get healthy(): boolean {
-    return this.#session?.alive === true && !this.#stop.signal.aborted;
+    return this.health.ok;
+  }
+
+  /** The worker's state for `/healthz`. */
+  get health(): Health {
+    if (this.#stop.signal.aborted) return { ok: false, detail: "stopping" };
+    const session = this.#session;
+    if (session?.alive !== true) return { ok: false, detail: "not connected to the broker" };
+    const blocked = session.flow.blocked;
+    if (blocked !== undefined) {
+      return {
+        ok: false,
+        detail: `blocked by the broker: ${blocked} (no new jobs until it lifts)`,
+      };
+    }
+    return { ok: true, detail: "consuming" };
   }
 
   /** Jobs currently running. */
@@ -119,19 +150,25 @@ export class Consumer {
    */
   async run(): Promise<void> {
     const stop = this.#stop.signal;
+    const stopped = new Promise<undefined>((resolve) => {
+      if (stop.aborted) resolve(undefined);
+      else stop.addEventListener("abort", () => resolve(undefined), { once: true });
+    });
     let connectedOnce = false;
     while (!stop.aborted) {
-      let session: Session;
+      let session: Session | undefined;
+      const opening = openSession(this.#config.amqpUrl, {
+        names: this.#config.names,
+        prefetch: this.#config.concurrency,
+        onMessage: (message, from) => this.#onMessage(message, from),
+        onBlocked: (reason) => this.#onBlocked(reason),
+        signal: stop,
+        ...(this.#connectTimeoutMs === undefined
+          ? {}
+          : { connectTimeoutMs: this.#connectTimeoutMs }),
+      });
       try {
-        session = await openSession(this.#config.amqpUrl, {
-          names: this.#config.names,
-          prefetch: this.#config.concurrency,
-          onMessage: (message, from) => this.#onMessage(message, from),
-          signal: stop,
-          ...(this.#connectTimeoutMs === undefined
-            ? {}
-            : { connectTimeoutMs: this.#connectTimeoutMs }),
-        });
+        session = await Promise.race([opening, stopped]);
       } catch (err) {
         if (!connectedOnce && isConfigurationError(err)) {
           throw new BrokerConfigError(
@@ -142,6 +179,12 @@ export class Consumer {
         await this.#pause("broker_unreachable", errorLine(err));
         continue;
       }
+      if (session === undefined) {
+        // Stopped while the session was still opening (a broker that accepts
+        // the connection and then stalls): close it whenever it comes.
+        opening.then((late) => late.close({ budgetMs: CLOSE_BUDGET_MS }), () => {});
+        break;
+      }
       connectedOnce = true;
       const connectedAt = performance.now();
       this.#session = session;
@@ -151,14 +194,10 @@ export class Consumer {
         queue: this.#config.names.queue,
         prefetch: this.#config.concurrency,
       });
-      const ended = await Promise.race([
-        session.lost,
-        new Promise<undefined>((resolve) =>
-          stop.addEventListener("abort", () => resolve(undefined), { once: true })
-        ),
-      ]);
+      const ended = await Promise.race([session.lost, stopped]);
       if (ended !== undefined) {
         this.#metrics?.connected(false);
+        this.#metrics?.blocked(false);
         // A session that lasted was healthy: start the backoff over.
         if (performance.now() - connectedAt > HEALTHY_SESSION_MS) this.#backoff.reset();
         await this.#pause("broker_connection_lost", ended);
@@ -170,6 +209,7 @@ export class Consumer {
   /** Starts a graceful shutdown: no new work; {@linkcode Consumer.run} drains and returns. */
   stop(): void {
     if (this.#stop.signal.aborted) return;
+    this.#stoppedAt = performance.now();
     this.#log.info("shutdown_started", {
       in_flight: this.#jobs.size,
       timeout_s: this.#config.shutdownTimeoutMs / 1000,
@@ -194,20 +234,47 @@ export class Consumer {
     await this.#sleep(delayMs, this.#stop.signal).catch(() => {});
   }
 
+  /**
+   * The shutdown budget: in-flight jobs get what is left of
+   * `--shutdown-timeout` since the stop; then the rest are aborted (left
+   * unacked, so the broker redelivers them) and get {@linkcode ABORT_GRACE_MS}
+   * to delete their temp files; then the session gets
+   * {@linkcode CLOSE_BUDGET_MS} to close. A publish still waiting (on a
+   * confirm, or on a broker that blocks publishing) is given up with its
+   * job: nothing is acked that was not published.
+   */
   async #drain(): Promise<void> {
-    const deadline = this.#sleep(this.#config.shutdownTimeoutMs, this.#abortJobs.signal)
-      .catch(() => {});
-    await Promise.race([Promise.all(this.#jobs), deadline]);
+    const elapsed = performance.now() - (this.#stoppedAt ?? performance.now());
+    const jobsMs = Math.max(0, this.#config.shutdownTimeoutMs - elapsed);
+    const finished = Promise.all(this.#jobs);
+    await Promise.race([finished, this.#sleep(jobsMs, this.#abortJobs.signal).catch(() => {})]);
     if (this.#jobs.size > 0) {
       this.#log.warn("shutdown_aborting", { in_flight: this.#jobs.size });
       this.#abortJobs.abort();
-      await Promise.all(this.#jobs);
+      const grace = new AbortController();
+      await Promise.race([
+        Promise.all(this.#jobs),
+        realSleep(ABORT_GRACE_MS, grace.signal).catch(() => {}),
+      ]);
+      grace.abort();
     }
     this.#abortJobs.abort(); // also ends the deadline timer
     this.#validators?.close();
-    await this.#session?.close();
+    await this.#session?.close({ budgetMs: CLOSE_BUDGET_MS });
     this.#metrics?.connected(false);
-    this.#log.info("shutdown_done", {});
+    this.#log.info("shutdown_done", { left_unacked: this.#jobs.size });
+  }
+
+  #onBlocked(reason: string | undefined): void {
+    this.#metrics?.blocked(reason !== undefined);
+    if (reason !== undefined) {
+      this.#log.warn("broker_blocked", {
+        reason,
+        action: "no new jobs until the broker lifts the alarm; finished jobs wait to be announced",
+      });
+    } else {
+      this.#log.info("broker_unblocked", {});
+    }
   }
 
   #onMessage(message: AMQPMessage, session: Session): void {
@@ -235,6 +302,7 @@ export class Consumer {
         session,
         config: this.#config,
         now: this.#now,
+        signal: this.#abortJobs.signal,
       });
       if (settled.outcome !== "unacked") this.#backoff.reset();
       const seconds = Math.round(performance.now() - started) / 1000;
@@ -262,9 +330,27 @@ export class Consumer {
     }
   }
 
+  /** Resolves when `session` is not blocked, has ended, or the worker stops. */
+  async #untilUnblocked(session: Session): Promise<void> {
+    if (session.flow.blocked === undefined) return;
+    const stop = AbortSignal.any([this.#stop.signal, session.signal]);
+    let unwatch: () => void = () => {};
+    await new Promise<void>((resolve) => {
+      unwatch = session.flow.watch((blocked) => {
+        if (blocked === undefined) resolve();
+      });
+      if (stop.aborted) resolve();
+      else stop.addEventListener("abort", () => resolve(), { once: true });
+    });
+    unwatch();
+  }
+
   async #fetch(job: Job, session: Session): Promise<JobOutcome> {
     await this.#slots.acquire();
     try {
+      // While the broker blocks publishing, start no new download: its
+      // announcement could not be published, and the alarm may be long.
+      await this.#untilUnblocked(session);
       // Taken from a session that is gone or a worker that is stopping: leave it for redelivery.
       if (this.#stop.signal.aborted || !session.alive) return { type: "aborted", job };
       this.#metrics?.inFlight(1);

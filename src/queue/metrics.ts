@@ -15,6 +15,8 @@ export interface WorkerMetrics {
   inFlight(delta: number): void;
   /** The broker session came up or went down. */
   connected(up: boolean): void;
+  /** The broker started or stopped blocking publishes (a resource alarm). */
+  blocked(on: boolean): void;
 }
 
 /** Metrics plus their rendering. */
@@ -73,13 +75,19 @@ export async function createMetrics(): Promise<Metrics> {
   });
   const deadLettered = new client.Counter({
     name: `${prefix}dead_lettered_total`,
-    help: "Jobs published to the dead-letter queue, by error kind.",
+    help: "Jobs published to the dead-letter queue, by error kind " +
+      '(kind="redelivered": delivered --max-deliveries times without being settled).',
     labelNames: ["kind"] as const,
     registers,
   });
   const connected = new client.Gauge({
     name: `${prefix}broker_connected`,
     help: "1 while connected to the broker and consuming.",
+    registers,
+  });
+  const blocked = new client.Gauge({
+    name: `${prefix}broker_blocked`,
+    help: "1 while the broker blocks publishing (memory or disk alarm): no new jobs start.",
     registers,
   });
   const [registry] = registers as [InstanceType<typeof client.Registry>];
@@ -101,13 +109,17 @@ export async function createMetrics(): Promise<Metrics> {
     connected(up) {
       connected.set(up ? 1 : 0);
     },
+    blocked(on) {
+      blocked.set(on ? 1 : 0);
+    },
     render: () => registry.metrics(),
     contentType: registry.contentType,
   };
 }
 
 /**
- * Serves `/metrics` and `/healthz` (200 when healthy, 503 otherwise).
+ * Serves `/metrics` and `/healthz`: 200 `ok: consuming` when healthy, else
+ * 503 with the reason (`unhealthy: blocked by the broker: ...`).
  *
  * @param port The TCP port (0 picks a free one).
  * @param context The metrics and the health probe.
@@ -116,15 +128,18 @@ export async function createMetrics(): Promise<Metrics> {
  * @example
  * ```ts ignore
  * import { createMetrics, serveMetrics } from "./metrics.ts";
- * const server = serveMetrics(9092, { metrics: await createMetrics(), healthy: () => true });
+ * const server = serveMetrics(9092, {
+ *   metrics: await createMetrics(),
+ *   health: () => ({ ok: true, detail: "consuming" }),
+ * });
  * await server.shutdown();
  * ```
  */
 export function serveMetrics(
   port: number,
-  context: { metrics: Metrics; healthy: () => boolean },
+  context: { metrics: Metrics; health: () => { ok: boolean; detail: string } },
 ): Deno.HttpServer<Deno.NetAddr> {
-  const { metrics, healthy } = context;
+  const { metrics, health } = context;
   return Deno.serve({ port, onListen() {} }, async (request) => {
     const path = new URL(request.url).pathname;
     if (path === "/metrics") {
@@ -133,8 +148,8 @@ export function serveMetrics(
       });
     }
     if (path === "/healthz") {
-      const ok = healthy();
-      return new Response(ok ? "ok\n" : "not consuming\n", { status: ok ? 200 : 503 });
+      const { ok, detail } = health();
+      return new Response(`${ok ? "ok" : "unhealthy"}: ${detail}\n`, { status: ok ? 200 : 503 });
     }
     return new Response("not found\n", { status: 404 });
   });

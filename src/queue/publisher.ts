@@ -31,6 +31,18 @@ export interface PublishChannel {
   ): Promise<unknown>;
 }
 
+/**
+ * The broker's flow control of one connection: while it blocks publishing
+ * (a memory or disk alarm), a publish waits instead of failing, and its
+ * confirm deadline does not run.
+ */
+export interface FlowControl {
+  /** The broker's reason while it blocks publishing, else `undefined`. */
+  readonly blocked: string | undefined;
+  /** Calls `listener` on every change; returns a function that stops it. */
+  watch(listener: (blocked: string | undefined) => void): () => void;
+}
+
 /** Why a publish failed. */
 export type PublishFailure = "timeout" | "rejected" | "unroutable";
 
@@ -81,48 +93,152 @@ export async function publishConfirmed(
     properties?: PublishProperties;
     timeoutMs: number;
     returned?: Set<string>;
+    flow?: FlowControl;
+    signal?: AbortSignal;
   },
 ): Promise<void> {
-  const { queue, body, properties = {}, timeoutMs, returned } = message;
+  const { queue, body, properties = {}, timeoutMs, returned, flow, signal } = message;
   const messageId = properties.messageId ?? crypto.randomUUID();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new PublishError("timeout", `no publisher confirm for ${queue} within ${timeoutMs} ms`),
-        ),
-      timeoutMs,
-    );
-  });
-  let published: Promise<unknown>;
+  const deadline = new PausableDeadline(timeoutMs, flow);
+  const ended = whenAborted(signal, queue);
   try {
-    published = channel.basicPublish("", queue, body, {
-      contentType: "application/json",
-      ...properties,
-      messageId,
-      deliveryMode: 2,
-    }, true);
-  } catch (err) {
-    clearTimeout(timer);
-    throw new PublishError("rejected", `publish to ${queue} failed: ${lineOf(err)}`, {
-      cause: err,
-    });
-  }
-  // After a timeout the publish may still settle (or reject when the channel closes).
-  published.catch(() => {});
-  try {
-    await Promise.race([published, timeout]);
-  } catch (err) {
-    if (err instanceof PublishError) throw err;
-    throw new PublishError("rejected", `publish to ${queue} not confirmed: ${lineOf(err)}`, {
-      cause: err,
-    });
+    for (;;) {
+      await untilUnblocked(flow, ended.promise);
+      let published: Promise<unknown>;
+      try {
+        published = channel.basicPublish("", queue, body, {
+          contentType: "application/json",
+          ...properties,
+          messageId,
+          deliveryMode: 2,
+        }, true);
+      } catch (err) {
+        throw new PublishError("rejected", `publish to ${queue} failed: ${lineOf(err)}`, {
+          cause: err,
+        });
+      }
+      // After a timeout the publish may still settle (or reject when the channel closes).
+      published.catch(() => {});
+      try {
+        await Promise.race([published, deadline.expired(queue), ended.promise]);
+        break;
+      } catch (err) {
+        if (err instanceof PublishError) throw err;
+        // Blocked between our check and the publish: the client sent nothing; wait and resend.
+        if (flow?.blocked !== undefined && /blocked/i.test(lineOf(err))) continue;
+        throw new PublishError("rejected", `publish to ${queue} not confirmed: ${lineOf(err)}`, {
+          cause: err,
+        });
+      }
+    }
   } finally {
-    clearTimeout(timer);
+    deadline.clear();
+    ended.dispose();
   }
   if (returned?.delete(messageId)) {
     throw new PublishError("unroutable", `publish to ${queue} returned: no such queue`);
+  }
+}
+
+/** Waits while the broker blocks publishing; rejects when `ended` does first. */
+async function untilUnblocked(
+  flow: FlowControl | undefined,
+  ended: Promise<never>,
+): Promise<void> {
+  if (flow?.blocked === undefined) return;
+  let stop: () => void = () => {};
+  const unblocked = new Promise<void>((resolve) => {
+    stop = flow.watch((blocked) => {
+      if (blocked === undefined) resolve();
+    });
+  });
+  try {
+    await Promise.race([unblocked, ended]);
+  } finally {
+    stop();
+  }
+}
+
+/**
+ * A promise that rejects with a `rejected` PublishError when `signal`
+ * aborts (and never settles without one), and a way to stop listening.
+ */
+function whenAborted(
+  signal: AbortSignal | undefined,
+  queue: string,
+): { promise: Promise<never>; dispose(): void } {
+  let fail: () => void = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    fail = () =>
+      reject(new PublishError("rejected", `publish to ${queue} given up: the session ended`));
+  });
+  promise.catch(() => {});
+  if (signal === undefined) return { promise, dispose() {} };
+  if (signal.aborted) fail();
+  else signal.addEventListener("abort", fail, { once: true });
+  return { promise, dispose: () => signal.removeEventListener("abort", fail) };
+}
+
+/**
+ * The confirm deadline. It does not run while the broker blocks the
+ * connection: a blocked broker reads nothing, so no confirm can come, and
+ * the wait is the alarm's, not a sign of a broken channel.
+ */
+class PausableDeadline {
+  #leftMs: number;
+  #startedAt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #reject: ((err: PublishError) => void) | undefined;
+  #queue = "";
+  #unwatch: () => void;
+  #promise: Promise<never> | undefined;
+
+  constructor(readonly timeoutMs: number, flow: FlowControl | undefined) {
+    this.#leftMs = timeoutMs;
+    this.#unwatch = flow?.watch((blocked) => blocked === undefined ? this.#run() : this.#pause()) ??
+      (() => {});
+    if (flow?.blocked === undefined) this.#run();
+  }
+
+  /** Rejects when the deadline passes (the same promise on every call). */
+  expired(queue: string): Promise<never> {
+    this.#queue = queue;
+    this.#promise ??= new Promise<never>((_, reject) => {
+      this.#reject = reject;
+      if (this.#leftMs <= 0) this.#fire();
+    });
+    return this.#promise;
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#unwatch();
+  }
+
+  #run(): void {
+    if (this.#timer !== undefined) return;
+    this.#startedAt = performance.now();
+    this.#timer = setTimeout(() => {
+      this.#leftMs = 0;
+      this.#fire();
+    }, Math.max(0, this.#leftMs));
+  }
+
+  #pause(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#leftMs -= performance.now() - this.#startedAt;
+  }
+
+  #fire(): void {
+    this.#reject?.(
+      new PublishError(
+        "timeout",
+        `no publisher confirm for ${this.#queue} within ${this.timeoutMs} ms`,
+      ),
+    );
   }
 }
 

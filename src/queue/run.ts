@@ -6,9 +6,10 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Logger } from "../core/log.ts";
 import { errorLine } from "../core/errors.ts";
+import { checkDataDir } from "../core/store/data_dir.ts";
 import type { ConsumeConfig } from "./config.ts";
 import { createMetrics, serveMetrics } from "./metrics.ts";
 import { onShutdownSignals } from "./shutdown.ts";
@@ -16,6 +17,16 @@ import { BrokerConfigError, Consumer } from "./consumer.ts";
 
 /** How long a forced stop (second signal) waits for aborted downloads to delete their temp files. */
 const FORCED_STOP_GRACE_MS = 500;
+
+/**
+ * The promise to systemd: after SIGTERM the process exits within
+ * `--shutdown-timeout` plus this, whatever the broker does. The worker's own
+ * drain fits in it (see Consumer); this is the backstop when it does not.
+ */
+export const SHUTDOWN_MARGIN_MS = 5_000;
+
+/** The backstop fires this long before the margin runs out, leaving time to exit. */
+const BACKSTOP_SLACK_MS = 500;
 
 /**
  * How a consume run ended: `stopped` by a signal, or `failed` because the
@@ -43,7 +54,7 @@ export async function runConsume(
 ): Promise<ConsumeEnd> {
   const { log } = context;
   const dataDir = resolve(config.download.dataDir);
-  const problem = await dataDirProblem(dataDir);
+  const problem = await checkDataDir(dataDir).then(() => undefined, errorLine);
   if (problem !== undefined) {
     log.error("data_dir_not_writable", { data_dir: dataDir, error: problem });
     return "failed";
@@ -52,7 +63,7 @@ export async function runConsume(
   const worker = new Consumer(config, { log, ...(metrics === undefined ? {} : { metrics }) });
   const server = metrics === undefined || config.metricsPort === undefined
     ? undefined
-    : serveMetrics(config.metricsPort, { metrics, healthy: () => worker.healthy });
+    : serveMetrics(config.metricsPort, { metrics, health: () => worker.health });
   return await runWith(worker, { log, config, server });
 }
 
@@ -71,6 +82,15 @@ async function runWith(
     graceful(signal) {
       log.info("signal", { signal, action: "graceful stop" });
       worker.stop();
+      const backstopMs = config.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS - BACKSTOP_SLACK_MS;
+      const timer = setTimeout(() => {
+        log.warn("shutdown_deadline", {
+          action: "exiting now; unsettled jobs are redelivered by the broker",
+        });
+        worker.abortNow();
+        forced?.();
+      }, backstopMs);
+      Deno.unrefTimer(timer);
     },
     immediate(signal) {
       log.warn("signal", { signal, action: "immediate stop" });
@@ -97,17 +117,5 @@ async function runWith(
   } finally {
     dispose();
     await server?.shutdown();
-  }
-}
-
-async function dataDirProblem(dataDir: string): Promise<string | undefined> {
-  const probe = join(dataDir, `.write-probe-${Deno.pid}.tmp`);
-  try {
-    await Deno.mkdir(dataDir, { recursive: true });
-    await Deno.writeFile(probe, new Uint8Array([1]));
-    await Deno.remove(probe);
-    return undefined;
-  } catch (err) {
-    return errorLine(err);
   }
 }

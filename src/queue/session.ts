@@ -8,11 +8,20 @@
  * @module
  */
 
-import type { AMQPChannel, AMQPClient, AMQPConsumer, AMQPMessage } from "amqp-client";
+import type { AMQPChannel, AMQPConsumer, AMQPMessage } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
+import {
+  CLOSE_STEP_TIMEOUT_MS,
+  closeBroker,
+  connectBroker,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  openConfirmChannel,
+  withTimeout,
+} from "./connect.ts";
+import type { FlowControl } from "./publisher.ts";
 import { declareTopology, type TopologyNames } from "./topology.ts";
 
-const CLOSE_TIMEOUT_MS = 5_000;
+export { DEFAULT_CONNECT_TIMEOUT_MS };
 
 /** An open session. */
 export interface Session {
@@ -28,12 +37,22 @@ export interface Session {
   readonly lost: Promise<string>;
   /** Whether the connection and channel are still usable. */
   readonly alive: boolean;
+  /** Aborted when the session ends; waits tied to this session give up on it. */
+  readonly signal: AbortSignal;
+  /**
+   * Whether the broker blocks publishing on this connection (a memory or
+   * disk alarm), and a way to wait for the end of it.
+   */
+  readonly flow: FlowControl;
   /** Stops deliveries (basic.cancel); the channel stays open for acks. */
   cancel(): Promise<void>;
   /** Ends the session because something broke (e.g. a confirm timeout); unacked messages return to the queue. */
   fail(reason: string): void;
-  /** Closes channel and connection cleanly. */
-  close(): Promise<void>;
+  /**
+   * Closes channel and connection cleanly, within `budgetMs` all told (a
+   * blocked broker does not read the close frames); then drops the socket.
+   */
+  close(options?: { budgetMs?: number }): Promise<void>;
 }
 
 /** Options of {@linkcode openSession}. */
@@ -48,10 +67,9 @@ export interface SessionOptions {
   connectTimeoutMs?: number;
   /** Gives up connecting (e.g. SIGTERM while the broker is away). */
   signal?: AbortSignal;
+  /** Called when the broker starts (a reason) or stops (`undefined`) blocking publishes. */
+  onBlocked?: (reason: string | undefined) => void;
 }
-
-/** Default of {@linkcode SessionOptions.connectTimeoutMs}. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
 /** A broker refusal that reconnecting cannot fix: bad credentials, vhost or topology. */
 export function isConfigurationError(err: unknown): boolean {
@@ -81,38 +99,33 @@ export async function openSession(url: string, options: SessionOptions): Promise
     connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
     signal,
   } = options;
-  const { AMQPClient } = await import("amqp-client");
-  const connection: AMQPClient = new AMQPClient(url);
+  const connection = await connectBroker(url, { timeoutMs: connectTimeoutMs, signal });
   let alive = true;
-  let connected = false;
   let resolveLost: (reason: string) => void = () => {};
   const lost = new Promise<string>((resolve) => resolveLost = resolve);
+  const ended = new AbortController();
+  const flow = new BlockedState();
   function end(reason: string) {
     if (!alive) return;
     alive = false;
+    ended.abort();
     resolveLost(reason);
-    if (connected && !connection.closed) connection.close().catch(() => {});
+    if (!connection.closed) connection.close().catch(() => {});
   }
   connection.onerror = (err) => end(`connection error: ${errorLine(err)}`);
   connection.ondisconnect = (err) => end(`disconnected: ${err ? errorLine(err) : "socket closed"}`);
-  try {
-    await untilDeadline(connection.connect(), { ms: connectTimeoutMs, signal });
-  } catch (err) {
-    // A handshake that failed or never came leaves the socket open otherwise.
-    destroySocket(connection);
-    throw err;
+  function blockedChanged(reason: string | undefined) {
+    flow.set(reason);
+    options.onBlocked?.(reason);
   }
-  connected = true;
+  connection.onblocked = (reason) => blockedChanged(reason || "no reason given");
+  connection.onunblocked = () => blockedChanged(undefined);
+  // Blocked during the handshake: the client recorded it before we listened.
+  if (connection.blocked !== undefined) blockedChanged(connection.blocked || "no reason given");
   try {
-    const channel = await connection.channel();
+    const { channel, returned } = await openConfirmChannel(connection);
     channel.onerror = (reason) => end(`channel closed: ${reason}`);
-    const returned = new Set<string>();
-    channel.onReturn = (message) => {
-      const id = message.properties.messageId;
-      if (id !== undefined) returned.add(id);
-    };
     await declareTopology(channel, { names });
-    await channel.confirmSelect();
     await channel.prefetch(prefetch);
     const state: { consumer?: AMQPConsumer; cancelling?: Promise<unknown> } = {};
     const cancel = (): Promise<unknown> =>
@@ -123,6 +136,8 @@ export async function openSession(url: string, options: SessionOptions): Promise
       channel,
       returned,
       lost,
+      signal: ended.signal,
+      flow,
       get alive() {
         return alive && !channel.closed && !connection.closed;
       },
@@ -130,15 +145,18 @@ export async function openSession(url: string, options: SessionOptions): Promise
         await cancel();
       },
       fail: end,
-      async close() {
+      async close(options = {}) {
+        const { budgetMs = 3 * CLOSE_STEP_TIMEOUT_MS } = options;
+        const deadline = performance.now() + budgetMs;
+        const left = () => Math.min(CLOSE_STEP_TIMEOUT_MS, deadline - performance.now());
         // A channel.close sent while a basic.cancel is unanswered can hang: cancel first.
-        await withTimeout(cancel(), CLOSE_TIMEOUT_MS);
-        if (!channel.closed) await withTimeout(channel.close(), CLOSE_TIMEOUT_MS);
+        await withTimeout(cancel(), left());
+        if (!channel.closed) await withTimeout(channel.close(), left());
         alive = false;
+        ended.abort();
         resolveLost("closed");
-        if (!connection.closed) await withTimeout(connection.close(), CLOSE_TIMEOUT_MS);
-        // A broker that does not answer the close: drop the socket.
-        destroySocket(connection);
+        // A broker that does not answer the close: closeBroker drops the socket.
+        await closeBroker(connection, { stepMs: left() });
       },
     };
     // Deliveries may arrive before basicConsume resolves: the session must exist by then.
@@ -155,49 +173,28 @@ export async function openSession(url: string, options: SessionOptions): Promise
     return session;
   } catch (err) {
     alive = false;
-    if (!connection.closed) await withTimeout(connection.close(), CLOSE_TIMEOUT_MS);
-    destroySocket(connection);
+    ended.abort();
+    await closeBroker(connection);
     throw err;
   }
 }
 
-/** Drops the client's socket, whatever state the AMQP connection is in. */
-function destroySocket(connection: AMQPClient): void {
-  (connection as unknown as { socket?: { destroy(): void } }).socket?.destroy();
-}
+/** The broker's `connection.blocked` state of one connection. */
+class BlockedState implements FlowControl {
+  #reason: string | undefined;
+  #listeners = new Set<(reason: string | undefined) => void>();
 
-/** Waits for `promise`, rejecting after `ms` or when `signal` aborts. */
-async function untilDeadline<T>(
-  promise: Promise<T>,
-  options: { ms: number; signal: AbortSignal | undefined },
-): Promise<T> {
-  const { ms, signal } = options;
-  promise.catch(() => {}); // it may settle after we gave up
-  const deadline = AbortSignal.any([AbortSignal.timeout(ms), ...(signal ? [signal] : [])]);
-  let onAbort: () => void = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () =>
-      reject(
-        new Error(
-          signal?.aborted ? "connect aborted" : `no AMQP handshake within ${ms / 1000} s`,
-        ),
-      );
-    if (deadline.aborted) onAbort();
-    else deadline.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    deadline.removeEventListener("abort", onAbort);
+  get blocked(): string | undefined {
+    return this.#reason;
   }
-}
 
-async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
-  try {
-    await Promise.race([promise.catch(() => {}), timeout]);
-  } finally {
-    clearTimeout(timer);
+  set(reason: string | undefined): void {
+    this.#reason = reason;
+    for (const listener of [...this.#listeners]) listener(reason);
+  }
+
+  watch(listener: (reason: string | undefined) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 }

@@ -53,14 +53,21 @@ export interface Settlement {
  * Settles one delivery according to its outcome.
  *
  * @param message The delivery.
- * @param context The outcome, the session it arrived on, the configuration and the clock.
+ * @param context The outcome, the session it arrived on, the configuration,
+ * the clock, and a signal that gives up a publish still waiting (shutdown).
  * @returns How it was settled; never throws.
  */
 export async function settle(
   message: AMQPMessage,
-  context: { outcome: JobOutcome; session: Session; config: ConsumeConfig; now: () => Date },
+  context: {
+    outcome: JobOutcome;
+    session: Session;
+    config: ConsumeConfig;
+    now: () => Date;
+    signal?: AbortSignal;
+  },
 ): Promise<Settlement> {
-  const { outcome, session, config, now } = context;
+  const { outcome, session, config, now, signal } = context;
   const attempt = previousAttempts(message.properties.headers) + 1;
   if (outcome.type === "aborted") {
     return { outcome: "unacked", attempt, error: "not finished: stopping or channel closed" };
@@ -137,6 +144,10 @@ export async function settle(
       properties,
       timeoutMs: config.confirmTimeoutMs,
       returned: session.returned,
+      // While the broker blocks publishing, the publish waits for the end of
+      // the alarm (or of the session, or of the worker's patience).
+      flow: session.flow,
+      signal: signal === undefined ? session.signal : AbortSignal.any([session.signal, signal]),
     });
   } catch (err) {
     // The channel can no longer be trusted: end the session so the message is redelivered.

@@ -21,6 +21,8 @@ const STATUS_FOR_CODE = {
   bad_match_id: undefined,
   url_refused: undefined,
   bad_option: undefined,
+  bad_job: undefined,
+  data_dir: undefined,
   network: undefined,
   timeout: undefined,
   http_status: undefined,

@@ -28,7 +28,7 @@ Deno.test("toDownloadSettings() adds --allow-host values to the default hosts", 
   const settings = toDownloadSettings(
     parse([
       "--allow-host",
-      "127.0.0.1",
+      "127.0.0.1:8080",
       "--allow-host",
       "Mirror.Local,cdn.example",
       "--allow-http",
@@ -36,7 +36,7 @@ Deno.test("toDownloadSettings() adds --allow-host values to the default hosts", 
   );
   assert.deepEqual(settings.policy.allowHosts, [
     ...DEFAULT_ALLOWED_HOSTS,
-    "127.0.0.1",
+    "127.0.0.1:8080",
     "mirror.local",
     "cdn.example",
   ]);
@@ -56,4 +56,5 @@ Deno.test("toDownloadSettings() converts seconds and sizes", () => {
 Deno.test("addDownloadOptions() rejects a bad value as a usage error", () => {
   assert.throws(() => parse(["--max-bytes", "lots"]), /--max-bytes/);
   assert.throws(() => parse(["--attempts", "0"]), /--attempts/);
+  assert.throws(() => parse(["--allow-host", "http://127.0.0.1"]), /--allow-host.*host:port/);
 });

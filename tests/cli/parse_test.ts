@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "commander";
 import {
+  collectHosts,
   collectList,
   parsePort,
   parsePositiveInt,
@@ -47,5 +48,19 @@ Deno.test("parsePort() accepts 0 to 65535 only", () => {
   assert.equal(parsePort("0"), 0);
   for (const bad of ["65536", "-1", "http", "1.5"]) {
     assert.throws(() => parsePort(bad), InvalidArgumentError, bad);
+  }
+});
+
+Deno.test("collectHosts() accumulates host and host:port values, normalized", () => {
+  assert.deepEqual(collectHosts("A.example, 127.0.0.1:8080", undefined), [
+    "a.example",
+    "127.0.0.1:8080",
+  ]);
+  assert.deepEqual(collectHosts("b.example", ["a.example"]), ["a.example", "b.example"]);
+});
+
+Deno.test("collectHosts() rejects anything but host or host:port with InvalidArgumentError", () => {
+  for (const bad of ["http://a.example", "a.example/x", "", "a.example,", "a.example:99999"]) {
+    assert.throws(() => collectHosts(bad, undefined), InvalidArgumentError, bad);
   }
 });

@@ -34,3 +34,18 @@ Deno.test("ProgressBar redraws at most every 100 ms and clears on finish", () =>
   bar.finish();
   assert.match(frames.at(-1) ?? "", /^\r +\r$/);
 });
+
+Deno.test("ProgressBar.end() ends a drawn line with a newline, and writes nothing otherwise", () => {
+  let t = 0;
+  const frames: string[] = [];
+  const bar = new ProgressBar({ now: () => t, write: (f) => frames.push(f) });
+  bar.end();
+  assert.equal(frames.length, 0, "nothing drawn, nothing to end");
+  bar.update(1, 10);
+  t = 200;
+  bar.end();
+  assert.equal(frames.at(-1), "\n");
+  assert.ok(frames.at(-2)?.includes("10%"), "the last frame stays on screen");
+  bar.end();
+  assert.equal(frames.length, 2, "ended once");
+});

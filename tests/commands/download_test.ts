@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { gzipEncoded, json, slow, status, withServer } from "../support/http_server.ts";
+import {
+  gzipEncoded,
+  json,
+  redirect,
+  slow,
+  stall,
+  startServer,
+  status,
+  type TestServer,
+  withServer,
+} from "../support/http_server.ts";
 import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
 import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
 import { ROOT, runCli, type RunCliOptions, spawnCli } from "../support/cli.ts";
@@ -31,14 +41,20 @@ function lines(text: string): string[] {
   return text.split("\n").filter((l) => l.trim() !== "");
 }
 
-/** Common flags: loopback server allowed, the test's data dir, quick retries. */
-function flags(dataDir: string): string[] {
-  return ["--data-dir", dataDir, "--allow-http", "--allow-host", "127.0.0.1", "--backoff", "0"];
+/** Common flags: the loopback server's host and port allowed, the test's data dir, quick retries. */
+function flags(server: TestServer, dataDir: string): string[] {
+  const allow = `127.0.0.1:${server.port}`;
+  return ["--data-dir", dataDir, "--allow-http", "--allow-host", allow, "--backoff", "0"];
 }
 
 /** `download URL EXTRA... FLAGS`: one download from the test server. */
-function downloadArgs(dataDir: string, url: string, ...extra: string[]): string[] {
-  return ["download", url, ...extra, ...flags(dataDir)];
+function downloadArgs(
+  server: TestServer,
+  dataDir: string,
+  url: string,
+  ...extra: string[]
+): string[] {
+  return ["download", url, ...extra, ...flags(server, dataDir)];
 }
 
 function rawFile(dataDir: string, matchId: string): string {
@@ -69,7 +85,7 @@ Deno.test("telemetry download prints the outcome, then already_exists", async ()
   await withServer(async (server, dataDir) => {
     server.route("/a.json", json(A));
     const url = server.url("/a.json");
-    const [out, err, code] = await cli(downloadArgs(dataDir, url, "--match-id", ID_A));
+    const [out, err, code] = await cli(downloadArgs(server, dataDir, url, "--match-id", ID_A));
     assert.equal(code, 0, err);
     const path = rawFile(dataDir, ID_A);
     assert.equal(lines(out).length, 1);
@@ -79,7 +95,7 @@ Deno.test("telemetry download prints the outcome, then already_exists", async ()
     assert.ok(out.includes(`${stored.length} bytes`), out);
     assert.deepEqual(new Uint8Array(gunzipSync(stored)), A);
 
-    const [again, err2, code2] = await cli(downloadArgs(dataDir, url, "--match-id", ID_A));
+    const [again, err2, code2] = await cli(downloadArgs(server, dataDir, url, "--match-id", ID_A));
     assert.equal(code2, 0, err2);
     assert.match(again, /^already_exists\s/);
     assert.equal(server.count("/a.json"), 1, "no request for a file already present");
@@ -90,7 +106,7 @@ Deno.test("telemetry download --json prints one object", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/a.json", gzipEncoded(A_GZ));
     const url = server.url("/a.json");
-    const [out, err, code] = await cli(downloadArgs(dataDir, url, "--json"));
+    const [out, err, code] = await cli(downloadArgs(server, dataDir, url, "--json"));
     assert.equal(code, 0, err);
     assert.equal(lines(out).length, 1);
     const result = JSON.parse(out);
@@ -101,7 +117,9 @@ Deno.test("telemetry download --json prints one object", async () => {
     assert.equal(typeof result.seconds, "number");
     assert.deepEqual(await Deno.readFile(result.path), A_GZ);
 
-    const [again, , code2] = await cli(downloadArgs(dataDir, url, "--json", "--match-id", ID_A));
+    const [again, , code2] = await cli(
+      downloadArgs(server, dataDir, url, "--json", "--match-id", ID_A),
+    );
     assert.equal(code2, 0);
     assert.equal(JSON.parse(again).outcome, "already_exists");
   });
@@ -110,7 +128,7 @@ Deno.test("telemetry download --json prints one object", async () => {
 Deno.test("telemetry download --force downloads again", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/a.json", [json(A), gzipEncoded(A_GZ)]);
-    const args = downloadArgs(dataDir, server.url("/a.json"), "--match-id", ID_A);
+    const args = downloadArgs(server, dataDir, server.url("/a.json"), "--match-id", ID_A);
     assert.equal((await cli(args))[2], 0);
     const [out, err, code] = await cli([...args, "--force", "--json"]);
     assert.equal(code, 0, err);
@@ -124,7 +142,9 @@ Deno.test("telemetry download stores the real duo excerpt", async () => {
   const excerpt = await Deno.readFile(EXCERPT);
   await withServer(async (server, dataDir) => {
     server.route("/duo.json", json(excerpt));
-    const [out, err, code] = await cli(downloadArgs(dataDir, server.url("/duo.json"), "--json"));
+    const [out, err, code] = await cli(
+      downloadArgs(server, dataDir, server.url("/duo.json"), "--json"),
+    );
     assert.equal(code, 0, err);
     const result = JSON.parse(out);
     assert.equal(result.match_id, REAL_MATCH_ID);
@@ -137,7 +157,7 @@ Deno.test("telemetry download exits 2 with one line for a bad match id", async (
     server.route("/a.json", json(A));
     for (const bad of ["..", "../x", "a/b"]) {
       const [out, err, code] = await cli(
-        downloadArgs(dataDir, server.url("/a.json"), "--match-id", bad),
+        downloadArgs(server, dataDir, server.url("/a.json"), "--match-id", bad),
       );
       assert.equal(code, 2, err);
       assert.equal(out, "");
@@ -157,7 +177,7 @@ Deno.test("telemetry download exits 2 with one line for a refused URL", async ()
       [server.url("/a.json").replace("http:", "ftp:"), /scheme ftp/],
     ] as const;
     for (const [url, pattern] of cases) {
-      const [out, err, code] = await cli(downloadArgs(dataDir, url, "--match-id", ID_A));
+      const [out, err, code] = await cli(downloadArgs(server, dataDir, url, "--match-id", ID_A));
       assert.equal(code, 2, err);
       assert.equal(out, "");
       assert.equal(lines(err).length, 1, err);
@@ -204,7 +224,7 @@ Deno.test("telemetry download exits 1 for a 404", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/gone.json", status(404));
     const [out, err, code] = await cli(
-      downloadArgs(dataDir, server.url("/gone.json?Signature=SECRET"), "--match-id", ID_A),
+      downloadArgs(server, dataDir, server.url("/gone.json?Signature=SECRET"), "--match-id", ID_A),
     );
     assert.equal(code, 1, err);
     assert.equal(out, "");
@@ -220,7 +240,9 @@ Deno.test("telemetry download exits 1 beyond --max-bytes and stores nothing", as
   await withServer(async (server, dataDir) => {
     server.route("/a.json", json(A));
     const extra = ["--json", "--max-bytes", "1KiB", "--match-id", ID_A];
-    const [out, err, code] = await cli(downloadArgs(dataDir, server.url("/a.json"), ...extra));
+    const [out, err, code] = await cli(
+      downloadArgs(server, dataDir, server.url("/a.json"), ...extra),
+    );
     assert.equal(code, 1, err);
     assert.equal(JSON.parse(out).error_code, "too_large");
     assert.equal(server.count("/a.json"), 1, "not retried");
@@ -234,7 +256,9 @@ Deno.test("telemetry download exits 1 for the real truncated file and stores not
   );
   await withServer(async (server, dataDir) => {
     server.route("/t.json", json(truncated));
-    const [out, err, code] = await cli(downloadArgs(dataDir, server.url("/t.json"), "--json"));
+    const [out, err, code] = await cli(
+      downloadArgs(server, dataDir, server.url("/t.json"), "--json"),
+    );
     assert.equal(code, 1, err);
     const result = JSON.parse(out);
     assert.equal(result.outcome, "failed");
@@ -266,12 +290,15 @@ Deno.test("telemetry download --jobs runs a batch with one result line per job",
       "--concurrency",
       "3",
       "--json",
-      ...flags(dataDir),
+      ...flags(server, dataDir),
     ]);
     assert.equal(code, 1, err);
     const results = lines(out).map((l) => JSON.parse(l));
     assert.equal(results.length, 6, out);
     const byId = new Map(results.map((r) => [r.match_id, r]));
+    // Every result carries its line, whatever the outcome.
+    const lineOf = new Map(jobs.map((j, i) => [j.match_id ?? ID_C, i + 1]));
+    for (const r of results) assert.equal(r.line, lineOf.get(r.match_id), JSON.stringify(r));
     assert.equal(byId.get(ID_A)?.outcome, "downloaded");
     assert.equal(byId.get(ID_B)?.outcome, "downloaded");
     assert.equal(byId.get(ID_C)?.outcome, "downloaded");
@@ -295,7 +322,7 @@ Deno.test("telemetry download --jobs reports a line that is not a job", async ()
     const input = `not json\n{"match_id":"${ID_A}","telemetry_url":"${
       server.url("/a.json")
     }"}\n[1]\n`;
-    const [out, err, code] = await cli(["download", "--jobs", "-", ...flags(dataDir)], {
+    const [out, err, code] = await cli(["download", "--jobs", "-", ...flags(server, dataDir)], {
       stdin: input,
     });
     assert.equal(code, 1, err);
@@ -303,8 +330,55 @@ Deno.test("telemetry download --jobs reports a line that is not a job", async ()
     assert.equal(results.length, 3, "one result line per job in text mode");
     assert.equal(results.filter((l) => /^downloaded\s/.test(l)).length, 1);
     assert.equal(results.filter((l) => /^failed\s/.test(l)).length, 2);
-    assert.ok(out.includes("line 1: not JSON") && out.includes("line 3"), out);
-    assert.ok(err.includes("line 1") && err.includes("line 3"), err);
+    assert.match(out, /^failed +- +line 1 +the job is not JSON$/m);
+    assert.match(out, /^failed +- +line 3 +the job is not a JSON object$/m);
+    const logged = lines(err).map((l) => JSON.parse(l));
+    const failures = logged.filter((l) => l.event === "download_failed");
+    assert.deepEqual(failures.map((l) => [l.line, l.code]), [[1, "bad_job"], [3, "bad_job"]]);
+  });
+});
+
+Deno.test("telemetry download --jobs gives every result line its line number and match id", async () => {
+  await withServer(async (server, dataDir) => {
+    server.route("/a.json", gzipEncoded(A_GZ));
+    server.route("/c.json", gzipEncoded(C_GZ));
+    server.route("/missing.json", status(404));
+    const input = [
+      JSON.stringify({ match_id: ID_A, telemetry_url: server.url("/a.json") }),
+      "not json",
+      JSON.stringify({ match_id: "m404", telemetry_url: server.url("/missing.json") }),
+      JSON.stringify({ telemetry_url: server.url("/c.json") }),
+      JSON.stringify({ match_id: "m-no-url" }),
+    ].join("\n");
+    const args = ["download", "--jobs", "-", "--concurrency", "1", ...flags(server, dataDir)];
+    const [out, err, code] = await cli(args, { stdin: input });
+    assert.equal(code, 1, err);
+    const text = lines(out);
+    assert.equal(text.length, 5, out);
+    const expected: [RegExp, number][] = [
+      [new RegExp(`^downloaded +${ID_A} +line 1 +\\S+raw\\.json\\.gz +\\d+ bytes`), 1],
+      [/^failed +- +line 2 +the job is not JSON$/, 2],
+      [/^failed +m404 +line 3 +HTTP 404 /, 3],
+      [new RegExp(`^downloaded +${ID_C} +line 4 `), 4],
+      [/^failed +m-no-url +line 5 +the job has no "telemetry_url"$/, 5],
+    ];
+    for (const [pattern, line] of expected) {
+      assert.ok(text.some((l) => pattern.test(l)), `line ${line} as ${pattern}:\n${out}`);
+    }
+
+    const [json, err2, code2] = await cli([...args, "--json", "--force"], { stdin: input });
+    assert.equal(code2, 1, err2);
+    const results = lines(json).map((l) => JSON.parse(l));
+    assert.deepEqual(
+      results.map((r) => [r.line, r.match_id, r.outcome, r.error_code]),
+      [
+        [1, ID_A, "downloaded", undefined],
+        [2, null, "failed", "bad_job"],
+        [3, "m404", "failed", "http_status"],
+        [4, ID_C, "downloaded", undefined],
+        [5, "m-no-url", "failed", "bad_job"],
+      ],
+    );
   });
 });
 
@@ -319,7 +393,7 @@ Deno.test("telemetry download --jobs - reads stdin and exits 0 when all succeed"
       { match_id: ID_C, telemetry_url: server.url("/c.json") },
     ].map((j) => JSON.stringify(j)).join("\r\n");
     const [out, err, code] = await cli(
-      ["download", "--jobs", "-", "--concurrency", "2", ...flags(dataDir)],
+      ["download", "--jobs", "-", "--concurrency", "2", ...flags(server, dataDir)],
       { stdin: input },
     );
     assert.equal(code, 0, err);
@@ -372,7 +446,9 @@ Deno.test("telemetry download killed mid-download leaves no raw.json.gz", async 
       slow(big, { chunkSize: 16 * 1024, intervalMs: 100, onChunk: (n) => sent = n }),
       gzipEncoded(big),
     ]);
-    const child = spawnCli(downloadArgs(dataDir, server.url("/slow.json"), "--match-id", ID_A));
+    const child = spawnCli(
+      downloadArgs(server, dataDir, server.url("/slow.json"), "--match-id", ID_A),
+    );
     const matchDir = join(dataDir, `matchID=${ID_A}`);
     // Wait until the download is under way: bytes sent and a temp file with data in it.
     const deadline = Date.now() + 20_000;
@@ -394,10 +470,237 @@ Deno.test("telemetry download killed mid-download leaves no raw.json.gz", async 
     assert.equal(await exists(rawFile(dataDir, ID_A)), false, "no raw.json.gz after a kill");
 
     const [out, err, code] = await cli(
-      downloadArgs(dataDir, server.url("/slow.json"), "--match-id", ID_A, "--json"),
+      downloadArgs(server, dataDir, server.url("/slow.json"), "--match-id", ID_A, "--json"),
     );
     assert.equal(code, 0, err);
     assert.equal(JSON.parse(out).outcome, "downloaded", "the leftover temp does not count as done");
     assert.deepEqual(await Deno.readFile(rawFile(dataDir, ID_A)), big);
   });
+});
+
+/** Polls `condition` every 20 ms until it holds; fails after `timeoutMs`. */
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!await condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Whether `dir` holds a temp file with bytes in it. */
+async function hasTempWithData(dir: string): Promise<boolean> {
+  for (const name of await entries(dir)) {
+    if (TEMP_NAME.test(name) && (await Deno.stat(join(dir, name))).size > 0) return true;
+  }
+  return false;
+}
+
+/** Runs a child to its end and returns its decoded output and exit code. */
+async function finish(child: Deno.ChildProcess): Promise<[string, string, number]> {
+  const { stdout, stderr, code } = await child.output();
+  const decoder = new TextDecoder();
+  const err = decoder.decode(stderr);
+  assert.ok(!err.includes("    at "), `no stack trace on stderr:\n${err}`);
+  return [decoder.decode(stdout), err, code];
+}
+
+for (const [signal, exitCode] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`telemetry download on ${signal} removes its temp file and the directories it made, says interrupted, exits ${exitCode}`, async () => {
+    await withServer(async (server, dataDir) => {
+      // The server sends 16 KiB, then nothing: the download is under way until the signal.
+      server.route("/a.json", stall(A_GZ, 16 * 1024));
+      const matchDir = join(dataDir, `matchID=${ID_A}`);
+      const extra = signal === "SIGINT" ? ["--match-id", ID_A] : [];
+      // Without --match-id the temp file is in the data dir itself.
+      const tempDir = signal === "SIGINT" ? matchDir : dataDir;
+      const child = spawnCli(downloadArgs(server, dataDir, server.url("/a.json"), ...extra), {
+        stdout: "piped",
+        stderr: "piped",
+      });
+      await waitFor(() => hasTempWithData(tempDir), "a temp file with data");
+      child.kill(signal);
+      const [out, err, code] = await finish(child);
+      assert.equal(code, exitCode, err);
+      assert.equal(out, "");
+      assert.equal(lines(err).length, 1, err);
+      const line = JSON.parse(err);
+      assert.equal(line.event, "interrupted");
+      assert.equal(line.signal, signal);
+      assert.equal(await exists(dataDir), false, "no temp file, no matchID= dir, no data dir");
+      assert.equal(server.count("/a.json"), 1, "not retried");
+    });
+  });
+}
+
+Deno.test("telemetry download --jobs on SIGINT starts no new job, aborts the running one and sums up what finished", async () => {
+  await withServer(async (server, dataDir) => {
+    server.route("/a.json", gzipEncoded(A_GZ));
+    server.route("/b.json", stall(await gzipBytes(B), 16 * 1024));
+    server.route("/c.json", gzipEncoded(C_GZ));
+    const jobs = [
+      { match_id: ID_A, telemetry_url: server.url("/a.json") },
+      { match_id: ID_B, telemetry_url: server.url("/b.json") },
+      { match_id: ID_C, telemetry_url: server.url("/c.json") },
+    ];
+    const path = join(dataDir, "..", "jobs.ndjson");
+    await Deno.writeTextFile(path, jobs.map((j) => JSON.stringify(j)).join("\n") + "\n");
+    const child = spawnCli(
+      ["download", "--jobs", path, "--concurrency", "1", ...flags(server, dataDir)],
+      { stdout: "piped", stderr: "piped" },
+    );
+    await waitFor(() => hasTempWithData(join(dataDir, `matchID=${ID_B}`)), "job 2 under way");
+    child.kill("SIGINT");
+    const [out, err, code] = await finish(child);
+    assert.equal(code, 130, err);
+    assert.equal(lines(out).length, 1, out);
+    assert.match(out, new RegExp(`^downloaded +${ID_A} +line 1 `));
+    const logged = lines(err).map((l) => JSON.parse(l));
+    assert.deepEqual(logged.map((l) => l.event), ["interrupted"], err);
+    assert.deepEqual(
+      [logged[0].signal, logged[0].jobs, logged[0].failed, logged[0].aborted],
+      ["SIGINT", 1, 0, 1],
+    );
+    assert.equal(server.count("/c.json"), 0, "no job started after the signal");
+    assert.deepEqual(await entries(dataDir), [`matchID=${ID_A}`]);
+    assert.deepEqual(await entries(join(dataDir, `matchID=${ID_A}`)), ["raw.json.gz"]);
+  });
+});
+
+Deno.test("telemetry download refuses an unusable data dir at once: one line naming it, exit 1, no request", async () => {
+  await withServer(async (server, dataDir) => {
+    server.route("/a.json", json(A));
+    const file = join(dataDir, "..", "a-file");
+    await Deno.writeTextFile(file, "x");
+    const cases: [string, RegExp][] = [
+      [file, /data dir \S*a-file is not a directory/],
+      [
+        join(file, "data"),
+        /data dir \S*a-file\/data cannot be created: \S*a-file is not a directory/,
+      ],
+      ["/proc/nc/data", /data dir \/proc\/nc\/data cannot be used: .*\/proc .*off limits/],
+    ];
+    for (const [dir, pattern] of cases) {
+      const url = server.url("/a.json");
+      const args = downloadArgs(server, dir, url, "--match-id", ID_A, "--attempts", "3");
+      const [out, err, code] = await cli(args);
+      assert.equal(code, 1, err);
+      assert.equal(out, "");
+      assert.equal(lines(err).length, 1, err);
+      assert.match(err, pattern);
+      assert.doesNotMatch(err, /allow-all|os error|retry/);
+      const [json, , jsonCode] = await cli([...args, "--json"]);
+      assert.equal(jsonCode, 1);
+      const result = JSON.parse(json);
+      assert.deepEqual([result.error_kind, result.error_code], ["permanent", "data_dir"]);
+
+      const jobs = JSON.stringify({ match_id: ID_A, telemetry_url: url });
+      const batch = ["download", "--jobs", "-", ...flags(server, dir)];
+      const [, batchErr, batchCode] = await cli(batch, { stdin: jobs });
+      assert.equal(batchCode, 1, batchErr);
+      assert.equal(lines(batchErr).length, 1, batchErr);
+      assert.match(batchErr, pattern);
+    }
+    assert.equal(server.count("/a.json"), 0, "no network before the data dir is usable");
+  });
+});
+
+Deno.test({
+  name: "telemetry download names a data dir it may not write to: permission denied",
+  ignore: Deno.uid() === 0, // root writes anywhere
+  async fn() {
+    await withServer(async (server, dataDir) => {
+      server.route("/a.json", json(A));
+      await Deno.mkdir(dataDir, { mode: 0o500 });
+      try {
+        const [, err, code] = await cli(downloadArgs(server, dataDir, server.url("/a.json")));
+        assert.equal(code, 1, err);
+        assert.match(err, /is not writable: permission denied/);
+        assert.equal(server.count("/a.json"), 0);
+      } finally {
+        await Deno.chmod(dataDir, 0o700);
+      }
+    });
+  },
+});
+
+Deno.test("telemetry download refuses telemetry of another match at its first event and stops the transfer", async () => {
+  await withServer(async (server, dataDir) => {
+    let sent = 0;
+    // About 60 chunks, one every 100 ms: seconds to send it all.
+    server.route(
+      "/b.json",
+      slow(B, { chunkSize: 16 * 1024, intervalMs: 100, onChunk: (n) => sent = n }),
+    );
+    const args = downloadArgs(server, dataDir, server.url("/b.json"), "--match-id", ID_A, "--json");
+    const [out, err, code] = await cli(args);
+    assert.equal(code, 1, err);
+    assert.equal(JSON.parse(out).error_code, "wrong_match");
+    assert.ok(sent < B.length / 2, `the transfer stopped early: ${sent} of ${B.length} bytes sent`);
+    assert.equal(server.count("/b.json"), 1, "not retried");
+    assert.deepEqual(await entries(dataDir), []);
+  });
+});
+
+Deno.test("telemetry download --allow-host takes host or host:port and nothing else (exit 2)", async () => {
+  const url = "https://telemetry-cdn.pubg.com/x.json";
+  const bad = ["http://127.0.0.1", "127.0.0.1/path", "", "127.0.0.1:", "host:99999", "a@b"];
+  for (const value of bad) {
+    const [out, err, code] = await cli(["download", url, "--allow-host", value]);
+    assert.equal(code, 2, `${JSON.stringify(value)}: ${err}`);
+    assert.equal(out, "");
+    assert.equal(lines(err).length, 1, err);
+    assert.match(err, /expected host or host:port, such as cdn\.example\.com or 127\.0\.0\.1:8080/);
+  }
+  const [, err, code] = await cli(["download", url], {
+    env: { TELEMETRY_ALLOWED_HOSTS: "ok.example,https://bad.example" },
+  });
+  assert.equal(code, 2, err);
+  assert.match(err, /bad\.example.*expected host or host:port/);
+});
+
+Deno.test("telemetry download: a bare --allow-host allows only the default port, host:port that port, redirects included", async () => {
+  await withServer(async (server, dataDir) => {
+    await using other = startServer();
+    server.route("/a.json", json(A));
+    server.route("/elsewhere", redirect(other.url("/a.json")));
+    other.route("/a.json", json(A));
+    const url = server.url("/a.json");
+    const bare = ["--data-dir", dataDir, "--allow-http", "--allow-host", "127.0.0.1"];
+    const [, err, code] = await cli(["download", url, "--match-id", ID_A, ...bare]);
+    assert.equal(code, 2, err);
+    assert.match(err, new RegExp(`port ${server.port} of host 127\\.0\\.0\\.1 is not allowed`));
+    assert.match(err, new RegExp(`--allow-host 127\\.0\\.0\\.1:${server.port}`));
+
+    const redirected = downloadArgs(server, dataDir, server.url("/elsewhere"), "--match-id", ID_A);
+    const [, err2, code2] = await cli(redirected);
+    assert.equal(code2, 2, err2);
+    assert.match(err2, new RegExp(`port ${other.port} of host 127\\.0\\.0\\.1 is not allowed`));
+    assert.equal(other.count("/a.json"), 0, "the redirect to another port was not followed");
+
+    const [out3, err3, code3] = await cli(downloadArgs(server, dataDir, url, "--match-id", ID_A));
+    assert.equal(code3, 0, err3);
+    assert.match(out3, /^downloaded /);
+  });
+});
+
+Deno.test("telemetry without a command prints the help on stderr and exits 2", async () => {
+  const [out, err, code] = await cli([]);
+  assert.equal(code, 2, err);
+  assert.equal(out, "");
+  assert.match(err, /^Usage: telemetry /);
+  assert.match(err, /download/);
+  const [helpOut, helpErr, helpCode] = await cli(["help"]);
+  assert.equal(helpCode, 0, helpErr);
+  assert.match(helpOut, /^Usage: telemetry /);
+});
+
+Deno.test("telemetry download --help says the --log-format default in full", async () => {
+  const [out, , code] = await cli(["download", "--help"]);
+  assert.equal(code, 0);
+  const help = out.split("\n").find((l) => l.includes("--log-format")) ?? "";
+  assert.match(help, /text on a TTY, else json/, out);
 });

@@ -17,13 +17,28 @@ Deno.test("parseJobLine() reads queue-shaped objects", () => {
 });
 
 Deno.test("parseJobLine() explains what is wrong with a line", () => {
-  assert.match(parseJobLine("{nope", 2).error?.message ?? "", /line 2: not JSON/);
-  assert.match(parseJobLine("[1]", 2).error?.message ?? "", /expected a JSON object/);
-  assert.match(parseJobLine('{"match_id":"a"}', 4).error?.message ?? "", /missing "telemetry_url"/);
+  assert.match(parseJobLine("{nope", 2).error?.message ?? "", /not JSON/);
+  assert.match(parseJobLine("[1]", 2).error?.message ?? "", /not a JSON object/);
+  assert.match(parseJobLine('{"match_id":"a"}', 4).error?.message ?? "", /no "telemetry_url"/);
   assert.match(
     parseJobLine('{"match_id":5,"telemetry_url":"u"}', 5).error?.message ?? "",
-    /must be a string/,
+    /"match_id" is not a string/,
   );
+});
+
+Deno.test("parseJobLine() gives a bad line the job error code bad_job, not a flag error", () => {
+  for (const text of ["{nope", "[1]", '{"match_id":"a"}', '{"match_id":5,"telemetry_url":"u"}']) {
+    const { error } = parseJobLine(text, 1);
+    assert.equal(error?.code, "bad_job", text);
+    assert.equal(error?.kind, "usage", text);
+  }
+});
+
+Deno.test("parseJobLine() keeps the match id of a bad line when it has one", () => {
+  const job = parseJobLine('{"match_id":"abc"}', 7);
+  assert.equal(job.line, 7);
+  assert.equal(job.matchId, "abc");
+  assert.equal(job.error?.code, "bad_job");
 });
 
 Deno.test("readJobs() streams a file line by line, skipping blank lines and CRs", async () => {

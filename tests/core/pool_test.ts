@@ -46,3 +46,36 @@ Deno.test("runPool() rejects a bad concurrency before any work", async () => {
     RangeError,
   );
 });
+
+Deno.test("runPool() starts no item once its signal aborts and waits for the running ones", async () => {
+  const controller = new AbortController();
+  const started: number[] = [];
+  let finished = 0;
+  await runPool(Array.from({ length: 10 }, (_, i) => i), {
+    concurrency: 2,
+    signal: controller.signal,
+    worker: async (n) => {
+      started.push(n);
+      if (n === 2) controller.abort();
+      await new Promise((r) => setTimeout(r, n === 1 ? 50 : 5));
+      finished++;
+    },
+  });
+  // 0 and 1 run, 2 aborts; the other lane, done with 1 after that, takes nothing more.
+  assert.deepEqual(started.sort((a, b) => a - b), [0, 1, 2]);
+  assert.equal(finished, 3, "the running workers were awaited");
+});
+
+Deno.test("runPool() stops waiting for a source that has nothing more to give when aborted", async () => {
+  const controller = new AbortController();
+  const source: AsyncIterable<number> = {
+    [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<number>>(() => {}) }),
+  };
+  const pool = runPool(source, {
+    concurrency: 2,
+    signal: controller.signal,
+    worker: async () => {},
+  });
+  controller.abort();
+  await pool;
+});

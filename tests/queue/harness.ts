@@ -24,10 +24,22 @@ export function randomEnv(): string {
 
 /** What the server does for one request. */
 export type Behaviour =
-  | { type: "ok"; delayMs?: number }
+  | { type: "ok"; delayMs?: number; until?: Promise<void> }
   | { type: "status"; status: number }
   | { type: "stall" }
   | { type: "body"; bytes: Uint8Array };
+
+/** `127.0.0.1:<port>` of every TelemetryServer not yet closed. */
+const liveServers = new Set<string>();
+
+/**
+ * The `--allow-host` entries a worker started now needs: the host and port
+ * of every open {@linkcode TelemetryServer} (a bare host would allow only
+ * port 80), or `127.0.0.1` when none is open.
+ */
+export function allowedTestHosts(): string[] {
+  return liveServers.size === 0 ? ["127.0.0.1"] : [...liveServers];
+}
 
 /** A loopback server of generated telemetry at `/t/<match_id>.json`. */
 export class TelemetryServer {
@@ -59,6 +71,7 @@ export class TelemetryServer {
         const gz = await this.gzip(matchId, events);
         if (behaviour.type === "ok") {
           if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+          if (behaviour.until) await behaviour.until;
           return gzipResponse(gz as Uint8Array<ArrayBuffer>);
         }
         const stalled = this.#stalled;
@@ -74,6 +87,12 @@ export class TelemetryServer {
         this.active--;
       }
     });
+    liveServers.add(this.host);
+  }
+
+  /** `127.0.0.1:<port>`, as `--allow-host` takes it. */
+  get host(): string {
+    return `127.0.0.1:${this.#server.addr.port}`;
   }
 
   /** The gzip telemetry of a match (cached). */
@@ -93,6 +112,7 @@ export class TelemetryServer {
 
   /** Stops the server, ending stalled bodies first. */
   async close(): Promise<void> {
+    liveServers.delete(this.host);
     for (const controller of this.#stalled) {
       try {
         controller.error(new Error("server closing"));
@@ -251,7 +271,7 @@ export async function startWorker(
     defaultWorkerId: "unused",
     download: toDownloadSettings({
       dataDir,
-      allowHost: ["127.0.0.1"],
+      allowHost: allowedTestHosts(),
       allowHttp: true,
       maxBytes: 1024 ** 3,
       maxDecompressedBytes: 4 * 1024 ** 3,

@@ -181,7 +181,7 @@ Deno.test("serveMetrics() serves Prometheus text and /healthz follows the worker
   const broker = await TestBroker.open(env);
   const metrics = await createMetrics();
   const worker = await startWorker(env, { worker: { metrics } });
-  const http = serveMetrics(0, { metrics, healthy: () => worker.worker.healthy });
+  const http = serveMetrics(0, { metrics, health: () => worker.worker.health });
   const base = `http://127.0.0.1:${http.addr.port}`;
   try {
     await broker.publish({ match_id: "metric-1", telemetry_url: server.url("metric-1") });

@@ -19,10 +19,10 @@
  */
 
 import { ByteLimitStream, CopyToSinkStream, CountingStream } from "./byte_streams.ts";
-import { TelemetryError } from "../errors.ts";
 import { decodeGzipPrefix, GunzipStream, isGzip } from "./gzip.ts";
 import type { ValidationSummary } from "./json_validator.ts";
-import { matchIdFromTelemetry, telemetryMatches } from "../store/match_id.ts";
+import { matchIdFromTelemetry } from "../store/match_id.ts";
+import { checkFirstEvent, FirstEventCheck } from "./first_event_check.ts";
 import { createReleaser } from "./memory.ts";
 import { ParallelGzipStream } from "./parallel_gzip.ts";
 import { peekUntil } from "./peek_stream.ts";
@@ -140,7 +140,13 @@ export async function ingest(
   // each one costs per chunk, for every download.
   const validation = openValidation();
   const release = createReleaser();
+  // The match is known from the first event: another match's file is
+  // refused there, which stops the transfer, rather than at the end.
+  const firstEvent = expectedMatchId === undefined
+    ? undefined
+    : new FirstEventCheck(expectedMatchId);
   async function check(chunk: Uint8Array): Promise<void> {
+    if (firstEvent !== undefined && !firstEvent.done) firstEvent.push(chunk);
     await validation.push(chunk);
     release(chunk.length);
     onContentBytes?.(validation.bytes);
@@ -234,17 +240,5 @@ function toResult(
  * @throws {TelemetryError} kind `permanent`, code `wrong_match`.
  */
 export function checkMatch(summary: ValidationSummary, expectedMatchId: string | undefined): void {
-  const { type, matchId } = summary.first;
-  if (expectedMatchId === undefined || type !== "LogMatchDefinition" || matchId === undefined) {
-    return;
-  }
-  if (!telemetryMatches(matchId, expectedMatchId)) {
-    throw new TelemetryError(
-      "permanent",
-      "wrong_match",
-      `telemetry belongs to another match: MatchId ${
-        JSON.stringify(matchId)
-      } does not end with ".${expectedMatchId}"`,
-    );
-  }
+  checkFirstEvent(summary.first, expectedMatchId);
 }

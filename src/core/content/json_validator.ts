@@ -205,6 +205,20 @@ export class JsonValidator {
   }
 
   /**
+   * The `_T` and `MatchId` of the first event captured so far; final once
+   * {@linkcode JsonValidator.firstEventComplete} is true.
+   */
+  get first(): FirstEvent {
+    return this.#capture.fields;
+  }
+
+  /** Whether the first event has been read to its closing brace. */
+  get firstEventComplete(): boolean {
+    // An event's '{' counts it and opens depth 2; its '}' brings depth back to 1.
+    return this.#events > 1 || (this.#events === 1 && this.#depth <= 1);
+  }
+
+  /**
    * Feeds the next chunk of content.
    *
    * @param chunk Any number of bytes; tokens may be split across chunks.

@@ -233,7 +233,8 @@ interface GuardBodyOptions {
  * - the idle timeout runs only while a read from the socket is pending, not
  *   while our own pipeline (disk, validation) holds the body back;
  * - more than `maxBytes` is a permanent `too_large`;
- * - ending before `Content-Length` is a transient `short_body`.
+ * - ending before `Content-Length`, or a connection closed in the middle of
+ *   the body, is a transient `short_body`.
  */
 function guardBody(
   body: ReadableStream<Uint8Array>,
@@ -253,8 +254,13 @@ function guardBody(
       try {
         chunk = await reader.read();
       } catch (err) {
+        // The server answered: a read that fails now (and not because the
+        // attempt ended) is a connection closed in the middle of the body.
         controller.error(
-          err instanceof TelemetryError ? err : attemptError() ?? networkError(url, err),
+          err instanceof TelemetryError ? err : attemptError() ?? shortBody(url, received, {
+            contentLength,
+            cause: err,
+          }),
         );
         return;
       } finally {
@@ -262,13 +268,7 @@ function guardBody(
       }
       if (chunk.done) {
         if (contentLength !== undefined && received < contentLength) {
-          controller.error(
-            new TelemetryError(
-              "transient",
-              "short_body",
-              `body from ${url.host} ended after ${received} of ${contentLength} bytes`,
-            ),
-          );
+          controller.error(shortBody(url, received, { contentLength }));
         } else {
           controller.close();
         }
@@ -310,6 +310,25 @@ function tooLarge(maxBytes: number, url: URL): TelemetryError {
     "permanent",
     "too_large",
     `download from ${url.host} exceeds --max-bytes ${maxBytes}`,
+  );
+}
+
+/**
+ * A body that ended early: `connection closed after N of M bytes` (or `after
+ * N bytes` when the server sent no Content-Length), transient.
+ */
+function shortBody(
+  url: URL,
+  received: number,
+  options: { contentLength: number | undefined; cause?: unknown },
+): TelemetryError {
+  const { contentLength, cause } = options;
+  const of = contentLength === undefined ? "" : ` of ${contentLength}`;
+  return new TelemetryError(
+    "transient",
+    "short_body",
+    `connection closed after ${received}${of} bytes from ${url.host}`,
+    cause === undefined ? {} : { cause },
   );
 }
 

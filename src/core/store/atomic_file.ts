@@ -11,6 +11,7 @@
 import { dirname, join } from "node:path";
 import { TelemetryError } from "../errors.ts";
 import { denoFileSystem, type FileSystem, type WritableFile } from "./file_system.ts";
+import { fsErrorReason } from "./fs_error.ts";
 import { tempFileName } from "./storage.ts";
 
 /** Options of {@linkcode createAtomicFile}. */
@@ -163,6 +164,5 @@ class DenoAtomicFile implements AtomicFile {
 }
 
 function ioError(what: string, cause: unknown): TelemetryError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new TelemetryError("transient", "io", `${what}: ${reason}`, { cause });
+  return new TelemetryError("transient", "io", `${what}: ${fsErrorReason(cause)}`, { cause });
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { TelemetryError } from "../../../src/core/errors.ts";
 import { ingest } from "../../../src/core/content/ingest.ts";
+import { ValidationThread } from "../../../src/core/content/validation_thread.ts";
 import { generateTelemetry, gzipBytes, telemetryMatchId } from "../../support/telemetry_fixture.ts";
 import { concatBytes } from "../../support/bytes.ts";
 
@@ -73,6 +74,37 @@ Deno.test("ingest() rejects a MatchId of another match", async () => {
     ingest(streamOf(json), { expectedMatchId: "other" }),
     failsWith("wrong_match"),
   );
+});
+
+Deno.test("ingest() refuses another match at the first event, without reading the rest", async () => {
+  const gz = await gzipBytes(json);
+  const thread = new ValidationThread();
+  try {
+    for (const openValidation of [undefined, () => thread.open()]) {
+      for (const input of [json, gz]) {
+        let pulled = 0;
+        const chunks = Math.ceil(input.length / 4096);
+        const source = streamOf(input, 4096).pipeThrough(
+          new TransformStream({
+            transform(chunk, controller) {
+              pulled++;
+              controller.enqueue(chunk);
+            },
+          }),
+        );
+        await assert.rejects(
+          ingest(source, {
+            expectedMatchId: "other",
+            ...(openValidation === undefined ? {} : { openValidation }),
+          }),
+          failsWith("wrong_match"),
+        );
+        assert.ok(pulled < chunks / 4, `read ${pulled} of ${chunks} chunks`);
+      }
+    }
+  } finally {
+    thread.close();
+  }
 });
 
 Deno.test("ingest() rejects invalid JSON inside valid gzip with its offset", async () => {

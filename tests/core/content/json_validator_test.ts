@@ -556,3 +556,15 @@ Deno.test("ValidateStream errors the stream on an unexpected end", async () => {
   );
   assert.equal(validate.summary, undefined);
 });
+
+Deno.test("JsonValidator tells when the first event is complete, with its fields", () => {
+  const validator = new JsonValidator();
+  validator.push(encoder.encode('[{"_T":"LogMatchDefinition","MatchId":"m.1","x":{"y":1}'));
+  assert.equal(validator.firstEventComplete, false, "still inside the first event");
+  validator.push(encoder.encode("}"));
+  assert.equal(validator.firstEventComplete, true);
+  assert.deepEqual(validator.first, { type: "LogMatchDefinition", matchId: "m.1" });
+  validator.push(encoder.encode(',{"_T":"X"}]'));
+  assert.equal(validator.firstEventComplete, true);
+  assert.equal(new JsonValidator().firstEventComplete, false);
+});
