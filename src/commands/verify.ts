@@ -63,7 +63,7 @@ function defineVerifyCommand() {
     .addOption(
       new Option(
         "--fix",
-        "rewrite double/plain files as single gzip, quarantine bad ones, remove old temp files",
+        "rewrite double/plain raw.json.gz as single gzip, quarantine bad ones, remove old temp files (other files are kept)",
       ),
     )
     .addOption(new Option("--dry-run", "print what --fix would do and change nothing"))

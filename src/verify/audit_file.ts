@@ -7,7 +7,9 @@
 
 import { type ErrorCode, TelemetryError } from "../core/errors.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest } from "../core/content/ingest.ts";
+import { isGzip } from "../core/content/gzip.ts";
 import { fileIdentity, readFileStream } from "./file_stream.ts";
+import { canStartJson, hexHead, JSON_HEAD_BYTES } from "./json_head.ts";
 import type { AuditResult, FileIdentity } from "./result.ts";
 import type { FileStatus } from "./status.ts";
 
@@ -58,8 +60,10 @@ export interface AuditFileOptions {
 /**
  * Reads a file once, streaming, and gives it exactly one status: `ok`,
  * `double_gzip`, `not_gzip`, a content problem (`truncated`, `corrupt`,
- * `invalid_json`, `empty`, `not_telemetry`, `wrong_match`, `too_large`), or
- * `unreadable` when the file cannot be read at all. Memory stays flat.
+ * `invalid_json`, `empty`, `not_telemetry`, `wrong_match`, `too_large`),
+ * `not_regular` for a symlink, directory or special file (never followed
+ * nor opened, so a FIFO cannot block the audit), or `unreadable` when the
+ * file cannot be read at all. Memory stays flat.
  *
  * @param path The file.
  * @param options Expected match id, size cap, progress callback, clock.
@@ -86,28 +90,45 @@ export async function auditFile(
     now = () => performance.now(),
   } = options;
   const started = now();
+  const elapsed = () => (now() - started) / 1000;
   const base = { path, matchId: expectedMatchId };
+  // lstat before opening: a link is never followed, and opening a FIFO would block.
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    return unreadable(base, err, elapsed());
+  }
+  if (!info.isFile) {
+    const detail = await notRegularDetail(path, info);
+    return { ...base, ...NO_SIZES, status: "not_regular", detail, seconds: elapsed() };
+  }
   let file: Deno.FsFile;
-  let identity: FileIdentity | undefined;
   try {
     file = await Deno.open(path, { read: true });
   } catch (err) {
-    return unreadable(base, err, (now() - started) / 1000);
+    return unreadable(base, err, elapsed());
   }
   let decompressed = 0;
+  let identity: FileIdentity | undefined;
+  let head: Uint8Array | undefined;
   try {
-    const info = await file.stat();
-    identity = fileIdentity(info);
-    if (!info.isFile) {
+    const opened = await file.stat();
+    if (!opened.isFile || opened.ino !== info.ino) {
       return {
         ...base,
         ...NO_SIZES,
         status: "unreadable",
-        detail: "not a regular file",
-        seconds: 0,
+        detail: "replaced by another file while it was being opened: not read (run verify again)",
+        seconds: elapsed(),
       };
     }
-    const result = await ingest(readFileStream(file, onBytes), {
+    identity = fileIdentity(opened);
+    const stream = readFileStream(file, {
+      ...(onBytes === undefined ? {} : { onBytes }),
+      onFirstChunk: (chunk) => head = chunk.slice(0, JSON_HEAD_BYTES),
+    });
+    const result = await ingest(stream, {
       ...(expectedMatchId === undefined ? {} : { expectedMatchId }),
       maxDecompressedBytes,
       onContentBytes: (n) => decompressed = n,
@@ -121,18 +142,34 @@ export async function auditFile(
       bytes: identity.size,
       decompressedBytes: result.contentBytes,
       events: result.events,
-      seconds: (now() - started) / 1000,
+      seconds: elapsed(),
       gzipLayers: layers,
       identity,
     };
   } catch (err) {
-    const seconds = (now() - started) / 1000;
+    const seconds = elapsed();
     if (!(err instanceof TelemetryError) || err.kind !== "permanent") {
       return unreadable(base, err, seconds);
     }
     const status = STATUS_FOR_CODE[err.code];
     if (status === undefined) return unreadable(base, err, seconds);
     const size = identity?.size;
+    if (
+      (status === "invalid_json" || status === "not_telemetry") && head !== undefined &&
+      !isGzip(head) && !canStartJson(head)
+    ) {
+      // Not gzip, and not text that starts like JSON: random or binary bytes.
+      const result: AuditResult = {
+        ...base,
+        status: "corrupt",
+        detail: `neither gzip nor JSON: the file starts with bytes ${hexHead(head)}`,
+        bytes: size,
+        decompressedBytes: 0,
+        seconds,
+      };
+      if (identity !== undefined) result.identity = identity;
+      return result;
+    }
     const result: AuditResult = {
       ...base,
       status,
@@ -147,6 +184,29 @@ export async function auditFile(
   } finally {
     file.close();
   }
+}
+
+/** What a path that is not a regular file is, in a few words; a link says where it points. */
+async function notRegularDetail(path: string, info: Deno.FileInfo): Promise<string> {
+  if (info.isSymlink) {
+    try {
+      return `symbolic link to ${await Deno.readLink(path)}: not followed`;
+    } catch {
+      return "symbolic link: not followed";
+    }
+  }
+  const kind = info.isDirectory
+    ? "a directory"
+    : info.isFifo
+    ? "a FIFO (named pipe)"
+    : info.isSocket
+    ? "a socket"
+    : info.isBlockDevice
+    ? "a block device"
+    : info.isCharDevice
+    ? "a character device"
+    : "a special file";
+  return `${kind}, not a regular file: not opened`;
 }
 
 function successDetail(status: FileStatus, layers: number, events: number): string {

@@ -10,12 +10,20 @@ import type { FileIdentity } from "./result.ts";
 /** Bytes read from a file at a time: large reads are markedly faster than 64 KiB ones. */
 export const READ_CHUNK_SIZE = 256 * 1024;
 
+/** Options of {@linkcode readFileStream}. */
+export interface ReadFileStreamOptions {
+  /** Called with the count of bytes read so far, after each read. */
+  onBytes?: (bytesRead: number) => void;
+  /** Called once with the first chunk read (not called for an empty file). */
+  onFirstChunk?: (chunk: Uint8Array) => void;
+}
+
 /**
  * The bytes of an open file as a stream, counted as they are read. The stream
  * never closes the file: its opener does.
  *
  * @param file An open file, positioned at its start.
- * @param onBytes Called with the count of bytes read so far.
+ * @param options Callbacks for the count of bytes read and for the first chunk.
  * @returns A pull-based stream (nothing is read ahead).
  *
  * @example
@@ -27,8 +35,9 @@ export const READ_CHUNK_SIZE = 256 * 1024;
  */
 export function readFileStream(
   file: Deno.FsFile,
-  onBytes?: (bytesRead: number) => void,
+  options: ReadFileStreamOptions = {},
 ): ReadableStream<Uint8Array> {
+  const { onBytes, onFirstChunk } = options;
   let total = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -38,9 +47,11 @@ export function readFileStream(
         controller.close();
         return;
       }
+      const chunk = buffer.subarray(0, n);
+      if (total === 0) onFirstChunk?.(chunk);
       total += n;
       onBytes?.(total);
-      controller.enqueue(buffer.subarray(0, n));
+      controller.enqueue(chunk);
     },
   }, { highWaterMark: 0 });
 }
@@ -62,15 +73,20 @@ export function fileIdentity(info: Deno.FileInfo): FileIdentity {
  * @param path The file.
  * @param expected Its identity when audited; nothing is checked when undefined.
  * @returns When it is unchanged.
- * @throws {Error} when it changed or is gone.
+ * @throws {Error} when it changed, is gone, or is no longer a regular file.
  */
 export async function assertUnchanged(
   path: string,
   expected: FileIdentity | undefined,
 ): Promise<void> {
   if (expected === undefined) return;
-  const now = fileIdentity(await Deno.stat(path));
-  if (now.ino !== expected.ino || now.size !== expected.size || now.mtimeMs !== expected.mtimeMs) {
+  // lstat: a symlink put in the file's place is a change, never followed.
+  const info = await Deno.lstat(path);
+  const now = fileIdentity(info);
+  if (
+    !info.isFile || now.ino !== expected.ino || now.size !== expected.size ||
+    now.mtimeMs !== expected.mtimeMs
+  ) {
     throw new Error(`${path} changed since it was audited (another writer?): left as it is`);
   }
 }

@@ -8,9 +8,14 @@
  * - `leave`: reported only, with the table's reason;
  * - `none`: not a problem, nothing to do.
  *
+ * Whatever the status, `--fix` changes only files named `raw.json.gz` in a
+ * real (not symlinked) directory, and stray temp files: any other file is
+ * audited and reported, and kept (action `keep`, with the reason).
+ *
  * @module
  */
 
+import { basename, dirname } from "node:path";
 import { errorLine } from "../core/errors.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
 import { quarantineDir, quarantineFile } from "./quarantine.ts";
@@ -18,6 +23,7 @@ import type { AuditResult, FileIdentity, FileTarget, FixOutcome, ScanFinding } f
 import { rewriteSingleGzip } from "./rewrite.ts";
 import { STATUS_TABLE, type VerifyStatus } from "./status.ts";
 import { denoFileSystem } from "../core/store/file_system.ts";
+import { isTempFileName, RAW_FILE_NAME } from "../core/store/storage.ts";
 
 /** Stray temp files younger than this may belong to a write in progress. */
 export const STRAY_TEMP_MIN_AGE_MS = 60 * 60 * 1000;
@@ -105,6 +111,8 @@ async function applyFix(subject: FixSubject, options: FixOptions): Promise<FixOu
     case "none":
       return undefined;
     case "rewrite": {
+      const kept = await keptBecause(path, matchId);
+      if (kept !== undefined) return keep(kept);
       if (dryRun) return planned("rewrite", "would rewrite as a single gzip of the same JSON");
       return await attempt("rewrite", async () => {
         const done = await rewriteSingleGzip(path, {
@@ -117,6 +125,8 @@ async function applyFix(subject: FixSubject, options: FixOptions): Promise<FixOu
       });
     }
     case "quarantine": {
+      const kept = await keptBecause(path, matchId);
+      if (kept !== undefined) return keep(kept);
       const where = { dataDir: subject.dataDir, matchId, stamp };
       if (dryRun) return planned("quarantine", `would move to ${quarantineDir(where)}/`);
       return await attempt("quarantine", async () => {
@@ -126,6 +136,9 @@ async function applyFix(subject: FixSubject, options: FixOptions): Promise<FixOu
       });
     }
     case "remove_stray": {
+      if (!isTempFileName(basename(path))) {
+        return keep(`kept: ${JSON.stringify(basename(path))} is not a temp file of the store`);
+      }
       const mtime = subject.mtime;
       const age = mtime === undefined ? Infinity : now.getTime() - mtime.getTime();
       if (age < STRAY_TEMP_MIN_AGE_MS) {
@@ -143,8 +156,39 @@ async function applyFix(subject: FixSubject, options: FixOptions): Promise<FixOu
       });
     }
     case "leave":
-      return { action: "none", outcome: "skipped", resolved: false, detail: plan.reason };
+      return {
+        action: "none",
+        outcome: "skipped",
+        resolved: false,
+        detail: plan.reason.replaceAll("`", "").replace("<id>", matchId ?? "<id>"),
+      };
   }
+}
+
+/**
+ * Why `--fix` must not rewrite or move a file, if it must not: only a
+ * `raw.json.gz` is the store's, and only in a match directory that is not
+ * a symlink (the link would lead out of the data dir).
+ */
+async function keptBecause(path: string, matchId: string | undefined): Promise<string | undefined> {
+  const name = basename(path);
+  if (name !== RAW_FILE_NAME) {
+    return `kept: --fix changes only files named ${RAW_FILE_NAME}, not ${JSON.stringify(name)}`;
+  }
+  if (matchId === undefined) return undefined;
+  try {
+    if (!(await Deno.lstat(dirname(path))).isDirectory) {
+      return "kept: its match directory is a symbolic link, which --fix never writes through";
+    }
+  } catch {
+    // Gone meanwhile: the fix itself fails and says so.
+  }
+  return undefined;
+}
+
+/** The outcome of a file `--fix` must not touch: the problem stays. */
+function keep(detail: string): FixOutcome {
+  return { action: "keep", outcome: "skipped", resolved: false, detail };
 }
 
 function planned(action: FixOutcome["action"], detail: string): FixOutcome {

@@ -119,7 +119,9 @@ async function freeName(path: string): Promise<string> {
   }
 }
 
+/** Whether `dir` is a real directory (not a symlink to one) with nothing in it. */
 async function isEmptyDir(dir: string): Promise<boolean> {
+  if (!(await Deno.lstat(dir)).isDirectory) return false;
   for await (const _ of Deno.readDir(dir)) return false;
   return true;
 }

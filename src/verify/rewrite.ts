@@ -65,6 +65,8 @@ export async function rewriteSingleGzip(
     ...(expectedMatchId === undefined ? {} : { expectedMatchId }),
     maxDecompressedBytes,
   };
+  // Before opening: a file replaced since the audit (by a FIFO, say) is not opened.
+  await assertUnchanged(path, identity);
   const temp = await createAtomicFile(dirname(path));
   try {
     const first = await withFile(

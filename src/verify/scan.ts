@@ -42,6 +42,11 @@ export interface ScanResult {
  * the data dir is audited. Other directories in a data dir (such as
  * `.quarantine`) and other files are ignored, except stray temp files.
  *
+ * Symlinks are never followed, except a data dir given as a path (or the
+ * default data dir) that is one: a `matchID=` symlink, or a symlink or
+ * special file named `raw.json.gz`, is listed as a file to audit, which
+ * reports it `not_regular` without following or opening it.
+ *
  * @param paths The paths given on the command line (may be empty).
  * @param options The default data dir and the match id filter.
  * @returns The files to audit and the layout problems.
@@ -76,7 +81,7 @@ class Scan {
   async add(path: string): Promise<void> {
     let info: Deno.FileInfo;
     try {
-      info = await Deno.stat(path);
+      info = await Deno.lstat(path);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
       throw new TelemetryError(
@@ -85,18 +90,31 @@ class Scan {
         `cannot verify ${path}: no such file or directory`,
       );
     }
-    if (!info.isDirectory) {
-      const dir = dirname(path);
-      const id = matchIdOfDirName(basename(dir));
-      const valid = id !== undefined && isValidMatchId(id);
-      if (this.#wanted(valid ? id : undefined)) {
-        await this.#addFile(path, valid ? id : undefined, valid ? dirname(dir) : dir);
-      }
+    const id = matchIdOfDirName(basename(path));
+    if (info.isSymlink && id === undefined && (await isDirectory(path))) {
+      // A data dir given by the operator may be a link (to another disk): followed.
+      await this.#scanDataDir(path);
+    } else if (info.isDirectory && id === undefined) {
+      await this.#scanDataDir(path);
+    } else if (id !== undefined && !info.isFile) {
+      await this.#scanEntry(path, id, dirname(path), info.isDirectory);
+    } else {
+      await this.#addPath(path);
+    }
+  }
+
+  /** A path given that is not a directory: one file, audited as the file of its match dir. */
+  async #addPath(path: string): Promise<void> {
+    const dir = dirname(path);
+    const id = matchIdOfDirName(basename(dir));
+    const valid = id !== undefined && isValidMatchId(id);
+    if (!this.#wanted(valid ? id : undefined)) return;
+    if (valid && !(await isRealDirectory(dir))) {
+      // The file is reached through a matchID= symlink: report the link, not what it leads to.
+      await this.#addFile(dir, id, dirname(dir));
       return;
     }
-    const id = matchIdOfDirName(basename(path));
-    if (id === undefined) await this.#scanDataDir(path);
-    else await this.#scanEntry(path, id, dirname(path));
+    await this.#addFile(path, valid ? id : undefined, valid ? dirname(dir) : dir);
   }
 
   result(): ScanResult {
@@ -113,7 +131,8 @@ class Scan {
   async #addFile(path: string, matchId: string | undefined, dataDir: string): Promise<void> {
     const target: FileTarget = { path, matchId, dataDir };
     try {
-      target.size = (await Deno.stat(path)).size;
+      const info = await Deno.lstat(path);
+      if (info.isFile) target.size = info.size;
     } catch {
       // Unreadable: the audit says so.
     }
@@ -137,9 +156,10 @@ class Scan {
     for (const entry of await listDir(dataDir)) {
       const path = join(dataDir, entry.name);
       const id = matchIdOfDirName(entry.name);
-      if (id !== undefined && (await isDirectory(path, entry))) {
+      if (id !== undefined && !entry.isFile) {
+        // A directory is scanned; a symlink or special file is reported, never followed.
         seen.add(id);
-        await this.#scanEntry(path, id, dataDir);
+        await this.#scanEntry(path, id, dataDir, entry.isDirectory);
       } else if (entry.isFile && isTempFileName(entry.name) && this.#filter.size === 0) {
         await this.#addTemp(path, undefined, dataDir);
       }
@@ -157,7 +177,7 @@ class Scan {
     }
   }
 
-  async #scanEntry(dir: string, id: string, dataDir: string): Promise<void> {
+  async #scanEntry(dir: string, id: string, dataDir: string, isDir = true): Promise<void> {
     if (!isValidMatchId(id)) {
       if (this.#filter.size > 0) return;
       this.#addFinding({
@@ -172,6 +192,10 @@ class Scan {
       return;
     }
     if (!this.#wanted(id)) return;
+    if (!isDir) {
+      await this.#addFile(dir, id, dataDir);
+      return;
+    }
     const entries = await listDir(dir);
     const names = entries.map((e) => e.name);
     for (const entry of entries) {
@@ -238,10 +262,19 @@ async function listDir(dir: string): Promise<Deno.DirEntry[]> {
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-async function isDirectory(path: string, entry: Deno.DirEntry): Promise<boolean> {
-  if (!entry.isSymlink) return entry.isDirectory;
+/** Whether `path` leads to a directory, following a symlink. */
+async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `path` is a directory itself, not a symlink to one. */
+async function isRealDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.lstat(path)).isDirectory;
   } catch {
     return false;
   }

@@ -17,7 +17,8 @@ export type StatusKind = "file" | "scan";
  * - `quarantine`: moved to the quarantine, never deleted;
  * - `remove_stray`: a stray temp file older than an hour is removed, a
  *   younger one is kept (a write may be in progress);
- * - `leave`: reported only, with `reason` as the fix detail; stays a problem.
+ * - `leave`: reported only, with `reason` as the fix detail (code spans lose
+ *   their backticks, `<id>` becomes the match id when known); stays a problem.
  */
 export type FixPlan =
   | { readonly action: "none" }
@@ -74,7 +75,8 @@ export const STATUS_TABLE = {
     kind: "file",
     problem: true,
     fix: { action: "quarantine" },
-    help: "bad gzip header, bad deflate data, CRC or length mismatch, trailing garbage",
+    help:
+      "bad gzip header, bad deflate data, CRC or length mismatch, data after the last gzip member, or bytes that are neither gzip nor JSON",
   },
   invalid_json: {
     kind: "file",
@@ -114,12 +116,26 @@ export const STATUS_TABLE = {
     kind: "file",
     problem: true,
     fix: { action: "leave", reason: "left in place: cannot be read" },
-    help: "the file cannot be read (permissions, not a regular file)",
+    help: "the file cannot be read (permissions, I/O error)",
+  },
+  not_regular: {
+    kind: "file",
+    problem: true,
+    fix: {
+      action: "leave",
+      reason: "left as it is: never followed, opened or changed; replace it by hand",
+    },
+    help:
+      "a symlink, directory, FIFO, socket or device where a `matchID=` directory or `raw.json.gz` should be: never followed nor opened",
   },
   missing: {
     kind: "scan",
     problem: true,
-    fix: { action: "leave", reason: "left as it is: consume downloads the match again" },
+    fix: {
+      action: "leave",
+      reason:
+        "left as it is: re-queue it with `telemetry enqueue --env <env> --match-id <id> <telemetry-url>`",
+    },
     help:
       "a `matchID=` directory without `raw.json.gz` (the detail says when `part-0.parquet` is there), or a `--match-id` without a directory",
   },

@@ -317,3 +317,123 @@ Deno.test("toVerifySettings() validates and normalizes the flags", () => {
     toVerifySettings({ dataDir: ".", matchId: [".."], jobs: 1, maxDecompressedBytes: 1 })
   );
 });
+
+/** Runs the CLI like runCli, but kills it and fails after `seconds` (it must never block). */
+async function runCliWithin(
+  args: string[],
+  seconds: number,
+): Promise<[stdout: string, stderr: string, code: number]> {
+  const child = spawnCli(args, { stdout: "piped", stderr: "piped" });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const killed = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), seconds * 1000);
+  });
+  const output = child.output();
+  const first = await Promise.race([output, killed]);
+  clearTimeout(timer);
+  if (first === "timeout") {
+    child.kill("SIGKILL");
+    await output;
+    assert.fail(`telemetry ${args.join(" ")} still ran after ${seconds} s`);
+  }
+  const decoder = new TextDecoder();
+  return [decoder.decode(first.stdout), decoder.decode(first.stderr), first.code];
+}
+
+Deno.test("verify reports trailing data and random bytes as corrupt, with the true counts", async () => {
+  await withTempDir(async (dir) => {
+    const json = telemetryJson("trl", 500);
+    const gz = gzip(json);
+    await writeMatch(dir, "trl", concatBytes(gz, new TextEncoder().encode("xyz")));
+    const random = new Uint8Array(5000);
+    for (let i = 0, x = 3; i < random.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      random[i] = x >>> 24;
+    }
+    random[0] = 0xcd;
+    await writeMatch(dir, "rnd", random);
+    const [stdout, stderr, code] = await runCli(["verify", "--json", dir]);
+    assert.equal(code, 1, stderr);
+    const lines = jsonLines(stdout);
+    const trailing = lines.find((l) => l.match_id === "trl")!;
+    assert.equal(trailing.status, "corrupt");
+    assert.equal(
+      trailing.detail,
+      `trailing data after the gzip stream at compressed byte ${gz.length}`,
+    );
+    assert.equal(trailing.decompressed_bytes, json.length);
+    assert.equal(trailing.offset, json.length);
+    const rnd = lines.find((l) => l.match_id === "rnd")!;
+    assert.equal(rnd.status, "corrupt");
+    assert.match(String(rnd.detail), /^neither gzip nor JSON: the file starts with bytes cd /);
+  });
+});
+
+Deno.test("verify --fix keeps a file not named raw.json.gz and exits 1", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "x.json");
+    const json = telemetryJson("x", 100);
+    await Deno.writeFile(path, json);
+    const [stdout, stderr, code] = await runCli(["verify", path, "--fix"]);
+    assert.equal(code, 1, stderr);
+    assert.match(
+      stdout,
+      /^not_gzip\s+\S+\/x\.json: .* -> kept: --fix changes only files named raw\.json\.gz, not "x\.json"$/m,
+    );
+    assert.match(stdout, /--fix resolved 0, left 1 unresolved/);
+    assert.deepEqual(await Deno.readFile(path), json);
+    assert.deepEqual([...(await snapshot(dir)).keys()], ["x.json"]);
+  });
+});
+
+Deno.test("verify --fix names the command that re-queues a missing match", async () => {
+  await withTempDir(async (dir) => {
+    await writeMatch(dir, "pq", new Uint8Array([1]), "part-0.parquet");
+    const [stdout, , code] = await runCli(["verify", "--fix", dir]);
+    assert.equal(code, 1);
+    assert.match(
+      stdout,
+      /^missing\s+\S+matchID=pq: .* -> left as it is: re-queue it with telemetry enqueue --env <env> --match-id pq <telemetry-url>$/m,
+    );
+  });
+});
+
+Deno.test("verify reports a FIFO and symlinks as not_regular, never blocks, and --fix leaves them", async () => {
+  await withTempDir(async (dir) => {
+    await withTempDir(async (outside) => {
+      await okStore(dir);
+      await Deno.mkdir(join(dir, "matchID=fifo"));
+      const fifo = join(dir, "matchID=fifo", "raw.json.gz");
+      assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+      await writeMatch(outside, "lnk", gzip(telemetryJson("lnk", 100), 2));
+      await Deno.symlink(join(outside, "matchID=lnk"), join(dir, "matchID=lnk"));
+      await Deno.mkdir(join(dir, "matchID=raw"));
+      await Deno.writeFile(join(outside, "plain.json"), telemetryJson("raw", 100));
+      await Deno.symlink(join(outside, "plain.json"), join(dir, "matchID=raw", "raw.json.gz"));
+      const before = await snapshot(outside);
+      const [stdout, stderr, code] = await runCliWithin(["verify", "--fix", "--json", dir], 60);
+      assert.equal(code, 1, stderr);
+      const lines = jsonLines(stdout);
+      const summary = lines.pop() as { summary: { unresolved: number } };
+      const byId = Object.fromEntries(lines.map((l) => [l.match_id, l]));
+      for (const id of ["fifo", "lnk", "raw"]) {
+        assert.equal(byId[id]!.status, "not_regular", id);
+        assert.deepEqual(
+          (byId[id]!.fix as { action: string; resolved: boolean }).resolved,
+          false,
+          id,
+        );
+      }
+      assert.match(String(byId.fifo!.detail), /FIFO/);
+      assert.equal(
+        byId.lnk!.detail,
+        `symbolic link to ${join(outside, "matchID=lnk")}: not followed`,
+      );
+      assert.equal(summary.summary.unresolved, 3);
+      assert.deepEqual(await snapshot(outside), before);
+      assert.ok((await Deno.lstat(join(dir, "matchID=lnk"))).isSymlink);
+      assert.ok((await Deno.lstat(join(dir, "matchID=raw", "raw.json.gz"))).isSymlink);
+      assert.ok((await Deno.lstat(fifo)).isFifo);
+    });
+  });
+});

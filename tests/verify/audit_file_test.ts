@@ -72,11 +72,57 @@ Deno.test("auditFile() reports a file cut in the middle of a gzip block as trunc
   assert.ok(result.offset !== undefined && result.offset > 0);
 });
 
-Deno.test("auditFile() reports trailing garbage as corrupt", async () => {
-  const result = await audit(
-    concatBytes(gzip(telemetryJson(ID)), new TextEncoder().encode("garbage!")),
-  );
+Deno.test("auditFile() reports trailing garbage as corrupt, where it starts, with the true counts", async () => {
+  const json = telemetryJson(ID);
+  const gz = gzip(json);
+  const result = await audit(concatBytes(gz, new TextEncoder().encode("xyz")));
   assert.equal(result.status, "corrupt");
+  assert.equal(
+    result.detail,
+    `trailing data after the gzip stream at compressed byte ${gz.length}`,
+  );
+  assert.equal(result.decompressedBytes, json.length);
+  assert.equal(result.offset, json.length);
+  assert.equal(result.bytes, gz.length + 3);
+});
+
+/** Deterministic bytes that look random. */
+function randomBytes(size: number, seed: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+Deno.test("auditFile() reports random bytes as corrupt: neither gzip nor JSON", async () => {
+  const first = randomBytes(4096, 7);
+  first[0] = 0xcd;
+  const result = await audit(first);
+  assert.equal(result.status, "corrupt");
+  assert.match(
+    result.detail,
+    /^neither gzip nor JSON: the file starts with bytes cd( [0-9a-f]{2}){7}$/,
+  );
+  assert.equal(result.bytes, 4096);
+  for (let seed = 1; seed <= 30; seed++) {
+    const bytes = randomBytes(1000 + seed, seed);
+    if (bytes[0] === 0x1f) continue; // could start like gzip: not this test's case
+    assert.equal((await audit(bytes)).status, "corrupt", `seed ${seed}`);
+  }
+});
+
+Deno.test("auditFile() keeps invalid_json for plain text that starts like JSON", async () => {
+  const enc = new TextEncoder();
+  for (const text of ['[{"_T":"x"},}', '  \n[{"_T":"LogMatchDefinition","MatchId":']) {
+    assert.equal((await audit(enc.encode(text))).status, "invalid_json", text);
+  }
+  assert.equal((await audit(telemetryJson(ID))).status, "not_gzip");
+  const html = await audit(enc.encode("<html><body>Access denied</body></html>"));
+  assert.equal(html.status, "corrupt");
+  assert.match(html.detail, /^neither gzip nor JSON: the file starts with bytes 3c 68 74 6d/);
 });
 
 Deno.test("auditFile() reports invalid JSON in valid gzip with the byte offset", async () => {
@@ -117,10 +163,12 @@ Deno.test("auditFile() stops a decompression bomb as too_large", async () => {
   assert.ok(result.decompressedBytes !== undefined && result.decompressedBytes <= 2 * 1024 * 1024);
 });
 
-Deno.test("auditFile() reports a directory or a vanished file as unreadable", async () => {
+Deno.test("auditFile() reports a directory as not_regular, a vanished file as unreadable", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    assert.equal((await auditFile(dir)).status, "unreadable");
+    const directory = await auditFile(dir);
+    assert.equal(directory.status, "not_regular");
+    assert.equal(directory.detail, "a directory, not a regular file: not opened");
     const gone = await auditFile(join(dir, "nope.json.gz"));
     assert.equal(gone.status, "unreadable");
     assert.match(gone.detail, /cannot read/);
@@ -150,4 +198,51 @@ Deno.test("auditFile() reports the real excerpt as ok for its match", async () =
   assert.equal(ok.events, 29);
   const other = await audit(gzip(bytes), { id: "fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c" });
   assert.equal(other.status, "wrong_match");
+});
+
+async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir();
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("auditFile() reports a FIFO named raw.json.gz as not_regular without opening it", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "raw.json.gz");
+    const mkfifo = await new Deno.Command("mkfifo", { args: [path] }).output();
+    assert.ok(mkfifo.success, "mkfifo failed");
+    const audit = auditFile(path);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"blocked">((resolve) => {
+      timer = setTimeout(() => resolve("blocked"), 5000);
+    });
+    const first = await Promise.race([audit, timeout]);
+    clearTimeout(timer);
+    if (first === "blocked") {
+      // Unblock the open (a writer arrives, then leaves) so that the test can end.
+      const writer = await Deno.open(path, { write: true });
+      writer.close();
+      await audit;
+      assert.fail("auditFile() blocked opening a FIFO");
+    }
+    assert.equal(first.status, "not_regular");
+    assert.equal(first.detail, "a FIFO (named pipe), not a regular file: not opened");
+    assert.equal(first.identity, undefined);
+  });
+});
+
+Deno.test("auditFile() reports a symlink as not_regular and does not follow it", async () => {
+  await withDir(async (dir) => {
+    const real = join(dir, "elsewhere.json.gz");
+    await Deno.writeFile(real, gzip(telemetryJson(ID)));
+    const link = join(dir, "raw.json.gz");
+    await Deno.symlink(real, link);
+    const result = await auditFile(link, { expectedMatchId: ID });
+    assert.equal(result.status, "not_regular");
+    assert.equal(result.detail, `symbolic link to ${real}: not followed`);
+    assert.equal(result.decompressedBytes, undefined);
+  });
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { auditFile } from "../../src/verify/audit_file.ts";
 import { fixFile, fixFinding } from "../../src/verify/fix.ts";
 import { quarantineFile, quarantineStamp } from "../../src/verify/quarantine.ts";
-import type { FileTarget, ScanFinding } from "../../src/verify/result.ts";
+import type { FileTarget, ScanFinding, VerifyResult } from "../../src/verify/result.ts";
 import { rewriteSingleGzip } from "../../src/verify/rewrite.ts";
 import { runVerify } from "../../src/verify/run_verify.ts";
 import { scanPaths } from "../../src/verify/scan.ts";
@@ -144,6 +144,10 @@ Deno.test("fixFinding() never touches a missing directory", async () => {
     const { findings } = await scanPaths([dir], { dataDir: dir });
     const outcome = await fixFinding(findings[0]!, { dryRun: false, stamp: STAMP });
     assert.deepEqual([outcome.action, outcome.resolved], ["none", false]);
+    assert.equal(
+      outcome.detail,
+      "left as it is: re-queue it with telemetry enqueue --env <env> --match-id m1 <telemetry-url>",
+    );
     assert.deepEqual(await names(join(dir, "matchID=m1")), ["part-0.parquet"]);
   });
 });
@@ -210,5 +214,99 @@ Deno.test("runVerify() with fix repairs, quarantines and cleans, then all is ok"
     assert.deepEqual(statuses.sort(), ["missing:pq", "ok:dbl", "ok:ok1", "ok:pln"]);
     const q = await snapshot(join(dir, ".quarantine"));
     assert.deepEqual([...q.keys()].filter((k) => k.endsWith("raw.json.gz")).length, 2);
+  });
+});
+
+Deno.test("runVerify() with fix keeps a file not named raw.json.gz: audited, reported, untouched", async () => {
+  await withTempDir(async (dir) => {
+    const plain = join(dir, "x.json");
+    const json = telemetryJson("m1", 100);
+    await Deno.writeFile(plain, json);
+    const bad = await writeMatch(dir, "m2", new Uint8Array([1, 2, 3]), "copy.json.gz");
+    const before = await snapshot(dir);
+    const results = new Map<string, VerifyResult>();
+    await runVerify(await scanPaths([plain, bad], { dataDir: dir }), {
+      fix: true,
+      onResult: (r) => results.set(r.path, r),
+    });
+    const plainResult = results.get(plain)!;
+    assert.equal(plainResult.status, "not_gzip");
+    assert.deepEqual(plainResult.fix, {
+      action: "keep",
+      outcome: "skipped",
+      resolved: false,
+      detail: 'kept: --fix changes only files named raw.json.gz, not "x.json"',
+    });
+    const badResult = results.get(bad)!;
+    assert.equal(badResult.status, "corrupt");
+    assert.deepEqual([badResult.fix?.action, badResult.fix?.resolved], ["keep", false]);
+    assert.deepEqual(await snapshot(dir), before);
+  });
+});
+
+/** A data dir whose entries lead out of it, to an `outside` directory. */
+async function linkedStore(dir: string, outside: string): Promise<void> {
+  await writeMatch(outside, "lnk", gzip(telemetryJson("lnk", 100), 2));
+  await writeMatch(outside, "bad", new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2]));
+  await Deno.writeFile(join(outside, "corrupt.gz"), new Uint8Array([0x1f, 0x8b, 9]));
+  await Deno.symlink(join(outside, "matchID=lnk"), join(dir, "matchID=lnk"));
+  await Deno.symlink(join(outside, "matchID=bad"), join(dir, "matchID=bad"));
+  await Deno.mkdir(join(dir, "matchID=raw"));
+  await Deno.symlink(join(outside, "corrupt.gz"), join(dir, "matchID=raw", "raw.json.gz"));
+}
+
+Deno.test("runVerify() with fix never follows, changes or removes a symlink", async () => {
+  await withTempDir(async (dir) => {
+    await withTempDir(async (outside) => {
+      await linkedStore(dir, outside);
+      const before = await snapshot(outside);
+      const results: VerifyResult[] = [];
+      await runVerify(await scanPaths([dir], { dataDir: dir }), {
+        fix: true,
+        onResult: (r) => results.push(r),
+      });
+      assert.deepEqual(results.map((r) => [r.matchId, r.status, r.fix?.resolved]).sort(), [
+        ["bad", "not_regular", false],
+        ["lnk", "not_regular", false],
+        ["raw", "not_regular", false],
+      ]);
+      assert.deepEqual(await snapshot(outside), before);
+      for (const link of ["matchID=lnk", "matchID=bad", "matchID=raw/raw.json.gz"]) {
+        assert.ok((await Deno.lstat(join(dir, link))).isSymlink, link);
+      }
+      await assert.rejects(Deno.lstat(join(dir, ".quarantine")), Deno.errors.NotFound);
+    });
+  });
+});
+
+Deno.test("fixFile() keeps a file reached through a matchID= symlink", async () => {
+  await withTempDir(async (dir) => {
+    await withTempDir(async (outside) => {
+      await linkedStore(dir, outside);
+      const before = await snapshot(outside);
+      for (const id of ["lnk", "bad"]) {
+        const path = join(dir, `matchID=${id}`, "raw.json.gz");
+        const audit = await auditFile(path, { expectedMatchId: id });
+        assert.notEqual(audit.status, "ok");
+        const target: FileTarget = { path, matchId: id, dataDir: dir };
+        const outcome = await fixFile(audit, target, { dryRun: false, stamp: STAMP });
+        assert.deepEqual([outcome?.action, outcome?.resolved], ["keep", false]);
+        assert.match(outcome!.detail, /symbolic link/);
+      }
+      assert.deepEqual(await snapshot(outside), before);
+    });
+  });
+});
+
+Deno.test("quarantineFile() never removes a symlinked match dir as if it were emptied", async () => {
+  await withTempDir(async (dir) => {
+    await withTempDir(async (outside) => {
+      await writeMatch(outside, "m1", new Uint8Array([1]));
+      await Deno.symlink(join(outside, "matchID=m1"), join(dir, "matchID=m1"));
+      const path = join(dir, "matchID=m1", "raw.json.gz");
+      const moved = await quarantineFile(path, { dataDir: dir, matchId: "m1", stamp: STAMP });
+      assert.equal(moved.removedDir, false);
+      assert.ok((await Deno.lstat(join(dir, "matchID=m1"))).isSymlink);
+    });
   });
 });

@@ -87,3 +87,70 @@ Deno.test("scanPaths() rejects a path that does not exist as a usage error", asy
     (err) => err instanceof TelemetryError && err.kind === "usage",
   );
 });
+
+Deno.test("scanPaths() lists a matchID= symlink itself and never looks inside it", async () => {
+  await withStore(async (dir) => {
+    const outside = await Deno.makeTempDir();
+    try {
+      await writeMatch(outside, "x9", gzip(telemetryJson("x9", 10)));
+      await Deno.symlink(join(outside, "matchID=x9"), join(dir, "matchID=x9"));
+      await Deno.symlink(join(outside, "nowhere"), join(dir, "matchID=y8"));
+      const { files, findings } = await scanPaths([], { dataDir: dir });
+      const links = files.filter((f) => f.matchId === "x9" || f.matchId === "y8");
+      assert.deepEqual(links.map((f) => [f.path, f.size]), [
+        [join(dir, "matchID=x9"), undefined],
+        [join(dir, "matchID=y8"), undefined],
+      ]);
+      assert.ok(files.every((f) => !f.path.startsWith(outside)));
+      assert.ok(findings.every((f) => f.matchId !== "x9" && f.matchId !== "y8"));
+      // Named with --match-id, or as a path, it is the link that is listed.
+      const byId = await scanPaths([], { dataDir: dir, matchIds: ["x9"] });
+      assert.deepEqual(byId.files.map((f) => f.path), [join(dir, "matchID=x9")]);
+      assert.deepEqual(byId.findings, []);
+      for (const path of [join(dir, "matchID=x9"), join(dir, "matchID=x9", "raw.json.gz")]) {
+        const one = await scanPaths([path], { dataDir: "/nonexistent" });
+        assert.deepEqual(one.files.map((f) => [f.path, f.matchId, f.dataDir]), [
+          [join(dir, "matchID=x9"), "x9", dir],
+        ]);
+      }
+    } finally {
+      await Deno.remove(outside, { recursive: true });
+    }
+  });
+});
+
+Deno.test("scanPaths() lists a raw.json.gz that is a symlink or a FIFO, without its size", async () => {
+  await withStore(async (dir) => {
+    await Deno.remove(join(dir, "matchID=a1", "raw.json.gz"));
+    await Deno.symlink(
+      join(dir, "matchID=b2", "raw.json.gz"),
+      join(dir, "matchID=a1", "raw.json.gz"),
+    );
+    const fifo = join(dir, "matchID=d4", "raw.json.gz");
+    assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const { files, findings } = await scanPaths([], { dataDir: dir });
+    assert.deepEqual(files.map((f) => [f.matchId, f.size === undefined]), [
+      ["a1", true],
+      ["b2", false],
+      ["d4", true],
+    ]);
+    assert.ok(findings.every((f) => f.matchId !== "d4"));
+  });
+});
+
+Deno.test("scanPaths() follows a data dir given as a symlink", async () => {
+  await withStore(async (dir) => {
+    const parent = await Deno.makeTempDir();
+    try {
+      const link = join(parent, "telemetry");
+      await Deno.symlink(dir, link);
+      const { files } = await scanPaths([], { dataDir: link });
+      assert.deepEqual(files.map((f) => f.path), [
+        join(link, "matchID=a1", "raw.json.gz"),
+        join(link, "matchID=b2", "raw.json.gz"),
+      ]);
+    } finally {
+      await Deno.remove(parent, { recursive: true });
+    }
+  });
+});

@@ -61,6 +61,7 @@ Deno.test("STATUS_TABLE lists the file statuses first, then the scan statuses", 
     "wrong_match",
     "too_large",
     "unreadable",
+    "not_regular",
     "missing",
     "stray_temp",
     "bad_dir_name",
@@ -84,7 +85,13 @@ Deno.test("STATUS_TABLE gives each status its --fix action", () => {
     "wrong_match",
   ]);
   assert.deepEqual(statusesWith("remove_stray"), ["stray_temp"]);
-  assert.deepEqual(statusesWith("leave"), ["too_large", "unreadable", "missing", "bad_dir_name"]);
+  assert.deepEqual(statusesWith("leave"), [
+    "too_large",
+    "unreadable",
+    "not_regular",
+    "missing",
+    "bad_dir_name",
+  ]);
 });
 
 Deno.test("STATUS_TABLE makes every status but ok a problem, with something for --fix to do", () => {
@@ -93,6 +100,13 @@ Deno.test("STATUS_TABLE makes every status but ok a problem, with something for 
     assert.equal(isProblem(status), problem, status);
     assert.equal(STATUS_TABLE[status].fix.action !== "none", problem, status);
   }
+});
+
+Deno.test("STATUS_TABLE's hint for missing names the command that re-queues the match", () => {
+  const fix = STATUS_TABLE.missing.fix;
+  assert.equal(fix.action, "leave");
+  assert.match(fix.reason, /telemetry enqueue --env <env> --match-id <id> <telemetry-url>/);
+  assert.doesNotMatch(fix.reason, /consume downloads/);
 });
 
 Deno.test("STATUS_TABLE rewrites and quarantines only files", () => {

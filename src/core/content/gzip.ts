@@ -1,16 +1,25 @@
 /**
  * Gzip detection and streaming decompression (multi-member aware).
  *
- * {@linkcode GunzipStream} runs on `node:zlib`, which (unlike
- * `DecompressionStream`) accepts several concatenated gzip members and
- * reports the reason of a failure (bad CRC, cut file, trailing garbage).
+ * {@linkcode GunzipStream} reads the gzip framing itself (member headers and
+ * trailers, see `gzip_header.ts`) and inflates the deflate data of each
+ * member with `node:zlib`'s raw inflater. So it accepts several concatenated
+ * members, knows where each one ends, and can say exactly what is wrong: a
+ * bad CRC, a cut file, or data after the last member at which byte.
  *
  * @module
  */
 
-import { constants, createGunzip, gunzipSync } from "node:zlib";
-import type { Gunzip } from "node:zlib";
+import { constants, crc32, createInflateRaw, gunzipSync } from "node:zlib";
+import type { InflateRaw } from "node:zlib";
 import { TelemetryError } from "../errors.ts";
+import {
+  GZIP_TRAILER_BYTES,
+  magicMismatch,
+  MAX_GZIP_HEADER_BYTES,
+  parseGzipHeader,
+  readGzipTrailer,
+} from "./gzip_header.ts";
 
 /** zlib output buffer size: large buffers are markedly faster. */
 const ZLIB_CHUNK_SIZE = 256 * 1024;
@@ -20,6 +29,8 @@ const ZLIB_CHUNK_SIZE = 256 * 1024;
  * expand without bound before the size limit is checked.
  */
 const MAX_INPUT_SLICE = 64 * 1024;
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Whether bytes start with the gzip magic `1f 8b`.
@@ -48,18 +59,32 @@ export interface GunzipStreamOptions {
 
 /** Mutable state shared by the transformer callbacks and the getters. */
 interface GunzipState {
-  zlib: Gunzip | undefined;
-  /** Compressed bytes zlib has consumed. */
+  maxOutputBytes: number;
+  controller: TransformStreamDefaultController<Uint8Array> | undefined;
+  /** Which part of a member the next input byte belongs to. */
+  phase: "header" | "body" | "trailer";
+  /** Header or trailer bytes read so far, when they span input chunks. */
+  pending: Uint8Array;
+  /** The raw inflater of the current member's deflate data (body phase). */
+  inflater: InflateRaw | undefined;
+  /** Set once the inflater emitted `end`: the member's deflate data is complete. */
+  inflaterEnded: boolean;
+  /** Called when the inflater emits `end`. */
+  onInflaterEnd: (() => void) | undefined;
+  /** CRC-32 and length of the current member's output, for its trailer. */
+  memberCrc: number;
+  memberBytesOut: number;
+  /** Complete members read. */
+  members: number;
+  /** Input offset of the current member's first byte. */
+  memberStart: number;
+  /** Compressed bytes consumed. */
   bytesIn: number;
-  /** Compressed bytes handed to zlib (consumed or being consumed). */
+  /** Compressed bytes handed to the stream (consumed or being consumed). */
   bytesFed: number;
   bytesOut: number;
   /** Set when the stream was cancelled or aborted. */
   cancelled: boolean;
-  /** Set once zlib was told that the input is complete. */
-  flushing: boolean;
-  /** Called when zlib reports the end of its output after the input was complete. */
-  onEnd: (() => void) | undefined;
   /** The first failure; once set, every callback rejects with it. */
   error: TelemetryError | undefined;
   /** Called when zlib fails, to wake up whoever waits on zlib. */
@@ -69,10 +94,9 @@ interface GunzipState {
 /**
  * Decompresses gzip: one member or several concatenated ones (their outputs
  * are concatenated, as `gzip -d` does). Any data after the last member is
- * an error, zero padding included (zlib would stop at zero bytes and ignore
- * everything after them).
+ * an error, zero padding included.
  *
- * Flow control: a chunk is written to zlib in slices of at most 64 KiB and
+ * Flow control: a chunk is inflated in slices of at most 64 KiB and
  * {@linkcode TransformStream}'s `transform` resolves only once zlib has
  * consumed it, so memory stays flat. Cancelling or aborting the stream
  * destroys the zlib handle.
@@ -81,7 +105,8 @@ interface GunzipState {
  * set to the decompressed bytes produced before the failure:
  * - `truncated`: the input is empty or ends inside a member;
  * - `corrupt`: not gzip (bad magic), bad header, invalid deflate data, CRC or
- *   length mismatch, or trailing garbage;
+ *   length mismatch, or `trailing data after the gzip stream at compressed
+ *   byte N` (N: the size of the valid gzip before it);
  * - `too_large`: more than `maxOutputBytes` bytes of output.
  *
  * @example Round trip
@@ -96,7 +121,7 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
   #state: GunzipState;
 
   /**
-   * Creates the stage; the zlib handle is opened when the stream starts.
+   * Creates the stage; a zlib handle is opened for each member.
    *
    * @param options The output limit.
    * @throws {RangeError} when `maxOutputBytes` is not a positive number.
@@ -109,113 +134,72 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
       );
     }
     const state: GunzipState = {
-      zlib: undefined,
+      maxOutputBytes,
+      controller: undefined,
+      phase: "header",
+      pending: EMPTY,
+      inflater: undefined,
+      inflaterEnded: false,
+      onInflaterEnd: undefined,
+      memberCrc: 0,
+      memberBytesOut: 0,
+      members: 0,
+      memberStart: 0,
       bytesIn: 0,
       bytesFed: 0,
       bytesOut: 0,
       cancelled: false,
-      flushing: false,
-      onEnd: undefined,
       error: undefined,
       onError: undefined,
     };
 
-    function fail(err: TelemetryError): void {
-      if (state.error !== undefined) return;
-      state.error = err;
-      state.zlib?.destroy();
-      state.onError?.(err);
-    }
-
     super({
       start(controller) {
-        const zlib = createGunzip({ chunkSize: ZLIB_CHUNK_SIZE });
-        state.zlib = zlib;
-        zlib.on("data", (data: Uint8Array) => {
-          if (state.error !== undefined || state.cancelled) return;
-          state.bytesOut += data.length;
-          if (state.bytesOut > maxOutputBytes) {
-            fail(
-              new TelemetryError(
-                "permanent",
-                "too_large",
-                `decompressed content exceeds ${maxOutputBytes} bytes`,
-                { offset: maxOutputBytes },
-              ),
-            );
-            return;
-          }
-          try {
-            controller.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-          } catch (err) {
-            // The readable side is gone (cancelled or errored): stop zlib.
-            state.cancelled = true;
-            state.zlib?.destroy();
-            state.onError?.(err);
-          }
-        });
-        zlib.on("error", (err: unknown) => fail(toTelemetryError(err, state)));
-        zlib.on("end", () => {
-          if (state.flushing) {
-            state.onEnd?.();
-            return;
-          }
-          // zlib stops by itself only at zero bytes where a next member
-          // should start, and then ignores whatever follows: refuse it.
-          fail(
-            new TelemetryError(
-              "permanent",
-              "corrupt",
-              `corrupt gzip data (zero bytes after the end of a member) within the first ${state.bytesFed} compressed bytes, after ${state.bytesOut} decompressed bytes`,
-              { offset: state.bytesOut },
-            ),
-          );
-        });
+        state.controller = controller;
       },
 
       async transform(chunk) {
         if (state.error !== undefined) throw state.error;
-        const zlib = state.zlib!;
-        if (state.bytesIn < 2 && chunk.length > 0) {
-          const bad = checkMagic(chunk, state.bytesIn);
-          if (bad !== undefined) {
-            fail(bad);
-            throw bad;
-          }
-        }
         for (let offset = 0; offset < chunk.length; offset += MAX_INPUT_SLICE) {
           const slice = chunk.subarray(offset, offset + MAX_INPUT_SLICE);
           state.bytesFed += slice.length;
-          await untilDoneOrFailed(state, (resolve) => {
-            zlib.write(slice, () => resolve());
-          });
-          state.bytesIn += slice.length;
+          let rest = slice;
+          while (rest.length > 0) {
+            if (state.phase === "header") rest = readHeader(state, rest);
+            else if (state.phase === "body") rest = await inflate(state, rest);
+            else rest = readTrailer(state, rest);
+          }
         }
       },
 
       async flush() {
         if (state.error !== undefined) throw state.error;
         if (state.bytesIn === 0) {
-          fail(
+          throw fail(
+            state,
             new TelemetryError("permanent", "truncated", "gzip stream is empty", {
               offset: 0,
               endOfInput: true,
             }),
           );
-          throw state.error;
         }
-        const zlib = state.zlib!;
-        state.flushing = true;
-        await untilDoneOrFailed(state, (resolve) => {
-          state.onEnd = resolve;
-          zlib.end();
-        });
-        zlib.destroy();
+        if (state.phase === "body") {
+          // zlib fails here (Z_BUF_ERROR) when the deflate data is incomplete.
+          const inflater = state.inflater!;
+          await untilDoneOrFailed(state, (resolve) => {
+            if (state.inflaterEnded) return resolve();
+            state.onInflaterEnd = resolve;
+            inflater.end();
+          });
+          endBody(state);
+        }
+        if (state.phase === "header" && state.pending.length === 0) return;
+        throw fail(state, truncated(state));
       },
 
       cancel() {
         state.cancelled = true;
-        state.zlib?.destroy();
+        state.inflater?.destroy();
       },
     });
     this.#state = state;
@@ -230,6 +214,144 @@ export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
   get bytesOut(): number {
     return this.#state.bytesOut;
   }
+}
+
+/** Records the first failure, stops zlib, wakes up its waiter; returns the failure. */
+function fail(state: GunzipState, err: TelemetryError): TelemetryError {
+  if (state.error !== undefined) return state.error;
+  state.error = err;
+  state.inflater?.destroy();
+  state.onError?.(err);
+  return err;
+}
+
+/**
+ * Reads member header bytes from the start of `rest`; at a complete header,
+ * opens the member's inflater. Returns what follows the header bytes.
+ */
+function readHeader(state: GunzipState, rest: Uint8Array): Uint8Array {
+  const buffered = state.pending.length;
+  const head = buffered === 0 ? rest : concat(state.pending, rest);
+  const mismatch = magicMismatch(head);
+  if (mismatch !== undefined) {
+    throw fail(state, state.members === 0 ? badMagic(head, mismatch) : trailingData(state));
+  }
+  const header = parseGzipHeader(head);
+  if (header.state === "invalid") throw fail(state, corrupt(state, header.reason));
+  if (header.state === "incomplete") {
+    if (head.length > MAX_GZIP_HEADER_BYTES) {
+      throw fail(state, corrupt(state, `header longer than ${MAX_GZIP_HEADER_BYTES} bytes`));
+    }
+    state.pending = head.slice();
+    state.bytesIn += rest.length;
+    return EMPTY;
+  }
+  const used = header.length - buffered;
+  state.pending = EMPTY;
+  state.bytesIn += used;
+  startBody(state);
+  return rest.subarray(used);
+}
+
+/** Opens the raw inflater of a member's deflate data. */
+function startBody(state: GunzipState): void {
+  const inflater = createInflateRaw({ chunkSize: ZLIB_CHUNK_SIZE });
+  state.inflater = inflater;
+  state.inflaterEnded = false;
+  state.memberCrc = 0;
+  state.memberBytesOut = 0;
+  state.phase = "body";
+  inflater.on("data", (data: Uint8Array) => {
+    if (state.error !== undefined || state.cancelled) return;
+    state.bytesOut += data.length;
+    if (state.bytesOut > state.maxOutputBytes) {
+      fail(
+        state,
+        new TelemetryError(
+          "permanent",
+          "too_large",
+          `decompressed content exceeds ${state.maxOutputBytes} bytes`,
+          { offset: state.maxOutputBytes },
+        ),
+      );
+      return;
+    }
+    state.memberCrc = crc32(data, state.memberCrc);
+    state.memberBytesOut += data.length;
+    try {
+      state.controller!.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } catch (err) {
+      // The readable side is gone (cancelled or errored): stop zlib.
+      state.cancelled = true;
+      state.inflater?.destroy();
+      state.onError?.(err);
+    }
+  });
+  inflater.on("error", (err: unknown) => fail(state, toTelemetryError(err, state)));
+  inflater.on("end", () => {
+    state.inflaterEnded = true;
+    state.onInflaterEnd?.();
+  });
+}
+
+/**
+ * Inflates deflate data from the start of `rest`. zlib stops consuming at
+ * the end of the member's deflate data; what it left is the trailer and
+ * whatever follows. Returns that rest.
+ */
+async function inflate(state: GunzipState, rest: Uint8Array): Promise<Uint8Array> {
+  const inflater = state.inflater!;
+  const before = inflater.bytesWritten;
+  await untilDoneOrFailed(state, (resolve) => {
+    inflater.write(rest, () => resolve());
+  });
+  const used = inflater.bytesWritten - before;
+  state.bytesIn += used;
+  if (used >= rest.length) return EMPTY;
+  // The deflate data ended: once zlib has emitted all of its output, the trailer follows.
+  await untilDoneOrFailed(state, (resolve) => {
+    if (state.inflaterEnded) resolve();
+    else state.onInflaterEnd = resolve;
+  });
+  endBody(state);
+  return rest.subarray(used);
+}
+
+function endBody(state: GunzipState): void {
+  state.inflater?.destroy();
+  state.inflater = undefined;
+  state.onInflaterEnd = undefined;
+  state.phase = "trailer";
+}
+
+/**
+ * Reads member trailer bytes from the start of `rest`; at a complete
+ * trailer, checks the member's CRC and length. Returns what follows.
+ */
+function readTrailer(state: GunzipState, rest: Uint8Array): Uint8Array {
+  const take = rest.subarray(0, GZIP_TRAILER_BYTES - state.pending.length);
+  state.pending = concat(state.pending, take);
+  state.bytesIn += take.length;
+  if (state.pending.length < GZIP_TRAILER_BYTES) return EMPTY;
+  const trailer = readGzipTrailer(state.pending);
+  if (trailer.crc !== state.memberCrc >>> 0) {
+    throw fail(state, corrupt(state, "incorrect data check"));
+  }
+  if (trailer.size !== state.memberBytesOut % 2 ** 32) {
+    throw fail(state, corrupt(state, "incorrect length check"));
+  }
+  state.members++;
+  state.memberStart = state.bytesIn;
+  state.pending = EMPTY;
+  state.phase = "header";
+  return rest.subarray(take.length);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** Input sizes tried, smallest first, by {@linkcode decodeGzipPrefix}. */
@@ -301,40 +423,52 @@ function untilDoneOrFailed(
   });
 }
 
-/** A `corrupt` error when the first two bytes (at input offsets 0 and 1) are not the gzip magic. */
-function checkMagic(chunk: Uint8Array, bytesIn: number): TelemetryError | undefined {
+/** A `corrupt` error for the first two bytes when they are not the gzip magic. */
+function badMagic(head: Uint8Array, at: number): TelemetryError {
   const expected = [0x1f, 0x8b];
-  for (let k = 0; k + bytesIn < 2 && k < chunk.length; k++) {
-    if (chunk[k] !== expected[k + bytesIn]) {
-      return new TelemetryError(
-        "permanent",
-        "corrupt",
-        `not gzip: bad magic (byte ${k + bytesIn} is 0x${
-          chunk[k]!.toString(16).padStart(2, "0")
-        }, expected 0x${expected[k + bytesIn]!.toString(16)})`,
-        { offset: 0 },
-      );
-    }
-  }
-  return undefined;
+  return new TelemetryError(
+    "permanent",
+    "corrupt",
+    `not gzip: bad magic (byte ${at} is 0x${head[at]!.toString(16).padStart(2, "0")}, expected 0x${
+      expected[at]!.toString(16)
+    })`,
+    { offset: 0 },
+  );
+}
+
+/** A `corrupt` error for bytes after the last member that do not start another one. */
+function trailingData(state: GunzipState): TelemetryError {
+  return new TelemetryError(
+    "permanent",
+    "corrupt",
+    `trailing data after the gzip stream at compressed byte ${state.memberStart}`,
+    { offset: state.bytesOut },
+  );
+}
+
+/** A `corrupt` error with zlib's wording of the reason. */
+function corrupt(state: GunzipState, reason: string, cause?: unknown): TelemetryError {
+  return new TelemetryError(
+    "permanent",
+    "corrupt",
+    `corrupt gzip data (${reason}) within the first ${state.bytesFed} compressed bytes, after ${state.bytesOut} decompressed bytes`,
+    { offset: state.bytesOut, cause },
+  );
+}
+
+/** A `truncated` error: the input ended inside a member. */
+function truncated(state: GunzipState, cause?: unknown): TelemetryError {
+  return new TelemetryError(
+    "permanent",
+    "truncated",
+    `gzip stream ends early after ${state.bytesFed} compressed bytes (file truncated?)`,
+    { offset: state.bytesOut, cause, endOfInput: true },
+  );
 }
 
 /** Maps a zlib error to a {@linkcode TelemetryError}. */
 function toTelemetryError(err: unknown, state: GunzipState): TelemetryError {
   const code = (err as { code?: unknown }).code;
-  const reason = err instanceof Error ? err.message : String(err);
-  if (code === "Z_BUF_ERROR") {
-    return new TelemetryError(
-      "permanent",
-      "truncated",
-      `gzip stream ends early after ${state.bytesFed} compressed bytes (file truncated?)`,
-      { offset: state.bytesOut, cause: err, endOfInput: true },
-    );
-  }
-  return new TelemetryError(
-    "permanent",
-    "corrupt",
-    `corrupt gzip data (${reason}) within the first ${state.bytesFed} compressed bytes, after ${state.bytesOut} decompressed bytes`,
-    { offset: state.bytesOut, cause: err },
-  );
+  if (code === "Z_BUF_ERROR") return truncated(state, err);
+  return corrupt(state, err instanceof Error ? err.message : String(err), err);
 }

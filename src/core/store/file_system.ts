@@ -27,7 +27,11 @@ export interface FileSystem {
   removeIfExists(path: string): Promise<void>;
   /** Creates a directory and its parents. */
   mkdirp(path: string): Promise<void>;
-  /** The size of the regular file at the path, or undefined when there is none. */
+  /**
+   * The size of the regular file at the path, or undefined when there is
+   * none. A symlink is not a stored file, even to a regular file: it is not
+   * followed.
+   */
   fileSize(path: string): Promise<number | undefined>;
   /** Removes a directory if it is empty; does nothing otherwise. */
   removeDirIfEmpty(path: string): Promise<void>;
@@ -60,7 +64,7 @@ async function mkdirp(path: string): Promise<void> {
 
 async function fileSize(path: string): Promise<number | undefined> {
   try {
-    const info = await Deno.stat(path);
+    const info = await Deno.lstat(path);
     return info.isFile ? info.size : undefined;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return undefined;

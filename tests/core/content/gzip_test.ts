@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { gzipSync } from "node:zlib";
+import { crc32, gunzipSync, gzipSync } from "node:zlib";
 import { decodeGzipPrefix, GunzipStream, isGzip } from "../../../src/core/content/gzip.ts";
 import { TelemetryError } from "../../../src/core/errors.ts";
 import { concatBytes } from "../../support/bytes.ts";
@@ -95,7 +95,11 @@ Deno.test("GunzipStream reports zero padding after the last member as corrupt", 
   const gz = gzip(makeContent(1000));
   const padded = await gunzipError(concatBytes(gz, new Uint8Array(8)));
   assert.equal(padded.code, "corrupt");
-  assert.match(padded.message, /zero bytes after the end of a member/);
+  assert.equal(
+    padded.message,
+    `trailing data after the gzip stream at compressed byte ${gz.length}`,
+  );
+  assert.equal(padded.offset, 1000);
   // zlib would ignore anything after the zeros: garbage, or a whole member.
   const hidden = await gunzipError(concatBytes(gz, new Uint8Array(4), encoder.encode("garbage")));
   assert.equal(hidden.code, "corrupt");
@@ -140,11 +144,80 @@ Deno.test("GunzipStream reports a file cut in its trailer as truncated", async (
   assert.equal(err.code, "truncated");
 });
 
-Deno.test("GunzipStream reports trailing garbage as corrupt", async () => {
-  const gz = concatBytes(gzip(makeContent(50_000)), encoder.encode("garbage"));
-  const err = await gunzipError(gz);
+Deno.test("GunzipStream reports trailing garbage with its position and the true output count", async () => {
+  const valid = gzip(makeContent(50_000));
+  for (const chunkSize of [1, 5, 777, 64 * 1024]) {
+    const err = await gunzipError(concatBytes(valid, encoder.encode("xyz")), { chunkSize });
+    assert.equal(err.code, "corrupt");
+    assert.equal(
+      err.message,
+      `trailing data after the gzip stream at compressed byte ${valid.length}`,
+      `chunk size ${chunkSize}`,
+    );
+    assert.equal(err.offset, 50_000, `chunk size ${chunkSize}`);
+  }
+  // After two members, and when the garbage starts like the magic.
+  const two = concatBytes(gzip(makeContent(30_000, 1)), gzip(makeContent(20_000, 2)));
+  for (const garbage of [[0x1f, 0x00], [0x1f, 0x00, 0x08]]) {
+    const err = await gunzipError(concatBytes(two, new Uint8Array(garbage)), { chunkSize: 1000 });
+    assert.match(err.message, new RegExp(`^trailing data .* at compressed byte ${two.length}$`));
+    assert.equal(err.offset, 50_000);
+  }
+});
+
+Deno.test("GunzipStream decodes members in chunks cut anywhere, headers and trailers included", async () => {
+  const a = makeContent(3000, 1);
+  const b = makeContent(2000, 2);
+  const both = concatBytes(gzip(a), gzip(b));
+  for (let chunkSize = 1; chunkSize <= 13; chunkSize++) {
+    const stream = new GunzipStream();
+    const out = await new Response(chunked(both, chunkSize).pipeThrough(stream)).bytes();
+    assert.deepEqual(out, concatBytes(a, b), `chunk size ${chunkSize}`);
+    assert.equal(stream.bytesIn, both.length);
+  }
+});
+
+/** A gzip member with every optional header field: extra, name, comment, header CRC. */
+function fullHeaderGzip(content: Uint8Array): Uint8Array {
+  const plain = gzip(content);
+  const extra = [4, 0, 0x41, 0x42, 2, 0];
+  const fields = [...extra, ...encoder.encode("raw.json"), 0, ...encoder.encode("note"), 0];
+  const header = new Uint8Array([...plain.subarray(0, 10), ...fields]);
+  header[3] = 0x04 | 0x08 | 0x10 | 0x02;
+  const crc = crc32(header) & 0xffff;
+  return concatBytes(header, new Uint8Array([crc & 0xff, crc >> 8]), plain.subarray(10));
+}
+
+Deno.test("GunzipStream reads the optional header fields, and checks the header CRC", async () => {
+  const content = makeContent(10_000);
+  const full = fullHeaderGzip(content);
+  assert.deepEqual(new Uint8Array(gunzipSync(full)), content);
+  for (const chunkSize of [1, 3, 64 * 1024]) {
+    assert.deepEqual(await gunzip(full, { chunkSize }), content);
+  }
+  full[12]! ^= 0x01;
+  const err = await gunzipError(full);
   assert.equal(err.code, "corrupt");
-  assert.match(err.message, /incorrect header check/);
+  assert.match(err.message, /header crc mismatch/);
+});
+
+Deno.test("GunzipStream reports a bad method or reserved flags as corrupt", async () => {
+  for (
+    const [at, value, reason] of [[2, 7, /unknown compression method/], [3, 0x20, /flags/]] as const
+  ) {
+    const gz = gzip(makeContent(1000));
+    gz[at] = value;
+    const err = await gunzipError(gz);
+    assert.equal(err.code, "corrupt");
+    assert.match(err.message, reason);
+  }
+});
+
+Deno.test("GunzipStream reports a second member cut in its header as truncated", async () => {
+  const one = gzip(makeContent(1000));
+  const err = await gunzipError(concatBytes(one, one.subarray(0, 6)));
+  assert.equal(err.code, "truncated");
+  assert.equal(err.offset, 1000);
 });
 
 Deno.test("GunzipStream reports content that is not gzip as corrupt with a bad magic", async () => {

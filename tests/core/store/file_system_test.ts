@@ -22,6 +22,18 @@ Deno.test("denoFileSystem.fileSize() is undefined for a missing path or a direct
   });
 });
 
+Deno.test("denoFileSystem.fileSize() is undefined for a symlink, even to a regular file", async () => {
+  await withTempDir(async (dir) => {
+    const real = join(dir, "real");
+    await Deno.writeFile(real, new Uint8Array(5));
+    await Deno.symlink(real, join(dir, "link"));
+    assert.equal(await fs.fileSize(real), 5);
+    assert.equal(await fs.fileSize(join(dir, "link")), undefined);
+    await Deno.symlink(join(dir, "gone"), join(dir, "dangling"));
+    assert.equal(await fs.fileSize(join(dir, "dangling")), undefined);
+  });
+});
+
 Deno.test("denoFileSystem.removeIfExists() ignores a missing file", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "f");
