@@ -1,17 +1,14 @@
 /**
  * `telemetry`: downloads PUBG match telemetry into the store, consumes the
  * download queue, and audits stored files. This file only wires the CLI to
- * the commands and turns their outcome into the process exit code.
+ * the commands (`src/cli/program.ts`, loaded on demand so that `--version`
+ * costs next to nothing) and turns their outcome into the process exit code.
  *
  * @module
  */
 
-import { Command, CommanderError } from "commander";
 import denoJson from "./deno.json" with { type: "json" };
 import { ExitCode, type ExitCodeValue } from "./src/cli/exit_code.ts";
-import { consumeCommand } from "./src/commands/consume.ts";
-import { downloadCommand } from "./src/commands/download.ts";
-import { verifyCommand } from "./src/commands/verify.ts";
 
 /**
  * Parses the arguments and runs the command.
@@ -20,20 +17,15 @@ import { verifyCommand } from "./src/commands/verify.ts";
  * @returns The exit code.
  */
 export async function main(args: string[]): Promise<ExitCodeValue> {
-  let exitCode: ExitCodeValue = ExitCode.Ok;
-  function onExit(code: ExitCodeValue) {
-    exitCode = code;
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+    console.log(denoJson.version);
+    return ExitCode.Ok;
   }
-  const program = new Command("telemetry")
-    .description("Download, queue-consume and verify PUBG match telemetry.")
-    .version(denoJson.version, "-V, --version", "print the version")
-    .showHelpAfterError("(run with --help for usage)")
-    .showSuggestionAfterError(true)
-    .exitOverride()
-    .addCommand(downloadCommand(onExit))
-    .addCommand(consumeCommand(onExit))
-    .addCommand(verifyCommand(onExit));
-  for (const command of program.commands) command.exitOverride();
+  const { CommanderError, programFor } = await import("./src/cli/program.ts");
+  let exitCode: ExitCodeValue = ExitCode.Ok;
+  const program = await programFor(args, (code) => {
+    exitCode = code;
+  });
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (err) {

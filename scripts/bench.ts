@@ -7,11 +7,13 @@
  * - `verify`: `scripts/bench_verify.ts` (`--verify-files`, `--verify-mb`,
  *   `--python-files`, `--verify-runs`);
  * - `consume`: `scripts/bench_consume.ts` (`--jobs`, `--concurrency`, `--plain`);
+ * - `enqueue`: `scripts/bench_enqueue.ts` (`--enqueue-jobs`, `--enqueue-runs`);
+ * - `dlq`: `scripts/bench_dlq.ts` (`--dlq-letters`, `--dlq-runs`);
  * - `validator`: `scripts/bench_validator.ts`, whose flags (`--mb`, `--runs`,
  *   ...) this runner does not know: they reach it with `--only validator`,
  *   and a full run runs it with its defaults.
  *
- * Usage: `deno task bench [--only download|verify|consume|validator] [flags]`.
+ * Usage: `deno task bench [--only download|verify|consume|enqueue|dlq|validator] [flags]`.
  * Every other flag goes to the benchmark that declares it, e.g.
  * `deno task bench --only download --sizes 40 --runs 1`; an unknown flag
  * is an error (exit 2).
@@ -21,7 +23,9 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CONSUME_BENCH_OPTIONS } from "./bench_consume.ts";
+import { DLQ_BENCH_OPTIONS } from "./bench_dlq.ts";
 import { DOWNLOAD_BENCH_OPTIONS } from "./bench_download.ts";
+import { ENQUEUE_BENCH_OPTIONS } from "./bench_enqueue.ts";
 import { VERIFY_BENCH_OPTIONS } from "./bench_verify.ts";
 
 /** A benchmark script; `options` are the flags it takes from this runner. */
@@ -36,6 +40,8 @@ const BENCHMARKS: Benchmark[] = [
   { name: "download", script: "bench_download.ts", options: DOWNLOAD_BENCH_OPTIONS },
   { name: "verify", script: "bench_verify.ts", options: VERIFY_BENCH_OPTIONS },
   { name: "consume", script: "bench_consume.ts", options: CONSUME_BENCH_OPTIONS },
+  { name: "enqueue", script: "bench_enqueue.ts", options: ENQUEUE_BENCH_OPTIONS },
+  { name: "dlq", script: "bench_dlq.ts", options: DLQ_BENCH_OPTIONS },
   { name: "validator", script: "bench_validator.ts" },
 ];
 

@@ -1,6 +1,7 @@
 /**
  * Soak run of `telemetry consume`, outside the test suite: 5,000 jobs through
- * two workers, with 10% transient faults (503s and bodies cut short), one
+ * two workers, with 10% transient faults (503s, and chunked bodies whose
+ * connection drops halfway), one
  * broker restart (`stop_app`/`start_app`) and one `kill -9` of a worker
  * (restarted a second later, as systemd would). Runs on a private RabbitMQ
  * node of its own, like the benchmarks, and never touches the machine's
@@ -88,10 +89,21 @@ export async function soak(
     await new Promise((r) => setTimeout(r, 20 + (i % 7) * 10));
     if (i % 10 === 3 && n === 1) return new Response("busy", { status: 503 });
     if (i % 10 === 7 && n === 1) {
-      const cut = bytes.subarray(0, bytes.length >> 1);
-      return new Response(cut as Uint8Array<ArrayBuffer>, {
-        headers: { "content-encoding": "gzip", "content-length": String(bytes.length) },
+      // Half the body, then the connection drops (Deno.serve would rewrite a
+      // Content-Length that lies, so the cut is a chunked body that errors).
+      let sent = false;
+      const cut = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (!sent) {
+            sent = true;
+            controller.enqueue(bytes.subarray(0, bytes.length >> 1));
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 5));
+          controller.error(new Error("soak: connection cut"));
+        },
       });
+      return new Response(cut, { headers: { "content-encoding": "gzip" } });
     }
     return new Response(bytes as Uint8Array<ArrayBuffer>, {
       headers: { "content-type": "application/json", "content-encoding": "gzip" },

@@ -8,8 +8,8 @@
  */
 
 import { Command, Option, type OptionValues } from "commander";
-import { DEFAULT_LIMITS, type DownloadSettings } from "../core/download.ts";
-import { DEFAULT_TIMEOUTS } from "../core/http/http_download.ts";
+import type { DownloadSettings } from "../core/download.ts";
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from "../core/defaults.ts";
 import { DEFAULT_RETRY } from "../core/http/retry.ts";
 import { DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "../core/http/url_policy.ts";
 import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";

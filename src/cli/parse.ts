@@ -55,6 +55,20 @@ export function parsePositiveInt(value: string): number {
 }
 
 /**
+ * Parses a non-negative integer (0 allowed).
+ *
+ * @param value The flag value.
+ * @returns The integer.
+ * @throws {InvalidArgumentError} When it is not a whole number of 0 or more.
+ */
+export function parseNonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError("expected a whole number, 0 or more");
+  }
+  return Number(value);
+}
+
+/**
  * Parses a non-negative number of seconds (fractions allowed).
  *
  * @param value The flag value.

@@ -14,12 +14,7 @@ import { createLogger } from "../cli/logger.ts";
 import type { Logger } from "../core/log.ts";
 import { parsePositiveInt } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
-import {
-  type DownloadProgress,
-  type DownloadResult,
-  type DownloadSettings,
-  downloadTelemetry,
-} from "../core/download.ts";
+import type { DownloadProgress, DownloadResult, DownloadSettings } from "../core/download.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { runPool } from "../core/pool.ts";
 import { checkUrl, redactUrl } from "../core/http/url_policy.ts";
@@ -206,6 +201,8 @@ async function downloadJob(
   const { settings, flags, io, log, bar, onProgress, interrupt } = context;
   const json = flags.json === true;
   try {
+    // Loaded on first use: `--help` and usage errors need none of the HTTP and gzip code.
+    const { downloadTelemetry } = await import("../core/download.ts");
     const result = await downloadTelemetry(job.url, {
       ...settings,
       ...(job.matchId === undefined ? {} : { matchId: job.matchId }),

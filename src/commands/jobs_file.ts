@@ -91,28 +91,34 @@ export interface JobLines extends AsyncIterable<SourceLine> {
  */
 export async function openJobLines(source: string): Promise<JobLines> {
   const input = source === "-" ? Deno.stdin.readable : (await openJobs(source)).readable;
-  const lines = nonBlankLines(input);
-  let started = false;
+  // One reader, held here: close() cancels it even while a read waits
+  // (a pipe that sends nothing more), which ends the lines and the file.
+  const reader = input.pipeThrough(new TextDecoderStream()).pipeThrough(new LineStream())
+    .getReader();
+  const lines = nonBlankLines(reader);
   return {
-    [Symbol.asyncIterator]() {
-      started = true;
-      return lines;
-    },
+    [Symbol.asyncIterator]: () => lines,
     async close() {
-      // Unstarted, the generator never locked the stream: cancel it directly.
-      if (started) await lines.return(undefined);
-      else await input.cancel().catch(() => {});
+      await reader.cancel().catch(() => {});
     },
   };
 }
 
-async function* nonBlankLines(input: ReadableStream<Uint8Array>): AsyncGenerator<SourceLine> {
-  const lines = input.pipeThrough(new TextDecoderStream()).pipeThrough(new LineStream());
+async function* nonBlankLines(
+  reader: ReadableStreamDefaultReader<string>,
+): AsyncGenerator<SourceLine> {
   let number = 0;
-  for await (const text of lines) {
-    number++;
-    if (text.trim() === "") continue;
-    yield { line: number, text };
+  try {
+    for (;;) {
+      const { value: text, done } = await reader.read();
+      if (done) return;
+      number++;
+      if (text.trim() === "") continue;
+      yield { line: number, text };
+    }
+  } finally {
+    // Stopped early (the caller broke out of its loop): close the file.
+    await reader.cancel().catch(() => {});
   }
 }
 

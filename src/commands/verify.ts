@@ -12,7 +12,7 @@ import { collectList, parsePositiveInt, parseSize } from "../cli/parse.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { errorLine } from "../core/errors.ts";
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/defaults.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
 import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";
 import { problemLine, resultJson, summaryJson, summaryTable, Tally } from "../verify/report.ts";

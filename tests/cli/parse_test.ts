@@ -3,6 +3,7 @@ import { InvalidArgumentError } from "commander";
 import {
   collectHosts,
   collectList,
+  parseNonNegativeInt,
   parsePort,
   parsePositiveInt,
   parseSeconds,
@@ -62,5 +63,13 @@ Deno.test("collectHosts() accumulates host and host:port values, normalized", ()
 Deno.test("collectHosts() rejects anything but host or host:port with InvalidArgumentError", () => {
   for (const bad of ["http://a.example", "a.example/x", "", "a.example,", "a.example:99999"]) {
     assert.throws(() => collectHosts(bad, undefined), InvalidArgumentError, bad);
+  }
+});
+
+Deno.test("parseNonNegativeInt() accepts 0.. and rejects negatives, fractions and words", () => {
+  assert.equal(parseNonNegativeInt("0"), 0);
+  assert.equal(parseNonNegativeInt("100"), 100);
+  for (const bad of ["-1", "1.5", "ten", "", "99999999999999999999"]) {
+    assert.throws(() => parseNonNegativeInt(bad), InvalidArgumentError, bad);
   }
 });

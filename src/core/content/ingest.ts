@@ -18,6 +18,7 @@
  * @module
  */
 
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../defaults.ts";
 import { ByteLimitStream, CopyToSinkStream, CountingStream } from "./byte_streams.ts";
 import { decodeGzipPrefix, GunzipStream, isGzip } from "./gzip.ts";
 import type { ValidationSummary } from "./json_validator.ts";
@@ -28,14 +29,13 @@ import { ParallelGzipStream } from "./parallel_gzip.ts";
 import { peekUntil } from "./peek_stream.ts";
 import { inlineValidation, type OpenValidation } from "./validation_thread.ts";
 
-/** Default cap of decompressed bytes (4 GiB): stops decompression bombs. */
-export const DEFAULT_MAX_DECOMPRESSED_BYTES = 4 * 1024 ** 3;
+export { DEFAULT_MAX_DECOMPRESSED_BYTES };
 
 /** The deepest nesting of gzip layers that is peeled. */
-const MAX_GZIP_LAYERS = 8;
+export const MAX_GZIP_LAYERS = 8;
 
 /** How many bytes of a gzip layer are read to learn whether it holds gzip. */
-const PREFIX_PROBE_MAX_BYTES = 256 * 1024;
+export const PREFIX_PROBE_MAX_BYTES = 256 * 1024;
 
 /** Options of {@linkcode ingest}. */
 export interface IngestOptions {

@@ -9,6 +9,10 @@
 import { abortedError, TelemetryError } from "../errors.ts";
 import { type HttpGet, nodeHttpGet } from "./http_client.ts";
 import { checkUrl, redactUrl, type UrlPolicy } from "./url_policy.ts";
+import {
+  DEFAULT_MAX_BYTES as MAX_BYTES_DEFAULT,
+  DEFAULT_TIMEOUTS as TIMEOUT_DEFAULTS,
+} from "../defaults.ts";
 
 /** Timeouts of one attempt, in milliseconds: the `--*-timeout` flags. */
 export interface HttpTimeouts {
@@ -21,11 +25,7 @@ export interface HttpTimeouts {
 }
 
 /** The defaults of {@linkcode HttpTimeouts}, which the flags show too. */
-export const DEFAULT_TIMEOUTS: Required<HttpTimeouts> = {
-  headersMs: 30_000,
-  idleMs: 30_000,
-  attemptMs: 120_000,
-};
+export const DEFAULT_TIMEOUTS: Required<HttpTimeouts> = TIMEOUT_DEFAULTS;
 
 /** Options of {@linkcode openDownload}. */
 export interface OpenDownloadOptions {
@@ -67,8 +67,8 @@ export interface OpenedDownload {
   close(): void;
 }
 
-/** Default cap on bytes received: 1 GiB. */
-export const DEFAULT_MAX_BYTES = 1024 ** 3;
+/** Default cap of bytes received per attempt (1 GiB). */
+export const DEFAULT_MAX_BYTES: number = MAX_BYTES_DEFAULT;
 
 const RETRIABLE_STATUS = new Set([408, 425, 429]);
 

@@ -1,0 +1,76 @@
+/**
+ * The program: every command, built from its own module. A run loads only
+ * the module of the command it names (`telemetry download …` never loads
+ * the AMQP client, `telemetry consume …` never loads verify), so start-up
+ * costs what that command needs; help for the whole program and
+ * `telemetry completions` load them all.
+ *
+ * @module
+ */
+
+import { Command, CommanderError, type CommandUnknownOpts } from "commander";
+import denoJson from "../../deno.json" with { type: "json" };
+import type { ExitCodeValue } from "./exit_code.ts";
+
+export { CommanderError };
+
+/** Builds one command; `onExit` receives its exit code. */
+type CommandFactory = (onExit: (code: ExitCodeValue) => void) => CommandUnknownOpts;
+
+/** Each command's module, in the order `--help` lists them. */
+const COMMANDS: Record<string, () => Promise<CommandFactory>> = {
+  download: async () => (await import("../commands/download.ts")).downloadCommand,
+  consume: async () => (await import("../commands/consume.ts")).consumeCommand,
+  verify: async () => (await import("../commands/verify.ts")).verifyCommand,
+  enqueue: async () => (await import("../commands/enqueue.ts")).enqueueCommand,
+  announce: async () => (await import("../commands/announce.ts")).announceCommand,
+  dlq: async () => (await import("../commands/dlq.ts")).dlqCommand,
+  status: async () => (await import("../commands/status.ts")).statusCommand,
+  completions: async () => (await import("../commands/completions.ts")).completionsCommand,
+};
+
+/**
+ * The program with every command: what `telemetry --help` shows and what
+ * `telemetry completions` describes.
+ *
+ * @param onExit Receives the exit code when a command's action ends.
+ * @returns The program, with `exitOverride` on it and on every command.
+ */
+export async function buildProgram(
+  onExit: (code: ExitCodeValue) => void,
+): Promise<CommandUnknownOpts> {
+  return await buildFor(Object.keys(COMMANDS), onExit);
+}
+
+/**
+ * The program for one run: only the command `args` names when it names
+ * one, else every command (for help, suggestions and usage errors).
+ *
+ * @param args The command-line arguments.
+ * @param onExit Receives the exit code when a command's action ends.
+ * @returns The program.
+ */
+export async function programFor(
+  args: readonly string[],
+  onExit: (code: ExitCodeValue) => void,
+): Promise<CommandUnknownOpts> {
+  const [first] = args;
+  const named = first !== undefined && first !== "completions" && Object.hasOwn(COMMANDS, first);
+  return await buildFor(named ? [first] : Object.keys(COMMANDS), onExit);
+}
+
+async function buildFor(
+  names: readonly string[],
+  onExit: (code: ExitCodeValue) => void,
+): Promise<CommandUnknownOpts> {
+  const factories = await Promise.all(names.map((name) => COMMANDS[name]!()));
+  const program: CommandUnknownOpts = new Command("telemetry")
+    .description("Download, queue-consume and verify PUBG match telemetry.")
+    .version(denoJson.version, "-V, --version", "print the version")
+    .showHelpAfterError("(run with --help for usage)")
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  for (const factory of factories) program.addCommand(factory(onExit));
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}

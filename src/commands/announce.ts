@@ -1,0 +1,244 @@
+/**
+ * `telemetry announce`: re-sends the processing message of stored files.
+ * This file turns flags into settings, renders results and maps the end to
+ * an exit code; the work is `src/queue/announce.ts`.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts, Option } from "commander";
+import { hostname } from "node:os";
+import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
+import { addSomeDownloadOptions } from "../cli/download_options.ts";
+import { ExitCode, exitCodeFor, exitCodeForSignal, type ExitCodeValue } from "../cli/exit_code.ts";
+import { type CommandIo, processIo } from "../cli/io.ts";
+import { collectList, parsePositiveInt, parseSeconds } from "../cli/parse.ts";
+import { ProgressBar } from "../cli/progress_bar.ts";
+import { type Interrupt, listenForInterrupt } from "../cli/interrupt.ts";
+import { errorLine, TelemetryError } from "../core/errors.ts";
+import { parseMatchId } from "../core/store/match_id.ts";
+import type { AnnounceResult, AnnounceSettings, AnnounceSummary } from "../queue/announce.ts";
+import { resolveBrokerSettings } from "../queue/broker_settings.ts";
+import { scanPaths, type ScanResult } from "../verify/scan.ts";
+
+/**
+ * The `announce` command's flags and arguments, without its action.
+ *
+ * @returns The typed command.
+ */
+function defineAnnounceCommand() {
+  return addSomeDownloadOptions(
+    addBrokerOptions(
+      new Command("announce")
+        .description("re-send the processing message of stored files (only files that audit ok)")
+        .argument(
+          "[path...]",
+          "a data dir (every match in it), one matchID=<id> directory or one raw.json.gz",
+        ),
+    )
+      .addOption(
+        new Option(
+          "--match-id <id>",
+          "announce this match of --data-dir (repeatable, comma-separated)",
+        )
+          .argParser(collectList),
+      )
+      .addOption(
+        new Option(
+          "--publish-queue <name>",
+          "queue of the processing messages (default: match.processing.telemetry.{env})",
+        ),
+      )
+      .addOption(
+        new Option("--worker-id <id>", "worker_id of the messages (default: hostname-pid)"),
+      )
+      .addOption(new Option("--dry-run", "audit and count; publish nothing"))
+      .addOption(new Option("--json", "print one JSON object per file, then a summary object"))
+      .addOption(
+        new Option("--concurrency <n>", "files audited at once").argParser(parsePositiveInt)
+          .default(navigator.hardwareConcurrency, "number of CPU cores"),
+      )
+      .addOption(
+        new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
+          .argParser(parseSeconds).default(30),
+      ),
+    ["dataDir", "maxDecompressedBytes"] as const,
+  );
+}
+
+/** Flags of `telemetry announce`, as commander infers them. */
+export type AnnounceFlags = ReturnType<ReturnType<typeof defineAnnounceCommand>["opts"]>;
+
+/**
+ * Builds the `announce` command.
+ *
+ * @param onExit Receives the exit code when the action ends.
+ * @returns The commander command.
+ */
+export function announceCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
+  const command = defineAnnounceCommand();
+  command.addHelpText(
+    "after",
+    `
+Each file is audited first, as 'telemetry verify' does (gzip, JSON, match id);
+only ok files are announced, every other one is reported with its status. The
+message is the one 'consume' sends (match_id, file_path, file_size_mb, ...;
+map_name, game_mode and match_datetime are null: the store does not keep them;
+downloaded_at is the file's modification time), persistent JSON to
+match.processing.telemetry.{env}; a file counts as announced once the broker
+confirmed it. Name what to announce: a PATH, or --match-id (looked up in
+--data-dir); a data dir as PATH announces every match in it.
+
+Examples:
+  telemetry announce --env prod --match-id fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c
+  telemetry announce --env prod --match-id id1,id2 --data-dir /opt/pewstats-platform/data/telemetry
+  telemetry announce --env prod /opt/pewstats-platform/data/telemetry --dry-run
+  telemetry announce --env prod /opt/pewstats-platform/data/telemetry/matchID=fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c --json
+
+Environment:
+${BROKER_ENV_HELP}
+  TELEMETRY_DATA_DIR           default for --data-dir
+
+Exit codes: 0 every file named was ok and announced (with --dry-run: ok); 1 a
+file was not ok or missing, a publish was not confirmed, or the broker was
+unreachable, lost or lacks the queue; 2 usage error (bad flag, missing --env,
+nothing named, a PATH that does not exist, an invalid --match-id).`,
+  );
+  command.action(async (paths, flags) => {
+    onExit(await runAnnounceCommand(paths, flags, { io: processIo, env: Deno.env.toObject() }));
+  });
+  return command;
+}
+
+/**
+ * Runs `announce` with parsed flags.
+ *
+ * @param paths The path arguments (may be empty).
+ * @param flags The parsed flags.
+ * @param context Output, environment variables and an optional stop signal
+ * (the command stops on SIGINT/SIGTERM when none is given).
+ * @returns The exit code.
+ */
+export async function runAnnounceCommand(
+  paths: string[],
+  flags: AnnounceFlags,
+  context: { io: CommandIo; env: Record<string, string | undefined>; signal?: AbortSignal },
+): Promise<ExitCodeValue> {
+  const { io, env } = context;
+  let settings: AnnounceSettings;
+  let scan: ScanResult;
+  try {
+    const matchIds = [...new Set((flags.matchId ?? []).map((id) => parseMatchId(id)))];
+    if (paths.length === 0 && matchIds.length === 0) {
+      throw new TelemetryError(
+        "usage",
+        "bad_option",
+        "nothing to announce: name a PATH (a data dir announces every match in it) or --match-id ID",
+      );
+    }
+    settings = {
+      broker: resolveBrokerSettings(flags, env),
+      workerId: flags.workerId ?? `${hostname()}-${Deno.pid}`,
+      dryRun: flags.dryRun === true,
+      concurrency: flags.concurrency,
+      maxDecompressedBytes: flags.maxDecompressedBytes,
+      confirmTimeoutMs: Math.round(flags.confirmTimeout * 1000),
+    };
+    scan = await scanPaths(paths, { dataDir: flags.dataDir, matchIds });
+  } catch (err) {
+    io.error(`error: ${errorLine(err)}`);
+    return exitCodeFor(err);
+  }
+  const json = flags.json === true;
+  const bar = io.isTty ? new ProgressBar({ label: "announce" }) : undefined;
+  const { runAnnounce } = await import("../queue/announce.ts");
+  const interrupt = context.signal === undefined ? listenForInterrupt() : undefined;
+  let summary: AnnounceSummary;
+  try {
+    summary = await runAnnounce(scan, settings, {
+      signal: context.signal ?? interrupt?.signal,
+      onProgress: (p) => bar?.update(p.bytes, p.totalBytes, `${p.files}/${p.totalFiles} files`),
+      onResult: (result) => {
+        const line = json ? JSON.stringify(resultJson(result)) : resultText(result);
+        if (line === undefined) return;
+        bar?.finish();
+        io.print(line);
+      },
+    });
+  } catch (err) {
+    bar?.finish();
+    io.error(`error: ${errorLine(err)}`);
+    return stoppedBy(interrupt) ?? ExitCode.Failed;
+  } finally {
+    interrupt?.dispose();
+  }
+  bar?.finish();
+  io.print(json ? JSON.stringify(summaryJson(summary)) : summaryText(summary));
+  if (summary.error !== undefined) {
+    io.error(`error: ${failureText(summary)}`);
+    return (summary.error === "interrupted" ? stoppedBy(interrupt) : undefined) ?? ExitCode.Failed;
+  }
+  return summary.notAnnounced > 0 || summary.unconfirmed > 0 ? ExitCode.Failed : ExitCode.Ok;
+}
+
+function resultText(result: AnnounceResult): string | undefined {
+  if (result.outcome !== "not_announced") return undefined; // counted in the summary
+  return `${(result.status ?? "no_match_id").padEnd(14)}${result.path}: ${result.detail}`;
+}
+
+function resultJson(result: AnnounceResult): Record<string, unknown> {
+  return {
+    outcome: result.outcome,
+    match_id: result.matchId ?? null,
+    path: result.path,
+    status: result.status ?? null,
+    detail: result.detail,
+    bytes: result.bytes ?? null,
+  };
+}
+
+function summaryText(summary: AnnounceSummary): string {
+  const reasons = Object.entries(summary.reasons).map(([status, n]) => `${status} ${n}`);
+  const rest = `not announced ${summary.notAnnounced}${
+    reasons.length > 0 ? ` (${reasons.join(", ")})` : ""
+  }`;
+  const unconfirmed = summary.unconfirmed > 0 ? `, unconfirmed ${summary.unconfirmed}` : "";
+  const seconds = `(${summary.seconds.toFixed(1)} s)`;
+  return summary.dryRun
+    ? `dry run: ${summary.wouldAnnounce} ok files would be announced to ${summary.queue}; ${rest} ${seconds}`
+    : `announced ${summary.announced} to ${summary.queue}; ${rest}${unconfirmed} ${seconds}`;
+}
+
+function summaryJson(summary: AnnounceSummary): Record<string, unknown> {
+  return {
+    summary: {
+      queue: summary.queue,
+      dry_run: summary.dryRun,
+      announced: summary.announced,
+      would_announce: summary.wouldAnnounce,
+      not_announced: summary.notAnnounced,
+      reasons: summary.reasons,
+      unconfirmed: summary.unconfirmed,
+      not_audited: summary.notSent,
+      seconds: Math.round(summary.seconds * 1000) / 1000,
+      error: summary.error ?? null,
+    },
+  };
+}
+
+/** The one error line of a run that stopped early. */
+function failureText(summary: AnnounceSummary): string {
+  return [
+    summary.error,
+    `announced ${summary.announced} (confirmed)`,
+    ...(summary.unconfirmed > 0 ? [`${summary.unconfirmed} sent but unconfirmed`] : []),
+    ...(summary.notSent > 0 ? [`${summary.notSent} files not audited`] : []),
+    "run the same command again to finish (a file may then be announced twice, as consume may)",
+  ].join("; ");
+}
+
+/** 130 or 143 when a signal stopped the run. */
+function stoppedBy(interrupt: Interrupt | undefined): ExitCodeValue | undefined {
+  const received = interrupt?.received;
+  return received === undefined ? undefined : exitCodeForSignal(received);
+}

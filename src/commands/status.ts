@@ -1,0 +1,177 @@
+/**
+ * `telemetry status`: the one screen an operator reads when paged. This
+ * file turns flags into settings, runs the three reads at once (broker,
+ * store, worker) and maps the verdict to an exit code; the reads are
+ * `src/queue/status.ts`, `src/core/store/store_stats.ts` and
+ * `src/core/http/health_probe.ts`, the verdict `src/cli/status_report.ts`.
+ *
+ * @module
+ */
+
+import { Command, type CommandUnknownOpts, Option } from "commander";
+import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
+import { addSomeDownloadOptions } from "../cli/download_options.ts";
+import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import { type CommandIo, processIo } from "../cli/io.ts";
+import { parseNonNegativeInt, parseSeconds } from "../cli/parse.ts";
+import { errorLine } from "../core/errors.ts";
+import { healthzUrl } from "../core/http/health_probe.ts";
+import { type BrokerSettings, resolveBrokerSettings } from "../queue/broker_settings.ts";
+
+/** Default of `--max-dlq-scan` (kept equal to `DEFAULT_MAX_DLQ_SCAN` of `src/queue/status.ts` by a test). */
+export const MAX_DLQ_SCAN_DEFAULT = 10_000;
+
+/** Default of `--timeout`, in seconds. */
+export const STATUS_TIMEOUT_DEFAULT_S = 10;
+
+/**
+ * The `status` command's flags, without its action.
+ *
+ * @returns The typed command.
+ */
+function defineStatusCommand() {
+  return addSomeDownloadOptions(
+    addBrokerOptions(
+      new Command("status")
+        .description(
+          "one screen for when you are paged: queues, dead letters, store, worker health",
+        )
+        .addOption(
+          new Option(
+            "--publish-queue <name>",
+            "the processing queue (default: match.processing.telemetry.{env})",
+          ),
+        )
+        .addOption(
+          new Option(
+            "--metrics-url <url>",
+            "also ask the worker's /healthz (its --metrics-port), e.g. http://localhost:9092",
+          ),
+        )
+        .addOption(
+          new Option("--max-dlq <n>", "unhealthy (exit 1) when more dead letters than this")
+            .argParser(parseNonNegativeInt),
+        )
+        .addOption(
+          new Option(
+            "--max-dlq-scan <n>",
+            "dead letters read at most to count them by x-error-kind (0: none)",
+          ).argParser(parseNonNegativeInt).default(MAX_DLQ_SCAN_DEFAULT),
+        )
+        .addOption(new Option("--no-store", "skip the scan of --data-dir"))
+        .addOption(
+          new Option(
+            "--timeout <seconds>",
+            "time the broker connect and the /healthz request may each take",
+          ).argParser(parseSeconds).default(STATUS_TIMEOUT_DEFAULT_S),
+        )
+        .addOption(new Option("--json", "print one JSON object with the same data")),
+    ),
+    ["dataDir"] as const,
+  );
+}
+
+/** Flags of `telemetry status`, as commander infers them. */
+export type StatusFlags = ReturnType<ReturnType<typeof defineStatusCommand>["opts"]>;
+
+/**
+ * Builds the `status` command.
+ *
+ * @param onExit Receives the exit code when the action ends.
+ * @returns The commander command.
+ */
+export function statusCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
+  const command = defineStatusCommand();
+  command.addHelpText(
+    "after",
+    `
+Reads, at once: the messages and consumers of match.telemetry.{env} (input),
+match.telemetry.retry.{env}, dlq.telemetry.{env} and the processing queue (passive
+declares: a missing queue is reported, never created); the dead letters counted by
+x-error-kind (read in place, as 'dlq list' does: the queue is left as it was); the
+matches, bytes and temp files under --data-dir (names and sizes only, nothing is
+decompressed); with --metrics-url, the worker's /healthz.
+
+Examples:
+  telemetry status --env prod
+  telemetry status --env prod --metrics-url http://localhost:9092 --max-dlq 100
+  telemetry status --env prod --json | jq '.queues.input'
+  telemetry status --env prod --no-store --max-dlq 0 || page-me   # cron / monitoring check
+
+Environment:
+${BROKER_ENV_HELP}
+  TELEMETRY_DATA_DIR           default for --data-dir
+
+Exit codes: 0 healthy; 1 the broker is unreachable or refused the login, nothing
+consumes match.telemetry.{env} (or it does not exist), more dead letters than
+--max-dlq, or the worker's /healthz did not answer 200 (with --metrics-url);
+2 usage error. Each problem is one line on stderr.`,
+  );
+  command.action(async (flags) => {
+    onExit(await runStatusCommand(flags, { io: processIo, env: Deno.env.toObject() }));
+  });
+  return command;
+}
+
+/** What a run of the command works with. */
+export interface StatusContext {
+  /** Where the report and the problems go. */
+  io: CommandIo;
+  /** The environment variables. */
+  env: Record<string, string | undefined>;
+}
+
+/**
+ * Runs `status` with parsed flags.
+ *
+ * @param flags The parsed flags.
+ * @param context Output and environment variables.
+ * @returns 0 healthy, 1 a problem, 2 a usage error.
+ */
+export async function runStatusCommand(
+  flags: StatusFlags,
+  context: StatusContext,
+): Promise<ExitCodeValue> {
+  const { io, env } = context;
+  let broker: BrokerSettings;
+  let healthUrl: string | undefined;
+  try {
+    broker = resolveBrokerSettings(flags, env);
+    healthUrl = flags.metricsUrl === undefined ? undefined : healthzUrl(flags.metricsUrl);
+  } catch (err) {
+    io.error(`error: ${errorLine(err)}`);
+    return exitCodeFor(err);
+  }
+  const timeoutMs = Math.max(1, Math.round(flags.timeout * 1000));
+  const [{ readBrokerStatus }, { storeStats }, { probeHealth }, report] = await Promise.all([
+    import("../queue/status.ts"),
+    import("../core/store/store_stats.ts"),
+    import("../core/http/health_probe.ts"),
+    import("../cli/status_report.ts"),
+  ]);
+  const readStore = async () => {
+    try {
+      return { dataDir: flags.dataDir, stats: await storeStats(flags.dataDir) };
+    } catch (err) {
+      return { dataDir: flags.dataDir, error: errorLine(err) };
+    }
+  };
+  const [brokerStatus, store, worker] = await Promise.all([
+    readBrokerStatus(broker, { connectTimeoutMs: timeoutMs, maxDlqScan: flags.maxDlqScan }),
+    flags.store ? readStore() : null,
+    healthUrl === undefined ? null : probeHealth(healthUrl, { timeoutMs }),
+  ]);
+  const found = {
+    env: broker.env,
+    at: new Date(),
+    broker: brokerStatus,
+    store,
+    worker,
+    maxDlq: flags.maxDlq ?? null,
+  };
+  const verdict = report.assessStatus(found);
+  if (flags.json === true) io.print(JSON.stringify(report.statusJson(found, verdict)));
+  else for (const line of report.statusText(found, verdict)) io.print(line);
+  for (const problem of verdict.problems) io.error(`unhealthy: ${problem}`);
+  return verdict.healthy ? ExitCode.Ok : ExitCode.Failed;
+}
