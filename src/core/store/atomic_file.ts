@@ -2,8 +2,9 @@
  * Atomic file commit: bytes go to a temp file, normally in the same directory
  * as the final file; only {@linkcode AtomicFile.commit} makes them visible, by
  * fsync, rename and directory fsync. A crash at any moment leaves either no
- * final file or a complete one, plus at worst a temp file that `verify --fix`
- * cleans up.
+ * final file or a complete one, plus at worst a temp file. The next atomic
+ * write in the same directory removes such a temp file once no process holds
+ * it (see `file_system.ts`); `verify --fix` cleans up the rest.
  *
  * @module
  */
@@ -75,6 +76,8 @@ export async function createAtomicFile(
   let file: WritableFile;
   try {
     await fs.mkdirp(dir);
+    // Temp files of a download that died with its process (kill -9, OOM).
+    await fs.removeOrphanedTemps(dir).catch(() => []);
     file = await fs.create(tempPath);
   } catch (err) {
     throw ioError(`cannot create ${tempPath}`, err);

@@ -2,8 +2,18 @@
  * The file system operations the core needs, behind an interface so tests can
  * inject failures (a full disk, a failing rename) without touching the real one.
  *
+ * A temp file being written is held under an exclusive `flock` for as long
+ * as its writer has it open. The kernel drops the lock when the writer
+ * closes it or dies (`kill -9`, out of memory), so a temp file whose lock can
+ * be taken has no writer: {@linkcode FileSystem.removeOrphanedTemps} removes
+ * those, and never one that a live download, in this process or another,
+ * still writes.
+ *
  * @module
  */
+
+import { join } from "node:path";
+import { isTempFileName } from "./storage.ts";
 
 /** An open file, as much of `Deno.FsFile` as the core uses. */
 export interface WritableFile {
@@ -35,10 +45,58 @@ export interface FileSystem {
   fileSize(path: string): Promise<number | undefined>;
   /** Removes a directory if it is empty; does nothing otherwise. */
   removeDirIfEmpty(path: string): Promise<void>;
+  /**
+   * Removes the temp files in `dir` that no writer holds any more (left by
+   * a process that died mid-download); returns their names.
+   */
+  removeOrphanedTemps(dir: string): Promise<string[]>;
 }
 
 async function create(path: string): Promise<WritableFile> {
-  return await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
+  const file = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
+  try {
+    // Held until the file is closed or the process dies: see removeOrphanedTemps.
+    await file.lock(true);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+  return file;
+}
+
+async function removeOrphanedTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return removed;
+    throw err;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile || !isTempFileName(entry.name)) continue;
+    const path = join(dir, entry.name);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch {
+      continue; // gone already, or not ours to open
+    }
+    try {
+      // A writer that is alive holds the lock. (A writer that created its
+      // file an instant ago and has not locked it yet would find it unlinked
+      // and fail its commit: a transient error, retried, never a loss.)
+      if (await file.tryLock(true)) {
+        await Deno.remove(path);
+        removed.push(entry.name);
+      }
+    } catch {
+      // Removed by someone else meanwhile: nothing to do.
+    } finally {
+      file.close();
+    }
+  }
+  return removed;
 }
 
 async function syncDir(path: string): Promise<void> {
@@ -93,4 +151,5 @@ export const denoFileSystem: FileSystem = {
   mkdirp,
   fileSize,
   removeDirIfEmpty,
+  removeOrphanedTemps,
 };

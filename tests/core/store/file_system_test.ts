@@ -67,3 +67,76 @@ Deno.test("denoFileSystem.syncDir() and rename() work on real directories", asyn
     await assert.rejects(fs.syncDir(join(dir, "missing")), Deno.errors.NotFound);
   });
 });
+
+Deno.test("denoFileSystem.removeOrphanedTemps() removes only the temp files no live writer holds", async () => {
+  const { tempFileName } = await import("../../../src/core/store/storage.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    // Held by a writer in this process (a download in flight): kept.
+    const live = join(dir, tempFileName());
+    const writer = await fs.create(live);
+    // Left by a writer that closed it without removing it: removed.
+    const orphan = join(dir, tempFileName());
+    (await fs.create(orphan)).close();
+    // Other files are never touched.
+    await Deno.writeTextFile(join(dir, "raw.json.gz"), "x");
+    await Deno.writeTextFile(join(dir, "notes.tmp"), "x");
+    const removed = await fs.removeOrphanedTemps(dir);
+    assert.deepEqual(removed, [orphan.split("/").at(-1)]);
+    const left = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    assert.deepEqual(left, [live.split("/").at(-1), "notes.tmp", "raw.json.gz"].sort());
+    writer.close();
+    assert.deepEqual(await fs.removeOrphanedTemps(join(dir, "never-existed")), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("denoFileSystem.removeOrphanedTemps() removes the temp file of a process killed with SIGKILL, not of a live one", async () => {
+  const dir = await Deno.makeTempDir();
+  const module = new URL("../../../src/core/store/file_system.ts", import.meta.url).href;
+  const storage = new URL("../../../src/core/store/storage.ts", import.meta.url).href;
+  // A child that creates a temp file the way a download does, says so, and hangs.
+  const script = `
+    const { denoFileSystem } = await import(${JSON.stringify(module)});
+    const { tempFileName } = await import(${JSON.stringify(storage)});
+    await denoFileSystem.create(${JSON.stringify(dir)} + "/" + tempFileName());
+    console.log("ready");
+    setInterval(() => {}, 1000);
+  `;
+  function spawn() {
+    return new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+  }
+  async function ready(child: Deno.ChildProcess) {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await reader.read();
+    assert.match(value ?? "", /ready/);
+    reader.releaseLock();
+  }
+  const killed = spawn();
+  const alive = spawn();
+  try {
+    await ready(killed);
+    await ready(alive);
+    killed.kill("SIGKILL");
+    await killed.status;
+    const before = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
+    assert.equal(before.length, 2);
+    const removed = await fs.removeOrphanedTemps(dir);
+    assert.equal(removed.length, 1, "the killed writer's file only");
+    const after = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
+    assert.equal(after.length, 1, "the live writer's file is kept");
+  } finally {
+    try {
+      alive.kill("SIGKILL");
+    } catch { /* gone */ }
+    await alive.status;
+    await killed.stdout.cancel().catch(() => {});
+    await alive.stdout.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
