@@ -9,11 +9,12 @@
  * - `consume`: `scripts/bench_consume.ts` (`--jobs`, `--concurrency`, `--plain`);
  * - `enqueue`: `scripts/bench_enqueue.ts` (`--enqueue-jobs`, `--enqueue-runs`);
  * - `dlq`: `scripts/bench_dlq.ts` (`--dlq-letters`, `--dlq-runs`);
+ * - `startup`: `scripts/bench_startup.ts` (`--startup-runs`);
  * - `validator`: `scripts/bench_validator.ts`, whose flags (`--mb`, `--runs`,
  *   ...) this runner does not know: they reach it with `--only validator`,
  *   and a full run runs it with its defaults.
  *
- * Usage: `deno task bench [--only download|verify|consume|enqueue|dlq|validator] [flags]`.
+ * Usage: `deno task bench [--only download|verify|consume|enqueue|dlq|startup|validator] [flags]`.
  * Every other flag goes to the benchmark that declares it, e.g.
  * `deno task bench --only download --sizes 40 --runs 1`; an unknown flag
  * is an error (exit 2).
@@ -26,6 +27,7 @@ import { CONSUME_BENCH_OPTIONS } from "./bench_consume.ts";
 import { DLQ_BENCH_OPTIONS } from "./bench_dlq.ts";
 import { DOWNLOAD_BENCH_OPTIONS } from "./bench_download.ts";
 import { ENQUEUE_BENCH_OPTIONS } from "./bench_enqueue.ts";
+import { STARTUP_BENCH_OPTIONS } from "./bench_startup.ts";
 import { VERIFY_BENCH_OPTIONS } from "./bench_verify.ts";
 
 /** A benchmark script; `options` are the flags it takes from this runner. */
@@ -42,6 +44,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: "consume", script: "bench_consume.ts", options: CONSUME_BENCH_OPTIONS },
   { name: "enqueue", script: "bench_enqueue.ts", options: ENQUEUE_BENCH_OPTIONS },
   { name: "dlq", script: "bench_dlq.ts", options: DLQ_BENCH_OPTIONS },
+  { name: "startup", script: "bench_startup.ts", options: STARTUP_BENCH_OPTIONS },
   { name: "validator", script: "bench_validator.ts" },
 ];
 
