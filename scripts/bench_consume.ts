@@ -17,9 +17,9 @@
 import { parseArgs } from "node:util";
 import { AMQPClient } from "amqp-client";
 import { positiveNumber, positiveNumbers, ProcessMeter } from "./bench_lib.ts";
+import { withBenchNode } from "./bench_node.ts";
 import { cliRunArgs } from "./cli_run_args.ts";
 import { topologyNames } from "../src/queue/topology.ts";
-import { startRabbitNode, stopRabbitNode } from "../tests/support/rabbitmq_node.ts";
 import { eventsForSize, generateTelemetry, gzipBytes } from "../tests/support/telemetry_fixture.ts";
 
 /** The flags of this benchmark (`scripts/bench.ts` passes them on). */
@@ -82,23 +82,14 @@ export async function benchConsume(
     });
   });
   const rows: ConsumeBenchRow[] = [];
-  const nodeParent = await Deno.makeTempDir({ prefix: "bench-rabbitmq-" });
-  await Deno.chmod(nodeParent, 0o755);
   try {
-    const node = await startRabbitNode(`${nodeParent}/node`, {
-      ownerPid: Deno.pid,
-      ownerDir: nodeParent,
-    });
-    try {
+    await withBenchNode(async ({ url }) => {
       for (const concurrency of concurrencies) {
-        rows.push(await runOnce({ jobs, concurrency, port: server.addr.port, url: node.url }));
+        rows.push(await runOnce({ jobs, concurrency, port: server.addr.port, url }));
       }
-    } finally {
-      await stopRabbitNode(node);
-    }
+    });
   } finally {
     await server.shutdown();
-    await Deno.remove(nodeParent, { recursive: true });
   }
   return rows;
 }

@@ -19,10 +19,10 @@
 import { parseArgs } from "node:util";
 import { AMQPClient, type Field } from "amqp-client";
 import { measure, median, positiveNumber, printTable } from "./bench_lib.ts";
+import { withBenchNode } from "./bench_node.ts";
 import { cliRunArgs } from "./cli_run_args.ts";
 import { deadLetterHeaders } from "../src/queue/messages.ts";
 import { declareTopology, type TopologyNames, topologyNames } from "../src/queue/topology.ts";
-import { startRabbitNode, stopRabbitNode } from "../tests/support/rabbitmq_node.ts";
 
 /** The flags of this benchmark (`scripts/bench.ts` passes them on). */
 export const DLQ_BENCH_OPTIONS = {
@@ -58,29 +58,15 @@ export async function benchDlq(
   options: { letters?: number; runs?: number } = {},
 ): Promise<DlqBenchRun[]> {
   const { letters = 10_000, runs = 3 } = options;
-  const nodeParent = await Deno.makeTempDir({ prefix: "bench-rabbitmq-" });
-  await Deno.chmod(nodeParent, 0o755);
-  try {
-    const node = await startRabbitNode(`${nodeParent}/node`, {
-      ownerPid: Deno.pid,
-      ownerDir: nodeParent,
-    });
-    try {
-      const results: DlqBenchRun[] = [];
-      for (let i = 0; i < runs; i++) {
-        results.push(await runOnce({ url: node.url, letters, command: "replay", args: [] }));
-      }
-      results.push(
-        await runOnce({ url: node.url, letters, command: "replay", args: ["--kind", "transient"] }),
-      );
-      results.push(await runOnce({ url: node.url, letters, command: "list", args: [] }));
-      return results;
-    } finally {
-      await stopRabbitNode(node);
+  return await withBenchNode(async ({ url }) => {
+    const results: DlqBenchRun[] = [];
+    for (let i = 0; i < runs; i++) {
+      results.push(await runOnce({ url, letters, command: "replay", args: [] }));
     }
-  } finally {
-    await Deno.remove(nodeParent, { recursive: true });
-  }
+    results.push(await runOnce({ url, letters, command: "replay", args: ["--kind", "transient"] }));
+    results.push(await runOnce({ url, letters, command: "list", args: [] }));
+    return results;
+  });
 }
 
 async function runOnce(

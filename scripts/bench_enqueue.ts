@@ -18,9 +18,9 @@
 import { parseArgs } from "node:util";
 import { AMQPClient } from "amqp-client";
 import { measure, median, positiveNumber } from "./bench_lib.ts";
+import { withBenchNode } from "./bench_node.ts";
 import { cliRunArgs } from "./cli_run_args.ts";
 import { declareTopology, topologyNames } from "../src/queue/topology.ts";
-import { startRabbitNode, stopRabbitNode } from "../tests/support/rabbitmq_node.ts";
 
 /** The flags of this benchmark (`scripts/bench.ts` passes them on). */
 export const ENQUEUE_BENCH_OPTIONS = {
@@ -59,27 +59,18 @@ export async function benchEnqueue(
   options: { jobs?: number; runs?: number } = {},
 ): Promise<EnqueueBenchResult> {
   const { jobs = 10_000, runs = 3 } = options;
-  const nodeParent = await Deno.makeTempDir({ prefix: "bench-rabbitmq-" });
-  await Deno.chmod(nodeParent, 0o755);
   const file = await Deno.makeTempFile({ prefix: "bench-enqueue-", suffix: ".ndjson" });
   try {
     await Deno.writeTextFile(file, jobLines(jobs));
-    const node = await startRabbitNode(`${nodeParent}/node`, {
-      ownerPid: Deno.pid,
-      ownerDir: nodeParent,
-    });
-    try {
+    return await withBenchNode(async ({ url }) => {
       const result: EnqueueBenchResult = { jobs, runs: [], dryRunSeconds: 0 };
-      const dry = await runCli(["--env", "bench", "--jobs", file, "--dry-run"], node.url);
+      const dry = await runCli(["--env", "bench", "--jobs", file, "--dry-run"], url);
       result.dryRunSeconds = dry.seconds;
-      for (let i = 0; i < runs; i++) result.runs.push(await runOnce({ jobs, file, url: node.url }));
+      for (let i = 0; i < runs; i++) result.runs.push(await runOnce({ jobs, file, url }));
       return result;
-    } finally {
-      await stopRabbitNode(node);
-    }
+    });
   } finally {
     await Deno.remove(file);
-    await Deno.remove(nodeParent, { recursive: true });
   }
 }
 

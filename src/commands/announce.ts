@@ -10,16 +10,16 @@ import { Command, type CommandUnknownOpts, Option } from "commander";
 import { hostname } from "node:os";
 import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
 import { addSomeDownloadOptions } from "../cli/download_options.ts";
-import { ExitCode, exitCodeFor, exitCodeForSignal, type ExitCodeValue } from "../cli/exit_code.ts";
+import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { collectList, parsePositiveInt, parseSeconds } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
-import { type Interrupt, listenForInterrupt } from "../cli/interrupt.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
 import type { AnnounceResult, AnnounceSettings, AnnounceSummary } from "../queue/announce.ts";
 import { resolveBrokerSettings } from "../queue/broker_settings.ts";
 import { scanPaths, type ScanResult } from "../verify/scan.ts";
+import { runOperator } from "./operator_run.ts";
 
 /**
  * The `announce` command's flags and arguments, without its action.
@@ -152,33 +152,24 @@ export async function runAnnounceCommand(
   const json = flags.json === true;
   const bar = io.isTty ? new ProgressBar({ label: "announce" }) : undefined;
   const { runAnnounce } = await import("../queue/announce.ts");
-  const interrupt = context.signal === undefined ? listenForInterrupt() : undefined;
-  let summary: AnnounceSummary;
-  try {
-    summary = await runAnnounce(scan, settings, {
-      signal: context.signal ?? interrupt?.signal,
-      onProgress: (p) => bar?.update(p.bytes, p.totalBytes, `${p.files}/${p.totalFiles} files`),
-      onResult: (result) => {
-        const line = json ? JSON.stringify(resultJson(result)) : resultText(result);
-        if (line === undefined) return;
-        bar?.finish();
-        io.print(line);
-      },
-    });
-  } catch (err) {
-    bar?.finish();
-    io.error(`error: ${errorLine(err)}`);
-    return stoppedBy(interrupt) ?? ExitCode.Failed;
-  } finally {
-    interrupt?.dispose();
-  }
-  bar?.finish();
-  io.print(json ? JSON.stringify(summaryJson(summary)) : summaryText(summary));
-  if (summary.error !== undefined) {
-    io.error(`error: ${failureText(summary)}`);
-    return (summary.error === "interrupted" ? stoppedBy(interrupt) : undefined) ?? ExitCode.Failed;
-  }
-  return summary.notAnnounced > 0 || summary.unconfirmed > 0 ? ExitCode.Failed : ExitCode.Ok;
+  return await runOperator(context, {
+    run: (signal) =>
+      runAnnounce(scan, settings, {
+        signal,
+        onProgress: (p) => bar?.update(p.bytes, p.totalBytes, `${p.files}/${p.totalFiles} files`),
+        onResult: (result) => {
+          const line = json ? JSON.stringify(resultJson(result)) : resultText(result);
+          if (line === undefined) return;
+          bar?.finish();
+          io.print(line);
+        },
+      }),
+    bar,
+    summary: (summary) => json ? JSON.stringify(summaryJson(summary)) : summaryText(summary),
+    failure: failureText,
+    verdict: (summary) =>
+      summary.notAnnounced > 0 || summary.unconfirmed > 0 ? ExitCode.Failed : ExitCode.Ok,
+  });
 }
 
 function resultText(result: AnnounceResult): string | undefined {
@@ -235,10 +226,4 @@ function failureText(summary: AnnounceSummary): string {
     ...(summary.notSent > 0 ? [`${summary.notSent} files not audited`] : []),
     "run the same command again to finish (a file may then be announced twice, as consume may)",
   ].join("; ");
-}
-
-/** 130 or 143 when a signal stopped the run. */
-function stoppedBy(interrupt: Interrupt | undefined): ExitCodeValue | undefined {
-  const received = interrupt?.received;
-  return received === undefined ? undefined : exitCodeForSignal(received);
 }

@@ -9,11 +9,10 @@
 import { Command, type CommandUnknownOpts, Option } from "commander";
 import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
 import { addSomeDownloadOptions, toUrlPolicy } from "../cli/download_options.ts";
-import { ExitCode, exitCodeFor, exitCodeForSignal, type ExitCodeValue } from "../cli/exit_code.ts";
+import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { parseSeconds } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
-import { type Interrupt, listenForInterrupt } from "../cli/interrupt.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { resolveBrokerSettings } from "../queue/broker_settings.ts";
 import type {
@@ -23,6 +22,7 @@ import type {
   EnqueueSummary,
 } from "../queue/enqueue.ts";
 import { type JobLines, openJobLines } from "./jobs_file.ts";
+import { runOperator } from "./operator_run.ts";
 
 /**
  * The `enqueue` command's flags and arguments, without its action.
@@ -163,37 +163,31 @@ export async function runEnqueueCommand(
     );
   };
   const { runEnqueue } = await import("../queue/enqueue.ts");
-  const interrupt = context.signal === undefined ? listenForInterrupt() : undefined;
-  let summary: EnqueueSummary;
-  try {
-    summary = await runEnqueue(source, settings, {
-      onResult,
-      signal: context.signal ?? interrupt?.signal,
-      onConnected: ({ queue, consumers }) => {
-        if (consumers === 0) {
-          io.error(
-            `warning: nothing consumes ${queue} now: the jobs wait until ` +
-              `'telemetry consume --env ${settings.broker.env}' runs`,
-          );
-        }
-      },
-    });
-  } catch (err) {
-    bar?.finish();
-    io.error(`error: ${errorLine(err)}`);
-    return stoppedBy(interrupt) ?? ExitCode.Failed;
-  } finally {
-    interrupt?.dispose();
-    if (!Array.isArray(source)) await source.close();
-  }
-  bar?.finish();
-  io.print(json ? JSON.stringify(summaryJson(summary)) : summaryText(summary));
-  if (summary.error !== undefined) {
-    io.error(`error: ${failureText(summary, { source: flags.jobs, env: settings.broker.env })}`);
-    return (summary.error === "interrupted" ? stoppedBy(interrupt) : undefined) ?? ExitCode.Failed;
-  }
-  if (single && summary.refused > 0) return ExitCode.Usage;
-  return summary.refused > 0 || summary.unconfirmed > 0 ? ExitCode.Failed : ExitCode.Ok;
+  return await runOperator(context, {
+    run: (signal) =>
+      runEnqueue(source, settings, {
+        onResult,
+        signal,
+        onConnected: ({ queue, consumers }) => {
+          if (consumers === 0) {
+            io.error(
+              `warning: nothing consumes ${queue} now: the jobs wait until ` +
+                `'telemetry consume --env ${settings.broker.env}' runs`,
+            );
+          }
+        },
+      }),
+    bar,
+    cleanup: async () => {
+      if (!Array.isArray(source)) await source.close();
+    },
+    summary: (summary) => json ? JSON.stringify(summaryJson(summary)) : summaryText(summary),
+    failure: (summary) => failureText(summary, { source: flags.jobs, env: settings.broker.env }),
+    verdict: (summary) => {
+      if (single && summary.refused > 0) return ExitCode.Usage;
+      return summary.refused > 0 || summary.unconfirmed > 0 ? ExitCode.Failed : ExitCode.Ok;
+    },
+  });
 }
 
 /** The jobs: the lines of `--jobs`, or the one job of `<url> --match-id`. */
@@ -290,10 +284,4 @@ function failureText(
 
 function usage(message: string): TelemetryError {
   return new TelemetryError("usage", "bad_option", message);
-}
-
-/** 130 or 143 when a signal stopped the run. */
-function stoppedBy(interrupt: Interrupt | undefined): ExitCodeValue | undefined {
-  const received = interrupt?.received;
-  return received === undefined ? undefined : exitCodeForSignal(received);
 }

@@ -84,7 +84,7 @@ export interface AnnounceSettings {
   concurrency?: number;
   /** Decompressed size cap per file (`too_large` beyond). @default {4 GiB} */
   maxDecompressedBytes?: number;
-  /** How long each publish may wait for its confirm, in milliseconds. @default {30000} */
+  /** How long each publish may wait for its confirm, in milliseconds. @default {DEFAULT_CONFIRM_TIMEOUT_MS} */
   confirmTimeoutMs?: number;
   /** How long the connect may take, in milliseconds. @default {DEFAULT_CONNECT_TIMEOUT_MS} */
   connectTimeoutMs?: number;
@@ -133,7 +133,8 @@ export async function runAnnounce(
     dryRun = false,
     concurrency = navigator.hardwareConcurrency,
     maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
-    confirmTimeoutMs = 30_000,
+    confirmTimeoutMs,
+    connectTimeoutMs,
   } = settings;
   const { onResult, onProgress, signal, now = () => new Date(), audit = auditFile } = hooks;
   const started = performance.now();
@@ -150,17 +151,9 @@ export async function runAnnounce(
     seconds: 0,
     error: undefined,
   };
-  let target: PublishTarget | undefined;
-  if (!dryRun) {
-    target = await openPublishTarget(broker, {
-      queue,
-      confirmTimeoutMs,
-      signal,
-      ...(settings.connectTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: settings.connectTimeoutMs }),
-    });
-  }
+  const target = dryRun
+    ? undefined
+    : await openPublishTarget(broker, { queue, confirmTimeoutMs, connectTimeoutMs, signal });
   const report = (result: AnnounceResult) => {
     if (result.outcome === "announced") summary.announced++;
     else if (result.outcome === "would_announce") summary.wouldAnnounce++;
@@ -184,7 +177,7 @@ export async function runAnnounce(
       bytes: undefined,
     });
   }
-  const stopped = () => signal?.aborted === true || target?.window.failure !== undefined;
+  const stopped = () => signal?.aborted === true || target?.pipeline.failure !== undefined;
   const progress: VerifyProgress = {
     files: 0,
     totalFiles: scan.files.length,
@@ -217,12 +210,7 @@ export async function runAnnounce(
       },
     });
   } finally {
-    if (target !== undefined) {
-      await target.window.drain();
-      // A connection lost after the last confirm lost nothing: only a failed publish counts.
-      if (target.window.failure !== undefined) summary.error = target.failureLine();
-      await target.close();
-    }
+    if (target !== undefined) summary.error = await target.finish();
   }
   if (summary.error === undefined && signal?.aborted && summary.notSent > 0) {
     summary.error = "interrupted";
@@ -234,7 +222,7 @@ export async function runAnnounce(
 /**
  * Audits one file and, when it is `ok`, sends its message.
  *
- * @returns False when the window had failed before the message could be sent.
+ * @returns False when its message could not be sent: a publish had failed, or the run was stopped.
  */
 async function announceFile(
   file: FileTarget,
@@ -293,16 +281,11 @@ async function announceFile(
     // downloaded_at: when the file was stored, which its mtime records.
     now: mtimeMs === null || mtimeMs === undefined ? message.now() : new Date(mtimeMs),
   });
-  try {
-    await target.window.send({ queue: message.queue, body }, (error) => {
-      report(
-        error === undefined
-          ? { ...result, outcome: "announced", detail: "" }
-          : { ...result, outcome: "unconfirmed", detail: error.message },
-      );
-    });
-  } catch {
-    return false;
-  }
-  return true;
+  return await target.publish(body, (error) => {
+    report(
+      error === undefined
+        ? { ...result, outcome: "announced", detail: "" }
+        : { ...result, outcome: "unconfirmed", detail: error.message },
+    );
+  });
 }

@@ -20,23 +20,23 @@
 import type { AMQPChannel, AMQPClient, AMQPMessage } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
-import { ConfirmPipeline } from "./confirm_pipeline.ts";
-import {
-  CLOSE_STEP_TIMEOUT_MS,
-  closeBroker,
-  connectBroker,
-  openConfirmChannel,
-  withTimeout,
-} from "./connect.ts";
+import { CLOSE_STEP_TIMEOUT_MS, closeBroker, openConfirmChannel, withTimeout } from "./connect.ts";
 import {
   type DeadLetterFilter,
   type DeadLetterInfo,
   describeDeadLetter,
   matchesFilter,
 } from "./dead_letter.ts";
-import type { PublishProperties } from "./publisher.ts";
+import {
+  BrokerConnectError,
+  connectionFlow,
+  connectOperator,
+  declarePassive,
+  missingQueueLine,
+} from "./operator_target.ts";
+import { PublishPipeline } from "./publish_pipeline.ts";
+import type { FlowControl, PublishProperties } from "./publisher.ts";
 import { type QueueSnapshot, snapshotQueue } from "./queue_snapshot.ts";
-import { isConfigurationError } from "./session.ts";
 
 /** Default of {@linkcode ReplayOptions.confirmTimeoutMs}. */
 export const DEFAULT_REPLAY_CONFIRM_TIMEOUT_MS = 30_000;
@@ -139,7 +139,7 @@ export interface ScanOptions extends DlqOptions {
 export interface ReplayOptions extends DlqOptions {
   /** How long the broker may take to confirm. @default {DEFAULT_REPLAY_CONFIRM_TIMEOUT_MS} */
   confirmTimeoutMs?: number;
-  /** Publishes awaiting their confirm at most. @default {DEFAULT_CONFIRM_WINDOW} */
+  /** Publishes awaiting their confirm at most. @default {DEFAULT_PUBLISH_WINDOW} */
   window?: number;
 }
 
@@ -185,6 +185,9 @@ export function scanDeadLetters(options: ScanOptions): Promise<DlqSummary> {
  * (persistent, `mandatory`, confirmed; body, headers and properties as they
  * are) before it is acked, with up to `window` confirms outstanding. The
  * headers keep `x-error`, so the worker gives the job a fresh delivery count.
+ * Once a publish fails, nothing more is acked, not even a copy the broker
+ * confirms afterwards: the dead letters not acked stay in the DLQ, in order
+ * (a copy may then be in both queues; none is lost).
  *
  * @param options The broker, the filters and the confirm settings.
  * @returns What was done: `done` counts the copies confirmed in the job
@@ -203,13 +206,14 @@ export function replayDeadLetters(options: ReplayOptions): Promise<DlqSummary> {
   return runOnDeadLetters(options, {
     requires: [names.queue],
     publishes: true,
-    start: ({ channel, returned }) => {
+    start: ({ channel, returned, flow }) => {
       if (channel === undefined) throw new Error("replay needs a confirm channel");
-      const pipeline = new ConfirmPipeline(channel, {
+      const pipeline = new PublishPipeline(channel, {
         timeoutMs: confirmTimeoutMs,
         returned,
+        flow,
         signal,
-        ...(window === undefined ? {} : { window }),
+        window,
       });
       let done = 0;
       let removed = 0;
@@ -221,7 +225,9 @@ export function replayDeadLetters(options: ReplayOptions): Promise<DlqSummary> {
             queue: names.queue,
             body: message.body ?? new Uint8Array(),
             properties: replayProperties(message),
-          }, () => {
+          }, (error) => {
+            // After any failure, not even a confirmed copy's original is acked.
+            if (error !== undefined || pipeline.failure !== undefined) return;
             done++;
             message.ack().then(
               () => removed++,
@@ -230,7 +236,7 @@ export function replayDeadLetters(options: ReplayOptions): Promise<DlqSummary> {
           });
         },
         finish: () => pipeline.drain(),
-        failure: () => pipeline.failure ?? ackFailure,
+        failure: () => pipeline.failure?.message ?? ackFailure,
         counts: () => ({ done, removed }),
       };
     },
@@ -308,7 +314,7 @@ interface Action {
 interface Plan {
   requires: string[];
   publishes?: boolean;
-  start(context: { channel?: AMQPChannel; returned: Set<string> }): Action;
+  start(context: { channel?: AMQPChannel; returned: Set<string>; flow: FlowControl }): Action;
 }
 
 async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSummary> {
@@ -323,8 +329,7 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
     chunk,
     onProgress,
   } = options;
-  const { amqpUrl, redactedUrl, names, env } = broker;
-  const queue = names.deadLetterQueue;
+  const queue = broker.names.deadLetterQueue;
   const summary: DlqSummary = {
     queue,
     total: 0,
@@ -338,19 +343,11 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
   if (signal?.aborted) return failed(summary, "interrupted", "interrupted before connecting");
   let client: AMQPClient;
   try {
-    client = await connectBroker(amqpUrl, {
-      ...(connectTimeoutMs === undefined ? {} : { timeoutMs: connectTimeoutMs }),
-      signal,
-    });
+    client = await connectOperator(broker, { connectTimeoutMs, signal });
   } catch (err) {
     if (signal?.aborted) return failed(summary, "interrupted", "interrupted while connecting");
-    return isConfigurationError(err)
-      ? failed(summary, "refused", `the broker at ${redactedUrl} refused: ${errorLine(err)}`)
-      : failed(
-        summary,
-        "unreachable",
-        `cannot reach the broker at ${redactedUrl}: ${errorLine(err) || "connection failed"}`,
-      );
+    if (err instanceof BrokerConnectError) return failed(summary, err.kind, err.message);
+    throw err;
   }
   let lost: string | undefined;
   client.onerror = (err) => lost ??= errorLine(err);
@@ -361,12 +358,7 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
   try {
     const missing = await missingQueue(client, [queue, ...plan.requires]);
     if (missing !== undefined) {
-      return failed(
-        summary,
-        "no_queue",
-        `queue ${missing} does not exist on ${redactedUrl}: check --env ${env}; ` +
-          `'telemetry consume --env ${env}' declares it when it starts`,
-      );
+      return failed(summary, "no_queue", missingQueueLine(missing, broker));
     }
     let snapshot: QueueSnapshot;
     try {
@@ -393,6 +385,7 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
     const action = plan.start({
       ...(publisher === undefined ? {} : { channel: publisher.channel }),
       returned: publisher?.returned ?? new Set(),
+      flow: connectionFlow(client),
     });
     const update = () => {
       Object.assign(summary, action.counts());
@@ -459,19 +452,10 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
   }
 }
 
-/** The first of `queues` that does not exist, checked on a channel of its own (a 404 closes it). */
+/** The first of `queues` that does not exist. */
 async function missingQueue(client: AMQPClient, queues: string[]): Promise<string | undefined> {
   for (const queue of queues) {
-    const channel = await client.channel();
-    channel.onerror = () => {};
-    try {
-      await channel.queueDeclare(queue, { passive: true });
-    } catch (err) {
-      if (/NOT_FOUND|\(404\)/.test(errorLine(err))) return queue;
-      throw err;
-    } finally {
-      if (!channel.closed) await channel.close().catch(() => {});
-    }
+    if (await declarePassive(client, queue) === undefined) return queue;
   }
   return undefined;
 }

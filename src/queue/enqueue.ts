@@ -3,8 +3,8 @@
  * way the match stage publishes them. Each line is validated exactly as the
  * worker will validate it (`parseJob`, then the URL policy), so nothing that
  * `consume` would dead-letter for its shape is ever queued. Publishes are
- * pipelined ({@linkcode PublishWindow}) and a job is reported `queued` only
- * once the broker confirmed it into the queue.
+ * pipelined (`PublishPipeline`, through `openPublishTarget`) and a job is
+ * reported `queued` only once the broker confirmed it into the queue.
  *
  * @module
  */
@@ -96,9 +96,9 @@ export interface EnqueueSettings {
   dryRun?: boolean;
   /** With a data dir: leave out jobs whose `raw.json.gz` is stored there (`--skip-stored`). */
   skipStoredIn?: string | undefined;
-  /** How long each publish may wait for its confirm, in milliseconds. @default {30000} */
+  /** How long each publish may wait for its confirm, in milliseconds. @default {DEFAULT_CONFIRM_TIMEOUT_MS} */
   confirmTimeoutMs?: number;
-  /** Publishes in flight at most. @default {DEFAULT_WINDOW_SIZE} */
+  /** Publishes in flight at most. @default {DEFAULT_PUBLISH_WINDOW} */
   windowSize?: number;
   /** How long the connect may take, in milliseconds. @default {DEFAULT_CONNECT_TIMEOUT_MS} */
   connectTimeoutMs?: number;
@@ -207,7 +207,8 @@ export async function runEnqueue(
   settings: EnqueueSettings,
   hooks: EnqueueHooks,
 ): Promise<EnqueueSummary> {
-  const { broker, policy, dryRun = false, skipStoredIn, confirmTimeoutMs = 30_000 } = settings;
+  const { broker, policy, dryRun = false, skipStoredIn } = settings;
+  const { confirmTimeoutMs, windowSize, connectTimeoutMs } = settings;
   const { onResult, signal } = hooks;
   const started = performance.now();
   const queue = broker.names.queue;
@@ -229,11 +230,9 @@ export async function runEnqueue(
     target = await openPublishTarget(broker, {
       queue,
       confirmTimeoutMs,
+      windowSize,
+      connectTimeoutMs,
       signal,
-      ...(settings.windowSize === undefined ? {} : { windowSize: settings.windowSize }),
-      ...(settings.connectTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: settings.connectTimeoutMs }),
     });
     summary.consumers = target.consumers;
     hooks.onConnected?.({ queue, consumers: target.consumers });
@@ -300,21 +299,21 @@ export async function runEnqueue(
         continue;
       }
       const line = input.line;
-      try {
-        await target.window.send(
-          { queue, body: jobBody(valid, { environment: broker.env, queue }) },
-          (error) => {
-            if (error === undefined) {
-              report({ line, outcome: "queued", matchId: valid.matchId });
-              return;
-            }
-            if (line !== undefined) unconfirmed.push(line);
-            report({ line, outcome: "unconfirmed", matchId: valid.matchId, error: error.message });
-          },
-        );
-      } catch {
-        // The window failed before this job was sent: stop here.
+      const sent = await target.publish(
+        jobBody(valid, { environment: broker.env, queue }),
+        (error) => {
+          if (error === undefined) {
+            report({ line, outcome: "queued", matchId: valid.matchId });
+            return;
+          }
+          if (line !== undefined) unconfirmed.push(line);
+          report({ line, outcome: "unconfirmed", matchId: valid.matchId, error: error.message });
+        },
+      );
+      if (!sent) {
+        // A publish failed, or Ctrl-C came while this job waited to be sent: stop here.
         firstUnsent = line;
+        if (target.pipeline.failure === undefined) summary.error = "interrupted";
         break;
       }
     }
@@ -324,10 +323,8 @@ export async function runEnqueue(
     firstUnsent = lastLine + 1;
   } finally {
     if (target !== undefined) {
-      await target.window.drain();
-      // A connection lost after the last confirm lost nothing: only a failed publish counts.
-      if (target.window.failure !== undefined) summary.error ??= target.failureLine();
-      await target.close();
+      const failure = await target.finish();
+      summary.error ??= failure;
     }
   }
   if (summary.error !== undefined) {

@@ -1,9 +1,8 @@
 /**
- * The broker side of a one-shot command that publishes many messages to one
- * queue (`enqueue`, `announce`): connect within a deadline, make sure the
- * queue exists, and open a confirm channel with a {@linkcode PublishWindow}
- * on it. The queue is checked, never declared: a mistyped `--env` must not
- * create a queue that nobody consumes (`consume` declares the topology).
+ * The broker side of a one-shot command that publishes many JSON messages
+ * to one queue (`enqueue`, `announce`): connect within a deadline, make sure
+ * the queue exists (`operator_target.ts`), and open a confirm channel with a
+ * {@linkcode PublishPipeline} on it that honours the broker's flow control.
  *
  * @module
  */
@@ -11,9 +10,22 @@
 import type { AMQPClient } from "amqp-client";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
-import { closeBroker, connectBroker, openConfirmChannel } from "./connect.ts";
-import { PublishWindow } from "./publish_window.ts";
-import { isConfigurationError } from "./session.ts";
+import { closeBroker, openConfirmChannel } from "./connect.ts";
+import {
+  BrokerConnectError,
+  connectionFlow,
+  connectOperator,
+  declarePassive,
+  missingQueueLine,
+} from "./operator_target.ts";
+import { type OnSettled, PublishPipeline } from "./publish_pipeline.ts";
+import type { PublishProperties } from "./publisher.ts";
+
+/** The properties of every message (the pipeline adds `deliveryMode` 2 and a `messageId`). */
+const JSON_MESSAGE: PublishProperties = { contentType: "application/json" };
+
+/** Default of {@linkcode PublishTargetOptions.confirmTimeoutMs}. */
+export const DEFAULT_CONFIRM_TIMEOUT_MS = 30_000;
 
 /** An open connection, ready to publish to one queue. */
 export interface PublishTarget {
@@ -23,30 +35,42 @@ export interface PublishTarget {
   readonly consumers: number;
   /** Messages ready in the queue when it was checked. */
   readonly messages: number;
-  /** The pipelined publisher. */
-  readonly window: PublishWindow;
-  /** Why the connection or channel ended, once it did (before {@linkcode PublishTarget.close}). */
+  /** The pipelined publisher (its `failure` stops the run). */
+  readonly pipeline: PublishPipeline;
+  /** Why the connection or channel ended, once it did (before {@linkcode PublishTarget.finish}). */
   readonly lost: string | undefined;
   /**
-   * One line on why publishing stopped: the lost connection, or the first
-   * failed publish (naming a broker alarm that blocks publishing).
+   * Publishes one persistent JSON message to the queue through the
+   * pipeline (see {@linkcode PublishPipeline.publish}).
+   *
+   * @param body The JSON text.
+   * @param onSettled Receives its fate: `undefined` once confirmed into the queue, else why not.
+   * @returns Whether it was sent: `false` once a publish failed or the signal aborted.
    */
-  failureLine(): string | undefined;
-  /** Closes the connection; never throws, never hangs. */
-  close(): Promise<void>;
+  publish(body: string, onSettled: OnSettled): Promise<boolean>;
+  /**
+   * Waits for every publish to settle, then closes the connection; never
+   * throws, never hangs.
+   *
+   * @returns One line on why publishing stopped when a publish failed (the
+   * lost connection, or the failed publish, naming a broker alarm that
+   * blocks publishing); `undefined` otherwise: a connection lost after the
+   * last confirm lost nothing.
+   */
+  finish(): Promise<string | undefined>;
 }
 
 /** Options of {@linkcode openPublishTarget}. */
 export interface PublishTargetOptions {
   /** The queue to publish to; it must exist. */
   queue: string;
-  /** How long each publish may wait for its confirm, in milliseconds. */
-  confirmTimeoutMs: number;
-  /** Publishes in flight at most. @default {DEFAULT_WINDOW_SIZE} */
-  windowSize?: number;
+  /** How long each publish may wait for its confirm, in milliseconds. @default {DEFAULT_CONFIRM_TIMEOUT_MS} */
+  confirmTimeoutMs?: number | undefined;
+  /** Publishes in flight at most. @default {DEFAULT_PUBLISH_WINDOW} */
+  windowSize?: number | undefined;
   /** How long the connect may take. @default {DEFAULT_CONNECT_TIMEOUT_MS} */
-  connectTimeoutMs?: number;
-  /** Gives up connecting (Ctrl-C). */
+  connectTimeoutMs?: number | undefined;
+  /** Gives up connecting, and stops the pipeline's waits (Ctrl-C). */
   signal?: AbortSignal | undefined;
 }
 
@@ -63,36 +87,34 @@ export interface PublishTargetOptions {
  * @example
  * ```ts ignore
  * import { openPublishTarget } from "./publish_target.ts";
- * const target = await openPublishTarget(broker, { queue: broker.names.queue, confirmTimeoutMs: 30_000 });
- * await target.window.send({ queue: target.queue, body: "{}" }, (err) => console.log(err ?? "confirmed"));
- * await target.window.drain();
- * await target.close();
+ * const target = await openPublishTarget(broker, { queue: broker.names.queue });
+ * await target.publish("{}", (err) => console.log(err ?? "confirmed"));
+ * console.log((await target.finish()) ?? "all settled");
  * ```
  */
 export async function openPublishTarget(
   broker: BrokerSettings,
   options: PublishTargetOptions,
 ): Promise<PublishTarget> {
-  const { queue, confirmTimeoutMs, windowSize, connectTimeoutMs, signal } = options;
+  const {
+    queue,
+    confirmTimeoutMs = DEFAULT_CONFIRM_TIMEOUT_MS,
+    windowSize,
+    connectTimeoutMs,
+    signal,
+  } = options;
   let client: AMQPClient;
   try {
-    client = await connectBroker(broker.amqpUrl, {
-      ...(connectTimeoutMs === undefined ? {} : { timeoutMs: connectTimeoutMs }),
-      signal,
-    });
+    client = await connectOperator(broker, { connectTimeoutMs, signal });
   } catch (err) {
-    if (isConfigurationError(err)) {
-      throw new TelemetryError(
+    if (!(err instanceof BrokerConnectError)) throw err;
+    throw err.kind === "refused"
+      ? new TelemetryError(
         "permanent",
         "bad_option",
-        `broker ${broker.redactedUrl} refused the connection: ${errorLine(err)}`,
-      );
-    }
-    throw new TelemetryError(
-      "transient",
-      "network",
-      `cannot reach the broker at ${broker.redactedUrl}: ${errorLine(err) || "connection failed"}`,
-    );
+        `broker ${broker.redactedUrl} refused the connection: ${errorLine(err.cause)}`,
+      )
+      : new TelemetryError("transient", "network", err.message);
   }
   let lost: string | undefined;
   let closing = false;
@@ -101,38 +123,47 @@ export async function openPublishTarget(
   };
   client.onerror = (err) => end(errorLine(err));
   client.ondisconnect = (err) => end(err ? errorLine(err) : "socket closed");
+  const flow = connectionFlow(client);
   try {
-    const counts = await checkQueue(client, { queue, broker });
+    const counts = await declarePassive(client, queue);
+    if (counts === undefined) {
+      throw new TelemetryError("permanent", "bad_option", missingQueueLine(queue, broker));
+    }
     const { channel, returned } = await openConfirmChannel(client);
     // The channel hears of a closed connection first: say it once.
     channel.onerror = (reason) =>
       end(reason.startsWith("connection closed") ? reason : `channel closed: ${reason}`);
-    const window = new PublishWindow(channel, {
+    const pipeline = new PublishPipeline(channel, {
       timeoutMs: confirmTimeoutMs,
       returned,
-      blocked: () => client.blocked,
+      flow,
       signal,
-      ...(windowSize === undefined ? {} : { size: windowSize }),
+      window: windowSize,
     });
+    const failureLine = () => {
+      if (lost !== undefined) return `broker connection lost: ${lost}`;
+      const failure = pipeline.failure;
+      if (failure === undefined) return undefined;
+      const blocked = flow.blocked;
+      return blocked === undefined
+        ? failure.message
+        : `${failure.message} (the broker blocks publishing: ${blocked})`;
+    };
     return {
       queue,
       ...counts,
-      window,
+      pipeline,
       get lost() {
         return lost;
       },
-      failureLine() {
-        if (lost !== undefined) return `broker connection lost: ${lost}`;
-        const failure = window.failure;
-        if (failure === undefined) return undefined;
-        const blocked = client.blocked;
-        return blocked === undefined
-          ? failure.message
-          : `${failure.message} (the broker blocks publishing: ${blocked || "no reason given"})`;
-      },
-      async close() {
+      publish: (body, onSettled) =>
+        pipeline.publish({ queue, body, properties: JSON_MESSAGE }, onSettled),
+      async finish() {
+        await pipeline.drain();
+        const line = pipeline.failure === undefined ? undefined : failureLine();
         closing = true;
         await closeBroker(client);
+        return line;
       },
     };
   } catch (err) {
@@ -144,29 +175,5 @@ export async function openPublishTarget(
       "network",
       `broker ${broker.redactedUrl}: ${lost ?? errorLine(err)}`,
     );
-  }
-}
-
-/** Checks that the queue exists (passive declare, on a channel of its own: a 404 closes it). */
-async function checkQueue(
-  client: AMQPClient,
-  context: { queue: string; broker: BrokerSettings },
-): Promise<{ consumers: number; messages: number }> {
-  const { queue, broker } = context;
-  const channel = await client.channel();
-  channel.onerror = () => {}; // the 404 below closes this channel only
-  try {
-    const ok = await channel.queueDeclare(queue, { passive: true });
-    return { consumers: ok.consumerCount, messages: ok.messageCount };
-  } catch (err) {
-    if (!/NOT_FOUND|\(404\)/.test(errorLine(err))) throw err;
-    throw new TelemetryError(
-      "permanent",
-      "bad_option",
-      `queue ${queue} does not exist on ${broker.redactedUrl}: check --env ${broker.env}; ` +
-        `'telemetry consume --env ${broker.env}' declares it when it starts`,
-    );
-  } finally {
-    if (!channel.closed) await channel.close().catch(() => {});
   }
 }

@@ -104,19 +104,12 @@ export async function publishConfirmed(
   try {
     for (;;) {
       await untilUnblocked(flow, ended.promise);
-      let published: Promise<unknown>;
-      try {
-        published = channel.basicPublish("", queue, body, {
-          contentType: "application/json",
-          ...properties,
-          messageId,
-          deliveryMode: 2,
-        }, true);
-      } catch (err) {
-        throw new PublishError("rejected", `publish to ${queue} failed: ${lineOf(err)}`, {
-          cause: err,
-        });
-      }
+      const published = sendMandatory(channel, {
+        queue,
+        body,
+        properties: { contentType: "application/json", ...properties },
+        messageId,
+      });
       // After a timeout the publish may still settle (or reject when the channel closes).
       published.catch(() => {});
       try {
@@ -126,18 +119,101 @@ export async function publishConfirmed(
         if (err instanceof PublishError) throw err;
         // Blocked between our check and the publish: the client sent nothing; wait and resend.
         if (flow?.blocked !== undefined && /blocked/i.test(lineOf(err))) continue;
-        throw new PublishError("rejected", `publish to ${queue} not confirmed: ${lineOf(err)}`, {
-          cause: err,
-        });
+        throw notConfirmed(queue, err);
       }
     }
   } finally {
     deadline.clear();
     ended.dispose();
   }
-  if (returned?.delete(messageId)) {
-    throw new PublishError("unroutable", `publish to ${queue} returned: no such queue`);
+  const unroutable = returnedFailure(returned, { queue, messageId });
+  if (unroutable !== undefined) throw unroutable;
+}
+
+/**
+ * Sends one persistent (`deliveryMode` 2), `mandatory` publish through the
+ * default exchange, without waiting for its confirm.
+ *
+ * @param channel A channel in confirm mode.
+ * @param message The queue, body, properties and the message id it goes with.
+ * @returns The broker's answer: resolves on its confirm, rejects on a nack or a closed channel.
+ * @throws {PublishError} `rejected` when the client refuses the publish at once.
+ *
+ * @example
+ * ```ts
+ * import { sendMandatory } from "./publisher.ts";
+ * const channel = { basicPublish: () => Promise.resolve(1) };
+ * await sendMandatory(channel, { queue: "q", body: "{}", properties: {}, messageId: "m-1" });
+ * ```
+ */
+export function sendMandatory(
+  channel: PublishChannel,
+  message: {
+    queue: string;
+    body: Uint8Array | string;
+    properties: PublishProperties;
+    messageId: string;
+  },
+): Promise<unknown> {
+  const { queue, body, properties, messageId } = message;
+  try {
+    return channel.basicPublish("", queue, body, {
+      ...properties,
+      messageId,
+      deliveryMode: 2,
+    }, true);
+  } catch (err) {
+    throw new PublishError("rejected", `publish to ${queue} failed: ${lineOf(err)}`, {
+      cause: err,
+    });
   }
+}
+
+/**
+ * The failure of a confirmed publish that reached no queue. RabbitMQ sends
+ * the `basic.return` of a mandatory publish before its confirm, so once the
+ * confirm has come, `returned` holds the message id if the broker returned it.
+ *
+ * @param returned The returned message ids of the channel; the id is removed from it.
+ * @param message The queue and the message id of the confirmed publish.
+ * @returns An `unroutable` PublishError, or `undefined` when the message reached a queue.
+ *
+ * @example
+ * ```ts
+ * import { returnedFailure } from "./publisher.ts";
+ * const returned = new Set(["m-1"]);
+ * if (returnedFailure(returned, { queue: "q", messageId: "m-1" })?.reason !== "unroutable") {
+ *   throw new Error("unexpected");
+ * }
+ * ```
+ */
+export function returnedFailure(
+  returned: Set<string> | undefined,
+  message: { queue: string; messageId: string },
+): PublishError | undefined {
+  const { queue, messageId } = message;
+  if (!returned?.delete(messageId)) return undefined;
+  return new PublishError("unroutable", `publish to ${queue} returned: no such queue`);
+}
+
+/**
+ * The failure of a publish the broker nacked, or whose channel closed before its confirm.
+ *
+ * @param queue The queue it went to.
+ * @param err Why the confirm did not come.
+ * @returns A `rejected` PublishError with `err` as its cause.
+ *
+ * @example
+ * ```ts
+ * import { notConfirmed } from "./publisher.ts";
+ * const err = notConfirmed("q", new Error("Message rejected"));
+ * if (err.message !== "publish to q not confirmed: Message rejected") throw new Error("unexpected");
+ * ```
+ */
+export function notConfirmed(queue: string, err: unknown): PublishError {
+  return new PublishError("rejected", `publish to ${queue} not confirmed: ${lineOf(err)}`, {
+    cause: err,
+  });
 }
 
 /** Waits while the broker blocks publishing; rejects when `ended` does first. */

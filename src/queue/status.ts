@@ -11,8 +11,8 @@
 import type { AMQPClient } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
-import { closeBroker, connectBroker } from "./connect.ts";
-import { isConfigurationError } from "./session.ts";
+import { closeBroker } from "./connect.ts";
+import { BrokerConnectError, connectOperator, declarePassive } from "./operator_target.ts";
 
 /** Default of {@linkcode BrokerStatusOptions.maxDlqScan}. */
 export const DEFAULT_MAX_DLQ_SCAN = 10_000;
@@ -97,7 +97,7 @@ export async function readBrokerStatus(
   options: BrokerStatusOptions = {},
 ): Promise<BrokerStatus> {
   const { connectTimeoutMs, maxDlqScan = DEFAULT_MAX_DLQ_SCAN, signal } = options;
-  const { amqpUrl, redactedUrl, names } = broker;
+  const { redactedUrl, names } = broker;
   const queueNames: Record<QueueRole, string> = {
     input: names.queue,
     retry: names.retryQueue,
@@ -111,26 +111,17 @@ export async function readBrokerStatus(
   };
   let client: AMQPClient;
   try {
-    client = await connectBroker(amqpUrl, {
-      ...(connectTimeoutMs === undefined ? {} : { timeoutMs: connectTimeoutMs }),
-      signal,
-    });
+    client = await connectOperator(broker, { connectTimeoutMs, signal });
   } catch (err) {
-    status.failure = isConfigurationError(err)
-      ? { kind: "refused", message: `the broker at ${redactedUrl} refused: ${errorLine(err)}` }
-      : {
-        kind: "unreachable",
-        message: `cannot reach the broker at ${redactedUrl}: ${
-          errorLine(err) || "connection failed"
-        }`,
-      };
+    if (!(err instanceof BrokerConnectError)) throw err;
+    status.failure = { kind: err.kind, message: err.message };
     return status;
   }
   let lost: string | undefined;
   client.onerror = (err) => lost ??= errorLine(err);
   try {
     for (const role of QUEUE_ROLES) {
-      status.queues[role] = await declarePassive(client, queueNames[role]);
+      status.queues[role] = await queueState(client, queueNames[role]);
     }
   } catch (err) {
     status.failure = {
@@ -176,24 +167,12 @@ async function countDeadLetterKinds(
   return kinds;
 }
 
-/**
- * A passive declare on a channel of its own: a missing queue (404) closes
- * the channel, and is reported as missing rather than thrown.
- */
-async function declarePassive(client: AMQPClient, name: string): Promise<QueueState> {
-  const channel = await client.channel();
-  channel.onerror = () => {};
-  try {
-    const ok = await channel.queueDeclare(name, { passive: true });
-    return { name, exists: true, messages: ok.messageCount, consumers: ok.consumerCount };
-  } catch (err) {
-    if (/NOT_FOUND|\(404\)/.test(errorLine(err))) {
-      return { name, exists: false, messages: null, consumers: null };
-    }
-    throw err;
-  } finally {
-    if (!channel.closed) await channel.close().catch(() => {});
-  }
+/** A queue as a passive declare sees it: a missing queue is reported missing rather than thrown. */
+async function queueState(client: AMQPClient, name: string): Promise<QueueState> {
+  const counts = await declarePassive(client, name);
+  return counts === undefined
+    ? { name, exists: false, messages: null, consumers: null }
+    : { name, exists: true, ...counts };
 }
 
 function unknownQueue(name: string): QueueState {

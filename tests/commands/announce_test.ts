@@ -8,29 +8,24 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli } from "../support/cli.ts";
 import { gzip, telemetryJson, writeMatch } from "../verify/fixtures.ts";
-import { randomEnv, TestBroker } from "../queue/harness.ts";
-import { brokerChildEnv, takeJson } from "../queue/operator_support.ts";
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
-}
+import { randomEnv, type TestBroker } from "../queue/harness.ts";
+import { brokerChildEnv, jsonLines, takeJson, withBroker } from "../queue/operator_support.ts";
 
 /** A store with two ok matches, a double gzip and a truncated file; runs `fn`; cleans up. */
 async function withStore(
   fn: (context: { env: string; broker: TestBroker; dataDir: string }) => Promise<void>,
 ): Promise<void> {
   const dataDir = await Deno.makeTempDir();
-  const env = randomEnv();
-  const broker = await TestBroker.open(env);
   try {
-    await writeMatch(dataDir, "ok-1", gzip(telemetryJson("ok-1", 200)));
-    await writeMatch(dataDir, "ok-2", gzip(telemetryJson("ok-2", 200)));
-    await writeMatch(dataDir, "dbl", gzip(telemetryJson("dbl", 200), 2));
-    const whole = gzip(telemetryJson("cut", 400));
-    await writeMatch(dataDir, "cut", whole.subarray(0, whole.length - 100));
-    await fn({ env, broker, dataDir });
+    await withBroker(async (broker, env) => {
+      await writeMatch(dataDir, "ok-1", gzip(telemetryJson("ok-1", 200)));
+      await writeMatch(dataDir, "ok-2", gzip(telemetryJson("ok-2", 200)));
+      await writeMatch(dataDir, "dbl", gzip(telemetryJson("dbl", 200), 2));
+      const whole = gzip(telemetryJson("cut", 400));
+      await writeMatch(dataDir, "cut", whole.subarray(0, whole.length - 100));
+      await fn({ env, broker, dataDir });
+    });
   } finally {
-    await broker.cleanup();
     await Deno.remove(dataDir, { recursive: true });
   }
 }

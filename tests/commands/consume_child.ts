@@ -13,8 +13,8 @@ import {
   TestBroker,
   waitFor,
 } from "../queue/harness.ts";
-import { testBrokerUrl } from "../support/test_broker.ts";
-import { spawnCli } from "../support/cli.ts";
+import { brokerChildEnv } from "../queue/operator_support.ts";
+import { readLines, spawnCli } from "../support/cli.ts";
 
 /** A running `telemetry consume` child with its stderr lines. */
 export class Child {
@@ -26,17 +26,7 @@ export class Child {
   constructor(args: string[], env: Record<string, string> = {}) {
     const process = spawnCli(["consume", ...args], { env, stderr: "piped" });
     this.process = process;
-    this.done = (async () => {
-      const lines = process.stderr.pipeThrough(new TextDecoderStream());
-      let buffer = "";
-      for await (const chunk of lines) {
-        buffer += chunk;
-        const parts = buffer.split("\n");
-        buffer = parts.pop() ?? "";
-        for (const line of parts) this.#add(line);
-      }
-      if (buffer !== "") this.#add(buffer);
-    })();
+    this.done = readLines(process.stderr, (line) => this.#add(line));
   }
 
   #add(line: string) {
@@ -65,19 +55,6 @@ export class Child {
     await this.done;
     return code;
   }
-}
-
-/** The `RABBITMQ_*` variables that point a child at the test broker. */
-export async function brokerEnv(): Promise<Record<string, string>> {
-  const url = new URL(await testBrokerUrl());
-  return {
-    RABBITMQ_URL: "",
-    RABBITMQ_HOST: url.hostname,
-    RABBITMQ_PORT: url.port || "5672",
-    RABBITMQ_USER: decodeURIComponent(url.username),
-    RABBITMQ_PASSWORD: decodeURIComponent(url.password),
-    RABBITMQ_VHOST: decodeURIComponent(url.pathname.slice(1)) || "/",
-  };
 }
 
 export function testArgs(env: string, dataDir: string, extra: string[] = []): string[] {
@@ -130,7 +107,7 @@ export async function withConsumer(
   const server = new TelemetryServer({ events: setup.events });
   server.behave = setup.behave;
   const broker = await TestBroker.open(env);
-  const child = new Child(testArgs(env, dataDir, setup.args), await brokerEnv());
+  const child = new Child(testArgs(env, dataDir, setup.args), await brokerChildEnv());
   try {
     await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
     await fn({ broker, server, child, dataDir });

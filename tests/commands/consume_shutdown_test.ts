@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { nodeTest } from "../support/test_broker.ts";
 import { randomEnv, TelemetryServer, TestBroker, waitFor } from "../queue/harness.ts";
-import { brokerEnv, Child, listTree, testArgs } from "./consume_child.ts";
+import { brokerChildEnv } from "../queue/operator_support.ts";
+import { Child, listTree, testArgs } from "./consume_child.ts";
 
 /** What the worker promises beyond --shutdown-timeout (SHUTDOWN_MARGIN_MS). */
 const MARGIN_S = 5;
@@ -48,7 +49,7 @@ Deno.test("telemetry consume exits 0 in time on SIGTERM while connecting to a br
   const shutdown = 2;
   const child = new Child(
     testArgs(randomEnv(), dataDir, ["--shutdown-timeout", String(shutdown)]),
-    { ...await brokerEnv(), RABBITMQ_HOST: "127.0.0.1", RABBITMQ_PORT: String(hole.port) },
+    { ...await brokerChildEnv(), RABBITMQ_HOST: "127.0.0.1", RABBITMQ_PORT: String(hole.port) },
   );
   try {
     await waitFor(() => child.events("consume_started").length === 1, { what: "started" });
@@ -74,7 +75,7 @@ Deno.test("telemetry consume exits 0 in time on SIGTERM while waiting to reconne
   const shutdown = 1;
   const child = new Child(
     testArgs(randomEnv(), dataDir, ["--shutdown-timeout", String(shutdown)]),
-    { ...await brokerEnv(), RABBITMQ_HOST: "127.0.0.1", RABBITMQ_PORT: String(port) },
+    { ...await brokerChildEnv(), RABBITMQ_HOST: "127.0.0.1", RABBITMQ_PORT: String(port) },
   );
   try {
     await waitFor(() => child.events("broker_unreachable").length >= 1, { what: "refused" });
@@ -101,7 +102,7 @@ nodeTest(
     const shutdown = 1;
     const child = new Child(
       testArgs(env, dataDir, ["--shutdown-timeout", String(shutdown), "--confirm-timeout", "30"]),
-      await brokerEnv(),
+      await brokerChildEnv(),
     );
     let alarmOn = false;
     try {

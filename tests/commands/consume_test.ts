@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { randomEnv, TelemetryServer, TestBroker, waitFor } from "../queue/harness.ts";
-import { brokerEnv, Child, listTree, testArgs, withConsumer } from "./consume_child.ts";
+import { brokerChildEnv } from "../queue/operator_support.ts";
+import { Child, listTree, testArgs, withConsumer } from "./consume_child.ts";
 
 Deno.test("telemetry consume exits 2 with one line when --env is missing or invalid", async () => {
   for (const args of [[], ["--env", "Bad.Env"]]) {
@@ -23,7 +24,7 @@ Deno.test("telemetry consume exits 1 with one line when the broker refuses the p
   const dataDir = await Deno.makeTempDir();
   try {
     const child = new Child(testArgs(randomEnv(), dataDir), {
-      ...await brokerEnv(),
+      ...await brokerChildEnv(),
       RABBITMQ_PASSWORD: "hunter2-secret",
     });
     assert.equal(await child.exit(), 1);
@@ -39,7 +40,7 @@ Deno.test("telemetry consume exits 1 with one line when the broker refuses the p
 Deno.test("telemetry consume exits 1 when the data dir is not writable", async () => {
   const file = await Deno.makeTempFile();
   try {
-    const child = new Child(testArgs(randomEnv(), `${file}/data`), await brokerEnv());
+    const child = new Child(testArgs(randomEnv(), `${file}/data`), await brokerChildEnv());
     assert.equal(await child.exit(), 1);
     assert.equal(child.raw.length, 1);
     assert.equal(child.lines[0]?.event, "data_dir_not_writable");
@@ -148,7 +149,7 @@ Deno.test("telemetry consume dead-letters a job that kills the worker --max-deli
     await broker.publish({ match_id: "killer-1", telemetry_url: server.url("killer-1") });
     // Each worker takes the job, starts the download, and dies mid-transfer.
     for (let kill = 1; kill <= maxDeliveries; kill++) {
-      const child = new Child(args, await brokerEnv());
+      const child = new Child(args, await brokerChildEnv());
       children.push(child);
       await waitFor(() => server.requests.get("killer-1") === kill, {
         what: `download ${kill} started`,
@@ -156,7 +157,7 @@ Deno.test("telemetry consume dead-letters a job that kills the worker --max-deli
       });
       await child.kill();
     }
-    const next = new Child(args, await brokerEnv());
+    const next = new Child(args, await brokerChildEnv());
     children.push(next);
     await waitFor(async () => await broker.count(broker.names.deadLetterQueue) === 1, {
       what: "the job dead-lettered",

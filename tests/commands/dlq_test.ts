@@ -9,38 +9,24 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { toDlqSelection } from "../../src/commands/dlq.ts";
 import {
-  DeadLetterEnv,
+  alternating,
+  type DeadLetterEnv,
   increasing,
   letters,
-  type LetterSpec,
   range,
+  withDlq,
 } from "../queue/dlq_harness.ts";
 import { waitFor } from "../queue/harness.ts";
-import { runCli, spawnCli } from "../support/cli.ts";
+import { readLines, runCli, spawnCli } from "../support/cli.ts";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { nodeTest } from "../support/test_broker.ts";
 
 const HOUR = 3_600_000;
 
-/** Runs `fn` with a fresh environment, always cleaned up. */
-async function withDlq(fn: (dlq: DeadLetterEnv) => Promise<void>): Promise<void> {
-  const dlq = await DeadLetterEnv.open();
-  try {
-    await fn(dlq);
-  } finally {
-    await dlq.cleanup();
-  }
-}
-
 /** `telemetry dlq <args> --env E --amqp-url U`. */
 function dlqArgs(dlq: DeadLetterEnv, ...args: string[]): string[] {
   return ["dlq", ...args, "--env", dlq.env, "--amqp-url", dlq.url];
 }
-
-/** Transient for even numbers, permanent for odd ones. */
-const alternating = (i: number): LetterSpec => ({
-  kind: i % 2 === 0 ? "transient" : "permanent",
-});
 
 /** The lines of an output, without the trailing empty one. */
 function lines(text: string): string[] {
@@ -57,15 +43,7 @@ class Child {
   constructor(args: string[]) {
     const process = spawnCli(args, { stdout: "piped", stderr: "piped" });
     this.process = process;
-    const out = (async () => {
-      let buffer = "";
-      for await (const chunk of process.stdout.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        const parts = buffer.split("\n");
-        buffer = parts.pop() ?? "";
-        this.stdout.push(...parts);
-      }
-    })();
+    const out = readLines(process.stdout, (line) => this.stdout.push(line));
     const err = (async () => {
       for await (const chunk of process.stderr.pipeThrough(new TextDecoderStream())) {
         this.stderr += chunk;

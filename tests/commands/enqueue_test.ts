@@ -6,38 +6,26 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
-import { runCli, spawnCli } from "../support/cli.ts";
+import { readLines, runCli, spawnCli } from "../support/cli.ts";
 import { nodeTest, testBrokerUrl } from "../support/test_broker.ts";
 import { randomEnv, TestBroker, waitFor } from "../queue/harness.ts";
 import {
   brokerChildEnv,
   cdnUrl,
   jobLine,
+  jsonLines,
   takeJson,
+  withBroker,
   writeLines,
 } from "../queue/operator_support.ts";
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
-}
 
 /** stderr lines other than the "nothing consumes" warning. */
 function errorLines(stderr: string): string[] {
   return stderr.split("\n").filter((l) => l !== "" && !l.startsWith("warning: nothing consumes"));
 }
 
-async function withEnv(fn: (env: string, broker: TestBroker) => Promise<void>): Promise<void> {
-  const env = randomEnv();
-  const broker = await TestBroker.open(env);
-  try {
-    await fn(env, broker);
-  } finally {
-    await broker.cleanup();
-  }
-}
-
 Deno.test("telemetry enqueue --jobs FILE queues every job and prints the summary", async () => {
-  await withEnv(async (env, broker) => {
+  await withBroker(async (broker, env) => {
     const file = await writeLines([
       jobLine("f-1"),
       "",
@@ -63,7 +51,7 @@ Deno.test("telemetry enqueue --jobs FILE queues every job and prints the summary
 });
 
 Deno.test("telemetry enqueue --jobs - --json reports each job, refuses bad lines by number, exits 1", async () => {
-  await withEnv(async (env, broker) => {
+  await withBroker(async (broker, env) => {
     const stdin = [
       jobLine("s-1"),
       "{oops",
@@ -96,7 +84,7 @@ Deno.test("telemetry enqueue --jobs - --json reports each job, refuses bad lines
 });
 
 Deno.test("telemetry enqueue <url> --match-id queues one job; without --match-id it is a usage error", async () => {
-  await withEnv(async (env, broker) => {
+  await withBroker(async (broker, env) => {
     const childEnv = await brokerChildEnv();
     const url = cdnUrl("one");
     const [stdout, stderr, code] = await runCli(
@@ -131,7 +119,7 @@ Deno.test("telemetry enqueue <url> --match-id queues one job; without --match-id
 });
 
 Deno.test("telemetry enqueue --dry-run validates and counts, and publishes nothing", async () => {
-  await withEnv(async (env, broker) => {
+  await withBroker(async (broker, env) => {
     const file = await writeLines([jobLine("d-1"), jobLine("d-2"), '{"match_id":"d-3"}']);
     try {
       const [stdout, stderr, code] = await runCli(
@@ -149,7 +137,7 @@ Deno.test("telemetry enqueue --dry-run validates and counts, and publishes nothi
 });
 
 Deno.test("telemetry enqueue --skip-stored leaves out matches already in --data-dir", async () => {
-  await withEnv(async (env, broker) => {
+  await withBroker(async (broker, env) => {
     const dataDir = await Deno.makeTempDir();
     const file = await writeLines([jobLine("k-1"), jobLine("k-2"), jobLine("k-3")]);
     try {
@@ -236,7 +224,7 @@ Deno.test("telemetry enqueue --help shows examples and exit codes", async () => 
 });
 
 Deno.test("telemetry enqueue on Ctrl-C while waiting for stdin: stops, confirms what it sent, exits 130", async () => {
-  await withEnv(async (env, broker) => {
+  await withBroker(async (broker, env) => {
     const child = spawnCli(["enqueue", "--env", env, "--jobs", "-", "--json"], {
       env: await brokerChildEnv(),
       stdin: "piped",
@@ -291,15 +279,7 @@ nodeTest(
       stderr: "piped",
     });
     const out: Record<string, unknown>[] = [];
-    const reading = (async () => {
-      let buffer = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        const parts = buffer.split("\n");
-        buffer = parts.pop() ?? "";
-        for (const line of parts) out.push(JSON.parse(line));
-      }
-    })();
+    const reading = readLines(child.stdout, (line) => out.push(JSON.parse(line)));
     const stderrText = new Response(child.stderr).text();
     const writer = child.stdin.getWriter();
     const encoder = new TextEncoder();

@@ -19,18 +19,7 @@ import {
 } from "../support/status_support.ts";
 import { testBrokerUrl } from "../support/test_broker.ts";
 import { randomEnv, TestBroker, waitFor } from "../queue/harness.ts";
-import { brokerChildEnv } from "../queue/operator_support.ts";
-
-/** Runs `fn` with the topology of a fresh env declared; deletes it afterwards. */
-async function withBroker(fn: (broker: TestBroker, env: string) => Promise<void>): Promise<void> {
-  const env = randomEnv();
-  const broker = await TestBroker.open(env);
-  try {
-    await fn(broker, env);
-  } finally {
-    await broker.cleanup();
-  }
-}
+import { brokerChildEnv, withBroker } from "../queue/operator_support.ts";
 
 /** The flags every in-process run gets: the env and the test broker. */
 async function base(env: string): Promise<string[]> {

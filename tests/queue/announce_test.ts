@@ -14,7 +14,7 @@ import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { nodeTest } from "../support/test_broker.ts";
 import { gzip, telemetryJson, writeMatch } from "../verify/fixtures.ts";
 import { randomEnv, TestBroker, waitFor } from "./harness.ts";
-import { takeJson, testBrokerSettings } from "./operator_support.ts";
+import { takeJson, testBrokerSettings, withBroker } from "./operator_support.ts";
 
 /** A store with two ok files and one of each kind of problem announce reports. */
 async function mixedStore(dataDir: string): Promise<void> {
@@ -39,9 +39,7 @@ async function withStore(fn: (dataDir: string) => Promise<void>): Promise<void> 
 Deno.test("runAnnounce() announces only ok files, with the fields consume sends, and reports the rest", async () => {
   await withStore(async (dataDir) => {
     await mixedStore(dataDir);
-    const env = randomEnv();
-    const broker = await TestBroker.open(env);
-    try {
+    await withBroker(async (broker, env) => {
       const mtime = new Date("2024-11-28T12:34:56.000Z");
       await Deno.utime(join(dataDir, "matchID=ok-1", "raw.json.gz"), mtime, mtime);
       const scan = await scanPaths([dataDir], { dataDir });
@@ -90,18 +88,14 @@ Deno.test("runAnnounce() announces only ok files, with the fields consume sends,
         ]],
       );
       for (const r of notAnnounced) assert.ok(r.detail !== "" && !r.detail.includes("\n"));
-    } finally {
-      await broker.cleanup();
-    }
+    });
   });
 });
 
 Deno.test("runAnnounce() with match ids announces just those, and a match with no directory is missing", async () => {
   await withStore(async (dataDir) => {
     await mixedStore(dataDir);
-    const env = randomEnv();
-    const broker = await TestBroker.open(env);
-    try {
+    await withBroker(async (broker, env) => {
       const scan = await scanPaths([], { dataDir, matchIds: ["ok-2", "never-stored"] });
       const results: AnnounceResult[] = [];
       const summary = await runAnnounce(scan, {
@@ -115,9 +109,7 @@ Deno.test("runAnnounce() with match ids announces just those, and a match with n
       ]);
       const taken = await takeJson(broker, broker.names.publishQueue);
       assert.deepEqual(taken.map((t) => t.body.match_id), ["ok-2"]);
-    } finally {
-      await broker.cleanup();
-    }
+    });
   });
 });
 

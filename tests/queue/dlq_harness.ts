@@ -165,6 +165,21 @@ export class DeadLetterEnv {
   }
 }
 
+/** Runs `fn` with a fresh environment ({@linkcode DeadLetterEnv.open}), always cleaned up. */
+export async function withDlq(fn: (dlq: DeadLetterEnv) => Promise<void>): Promise<void> {
+  const dlq = await DeadLetterEnv.open();
+  try {
+    await fn(dlq);
+  } finally {
+    await dlq.cleanup();
+  }
+}
+
+/** Transient for even numbers, permanent for odd ones (for {@linkcode letters}). */
+export function alternating(i: number): LetterSpec {
+  return { kind: i % 2 === 0 ? "transient" : "permanent" };
+}
+
 /**
  * The number of a dead letter made by {@linkcode DeadLetterEnv.fill}.
  *

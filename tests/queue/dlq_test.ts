@@ -8,23 +8,18 @@ import assert from "node:assert/strict";
 import { AMQPClient } from "amqp-client";
 import { purgeDeadLetters, replayDeadLetters, scanDeadLetters } from "../../src/queue/dlq.ts";
 import { resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
-import { DeadLetterEnv, increasing, letters, numberOf, range } from "./dlq_harness.ts";
+import {
+  alternating,
+  type DeadLetterEnv,
+  increasing,
+  letters,
+  numberOf,
+  range,
+  withDlq,
+} from "./dlq_harness.ts";
 import { startWorker, TelemetryServer, waitFor } from "./harness.ts";
 
 const HOUR = 3_600_000;
-
-/** Runs `fn` with a fresh environment, always cleaned up. */
-async function withDlq(fn: (dlq: DeadLetterEnv) => Promise<void>): Promise<void> {
-  const dlq = await DeadLetterEnv.open();
-  try {
-    await fn(dlq);
-  } finally {
-    await dlq.cleanup();
-  }
-}
-
-/** Transient for even numbers, permanent for odd ones. */
-const alternating = (i: number) => ({ kind: i % 2 === 0 ? "transient" : "permanent" } as const);
 
 Deno.test("scanDeadLetters() reads every dead letter in order and leaves the queue as it was", async () => {
   await withDlq(async (dlq) => {
@@ -157,6 +152,10 @@ Deno.test("replayDeadLetters() gives a job a fresh delivery count: the worker do
       );
       await waitFor(async () => await dlq.count(dlq.names.deadLetterQueue) === 1, {
         what: "the job dead-lettered after 2 deliveries",
+      });
+      // The job's log line comes after its ack, which the DLQ count can beat.
+      await waitFor(() => worker.jobs().at(-1)?.outcome === "dead_lettered", {
+        what: "the dead_lettered job line",
       });
       const before = worker.jobs().length;
       assert.equal(worker.jobs().at(-1)?.attempt, 2);

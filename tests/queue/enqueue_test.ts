@@ -15,24 +15,13 @@ import {
 } from "../../src/queue/enqueue.ts";
 import { parseJob } from "../../src/queue/messages.ts";
 import { openPublishTarget } from "../../src/queue/publish_target.ts";
-import { randomEnv, TestBroker, waitFor } from "./harness.ts";
-import { cdnUrl, jobLine, takeJson, testBrokerSettings } from "./operator_support.ts";
+import { randomEnv, waitFor } from "./harness.ts";
+import { cdnUrl, jobLine, takeJson, testBrokerSettings, withBroker } from "./operator_support.ts";
 
 const policy = { allowHosts: DEFAULT_ALLOWED_HOSTS, allowHttp: false };
 
 function inputs(lines: string[]): EnqueueInput[] {
   return lines.map((text, i) => ({ line: i + 1, text }));
-}
-
-/** Runs `fn` with the topology of a fresh env declared; deletes it afterwards. */
-async function withBroker(fn: (broker: TestBroker, env: string) => Promise<void>): Promise<void> {
-  const env = randomEnv();
-  const broker = await TestBroker.open(env);
-  try {
-    await fn(broker, env);
-  } finally {
-    await broker.cleanup();
-  }
 }
 
 Deno.test("validateJob() accepts what consume accepts and refuses what consume dead-letters", () => {
@@ -220,16 +209,16 @@ Deno.test("a mandatory publish to a queue deleted behind the target's back fails
       queue: settings.names.queue,
       confirmTimeoutMs: 5000,
     });
+    let error: string | undefined = "pending";
+    let failure: string | undefined;
     try {
       await broker.deleteQueue(settings.names.queue);
-      let error: string | undefined = "pending";
-      await target.window.send({ queue: target.queue, body: "{}" }, (e) => error = e?.reason);
-      await target.window.drain();
-      assert.equal(error, "unroutable");
-      assert.match(target.failureLine() ?? "", /returned: no such queue/);
+      assert.equal(await target.publish("{}", (e) => error = e?.reason), true);
     } finally {
-      await target.close();
+      failure = await target.finish();
     }
+    assert.equal(error, "unroutable");
+    assert.match(failure ?? "", /returned: no such queue/);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * Test support for the operator commands that publish (`enqueue`,
- * `announce`): broker settings and child environments pointing at the test
- * broker, job lines, and reading what landed in a queue.
+ * Test support for the broker commands (`enqueue`, `announce`, `status`,
+ * and the `consume` child): a fresh environment on the test broker, broker
+ * settings and child environments pointing at it, job lines, and reading
+ * what landed in a queue.
  *
  * @module
  */
@@ -9,14 +10,30 @@
 import type { AMQPMessage } from "amqp-client";
 import { type BrokerSettings, resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
 import { testBrokerUrl } from "../support/test_broker.ts";
-import type { TestBroker } from "./harness.ts";
+import { randomEnv, TestBroker } from "./harness.ts";
+
+/** Runs `fn` with the topology of a fresh env declared; deletes it afterwards. */
+export async function withBroker(
+  fn: (broker: TestBroker, env: string) => Promise<void>,
+): Promise<void> {
+  const env = randomEnv();
+  const broker = await TestBroker.open(env);
+  try {
+    await fn(broker, env);
+  } finally {
+    await broker.cleanup();
+  }
+}
 
 /** Broker settings of `env` on the test broker, as a command resolves them. */
 export async function testBrokerSettings(env: string): Promise<BrokerSettings> {
   return resolveBrokerSettings({ env, amqpUrl: await testBrokerUrl() }, {});
 }
 
-/** The variables that point a CLI child at the test broker through `RABBITMQ_*`. */
+/**
+ * The variables that point a CLI child at the test broker through
+ * `RABBITMQ_*`; `TELEMETRY_ENV` and `ENVIRONMENT` are cleared, so only `--env` names the env.
+ */
 export async function brokerChildEnv(): Promise<Record<string, string>> {
   const url = new URL(await testBrokerUrl());
   return {
@@ -55,6 +72,11 @@ export async function takeJson(broker: TestBroker, queue: string): Promise<Taken
     body: JSON.parse(message.bodyString() ?? "null"),
     message,
   }));
+}
+
+/** The JSON objects of a command's `--json` output, one per line. */
+export function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
 }
 
 /** Writes `lines` to a temp file (one per line) and returns its path. */

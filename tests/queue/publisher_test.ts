@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { type PublishChannel, publishConfirmed, PublishError } from "../../src/queue/publisher.ts";
+import {
+  type FlowControl,
+  type PublishChannel,
+  publishConfirmed,
+  PublishError,
+} from "../../src/queue/publisher.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function channel(result: () => Promise<unknown>, seen: unknown[] = []): PublishChannel {
   return {
@@ -66,4 +73,39 @@ Deno.test("publishConfirmed() fails with rejected on a nack or closed channel", 
       err instanceof PublishError && err.reason === "rejected" &&
       /Message rejected/.test(err.message),
   );
+});
+
+Deno.test("publishConfirmed() waits while the broker blocks publishing, and its deadline waits too", async () => {
+  let blocked: string | undefined = "disk alarm";
+  const listeners = new Set<(blocked: string | undefined) => void>();
+  const flow: FlowControl = {
+    get blocked() {
+      return blocked;
+    },
+    watch(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  const set = (reason: string | undefined) => {
+    blocked = reason;
+    for (const listener of listeners) listener(reason);
+  };
+  let confirm: (v: unknown) => void = () => {};
+  const seen: unknown[] = [];
+  const publishing = publishConfirmed(
+    channel(() => new Promise((resolve) => confirm = resolve), seen),
+    { queue: "q", body: "{}", timeoutMs: 30, flow },
+  );
+  await sleep(60);
+  assert.equal(seen.length, 0, "nothing sent while blocked");
+  set(undefined);
+  await sleep(5);
+  assert.equal(seen.length, 1);
+  set("memory alarm"); // blocked after the send: no confirm can come, and no timeout either
+  await sleep(60);
+  set(undefined);
+  confirm(1);
+  await publishing;
+  assert.equal(listeners.size, 0, "stops watching when done");
 });

@@ -81,3 +81,25 @@ export async function runCli(
   const { stdout, stderr, code } = await child.output();
   return [decoder.decode(stdout), decoder.decode(stderr), code];
 }
+
+/**
+ * Reads a child's output line by line, as it comes.
+ *
+ * @param stream A piped stdout or stderr.
+ * @param onLine Receives each line without its newline; a last line
+ * without one too, unless it is empty.
+ * @returns When the stream has ended.
+ */
+export async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    const parts = buffer.split("\n");
+    buffer = parts.pop() ?? "";
+    for (const line of parts) onLine(line);
+  }
+  if (buffer !== "") onLine(buffer);
+}
