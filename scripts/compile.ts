@@ -64,6 +64,8 @@ async function runCompile(): Promise<Deno.CommandOutput> {
     new URL("src/core/content/gzip_worker.ts", root).pathname,
     "--include",
     new URL("src/core/content/validate_worker.ts", root).pathname,
+    "--include",
+    new URL("src/verify/verify_worker.ts", root).pathname,
     "--output",
     output,
     new URL("main.ts", root).pathname,

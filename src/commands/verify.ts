@@ -15,11 +15,10 @@ import { errorLine } from "../core/errors.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/defaults.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
 import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";
+import { LineBatcher } from "../verify/line_batcher.ts";
 import { problemLine, resultJson, summaryJson, summaryTable, Tally } from "../verify/report.ts";
-import type { VerifyResult } from "../verify/result.ts";
 import { runVerify } from "../verify/run_verify.ts";
-import { scanPaths } from "../verify/scan.ts";
-import { isProblem, STATUSES, statusHelpLines } from "../verify/status.ts";
+import { isProblem, statusHelpLines } from "../verify/status.ts";
 
 /** Settings of a run, validated. */
 export interface VerifySettings {
@@ -68,7 +67,8 @@ function defineVerifyCommand() {
     )
     .addOption(new Option("--dry-run", "print what --fix would do and change nothing"))
     .addOption(
-      new Option("--jobs <n>", "files audited in parallel").argParser(parsePositiveInt)
+      new Option("--jobs <n>", "files audited at once (2 or more: on worker threads)")
+        .argParser(parsePositiveInt)
         .default(navigator.hardwareConcurrency, "number of CPU cores"),
     )
     .addOption(
@@ -144,7 +144,10 @@ export function toVerifySettings(flags: VerifyFlags): VerifySettings {
 }
 
 /**
- * Runs `verify` with parsed flags: scan, audit (and fix), render, exit code.
+ * Runs `verify` with parsed flags: walk, audit (and fix), render, exit code.
+ * Results are rendered as they come: with `--json`, one object per result
+ * (in batches of lines), then the summary; otherwise one line per problem as
+ * it is found, then the table of counts.
  *
  * @param paths The path arguments (may be empty).
  * @param flags The parsed flags.
@@ -157,38 +160,55 @@ export async function runVerifyCommand(
   io: CommandIo = processIo,
 ): Promise<ExitCodeValue> {
   let settings: VerifySettings;
-  let scan;
   try {
     settings = toVerifySettings(flags);
-    scan = await scanPaths(paths, settings);
   } catch (err) {
     io.error(`error: ${errorLine(err)}`);
     return exitCodeFor(err);
   }
+  const bar = io.isTty ? new ProgressBar({ label: "verify", unit: "items" }) : undefined;
   const tally = new Tally();
-  const problems: VerifyResult[] = [];
-  const bar = io.isTty ? new ProgressBar({ label: "verify" }) : undefined;
-  await runVerify(scan, {
-    jobs: settings.jobs,
-    maxDecompressedBytes: settings.maxDecompressedBytes,
-    fix: settings.fix,
-    dryRun: settings.dryRun,
-    onProgress: (p) => bar?.update(p.bytes, p.totalBytes, `${p.files}/${p.totalFiles} files`),
-    onResult: (result) => {
-      tally.add(result);
-      if (settings.json) io.print(JSON.stringify(resultJson(result)));
-      else if (isProblem(result.status)) problems.push(result);
-    },
-  });
+  const json = settings.json ? new LineBatcher((text) => io.print(text)) : undefined;
+  let problems = 0;
+  try {
+    await runVerify(paths, {
+      dataDir: settings.dataDir,
+      matchIds: settings.matchIds,
+      jobs: settings.jobs,
+      maxDecompressedBytes: settings.maxDecompressedBytes,
+      fix: settings.fix,
+      dryRun: settings.dryRun,
+      ...(bar === undefined ? {} : {
+        onProgress: (p) => {
+          const mb = (p.bytes / 1e6).toFixed(1);
+          bar.update(p.files, undefined, `files  ${mb} MB read`);
+        },
+      }),
+      onResult: (result) => {
+        tally.add(result);
+        if (json !== undefined) {
+          json.add(JSON.stringify(resultJson(result)));
+        } else if (isProblem(result.status)) {
+          bar?.finish();
+          io.print(problemLine(result));
+          problems++;
+        }
+      },
+    });
+  } catch (err) {
+    bar?.finish();
+    json?.flush();
+    io.error(`error: ${errorLine(err)}`);
+    return exitCodeFor(err);
+  }
   bar?.finish();
   const summary = tally.summary();
-  if (settings.json) {
+  if (json !== undefined) {
+    json.flush();
     io.print(JSON.stringify(summaryJson(summary)));
   } else {
+    if (problems > 0) io.print("");
     for (const line of summaryTable(summary, settings)) io.print(line);
-    problems.sort(byStatusThenPath);
-    if (problems.length > 0) io.print("");
-    for (const result of problems) io.print(problemLine(result));
   }
   if (summary.results === 0) {
     // Most likely the wrong directory: say so rather than report a clean audit of nothing.
@@ -197,9 +217,4 @@ export async function runVerifyCommand(
   }
   const left = settings.fix && !settings.dryRun ? summary.unresolved : summary.problems;
   return left > 0 ? ExitCode.Failed : ExitCode.Ok;
-}
-
-function byStatusThenPath(a: VerifyResult, b: VerifyResult): number {
-  const order = STATUSES.indexOf(a.status) - STATUSES.indexOf(b.status);
-  return order !== 0 ? order : a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }

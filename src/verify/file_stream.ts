@@ -57,6 +57,35 @@ export function readFileStream(
 }
 
 /**
+ * Reads a small file whole, synchronously: one read for its bytes, one that
+ * finds the end. A sync read is markedly cheaper than an async one for a
+ * file of a few KiB in the page cache (no hop to a thread pool).
+ *
+ * @param file An open file, positioned at its start.
+ * @param size Its size when opened (from `stat`).
+ * @returns Its bytes; undefined when it holds more than `size` bytes (it
+ * grew since), with the file positioned at its start again.
+ *
+ * @example
+ * ```ts ignore
+ * import { readWholeFileSync } from "./file_stream.ts";
+ * using file = Deno.openSync("raw.json.gz");
+ * const bytes = readWholeFileSync(file, file.statSync().size);
+ * ```
+ */
+export function readWholeFileSync(file: Deno.FsFile, size: number): Uint8Array | undefined {
+  const buffer = new Uint8Array(size + 1);
+  let total = 0;
+  while (total < buffer.length) {
+    const n = file.readSync(buffer.subarray(total));
+    if (n === null) return buffer.subarray(0, total);
+    total += n;
+  }
+  file.seekSync(0, Deno.SeekMode.Start);
+  return undefined;
+}
+
+/**
  * The identity of a file: inode, size and modification time.
  *
  * @param info The file's `stat`.

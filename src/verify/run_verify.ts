@@ -1,35 +1,46 @@
 /**
- * The whole `verify` run over what the scan found: findings first, then the
- * files, `jobs` at a time, each audited (and, with `fix`, repaired) as soon
- * as it is read. Results and progress are reported through callbacks; the
- * caller renders them.
+ * The whole `verify` run, streamed: the walk lists the data dirs on the
+ * main thread, which handles the few findings at the data dir level itself
+ * and hands each `matchID=` entry to `jobs` worker threads (with `jobs` 1,
+ * runs it on this thread); each reads the entry, audits its file and, with
+ * `fix`, repairs it. Results and progress come back through callbacks; the
+ * caller renders them. Nothing outlives a finished file but counters:
+ * memory does not grow with the number of files.
  *
  * @module
  */
 
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
-import { runPool } from "../core/pool.ts";
-import { auditFile } from "./audit_file.ts";
-import { fixFile, fixFinding } from "./fix.ts";
+import { fixFinding, type FixOptions } from "./fix.ts";
 import { quarantineStamp } from "./quarantine.ts";
 import type { VerifyResult } from "./result.ts";
-import type { ScanResult } from "./scan.ts";
+import { type ScanUnit, walkRoots } from "./scan_stream.ts";
+import { isFileStatus } from "./status.ts";
+import { verifyUnit, type VerifyUnitOptions } from "./verify_unit.ts";
+import { VerifyWorkers } from "./verify_workers.ts";
 
 /** Progress of a run, reported as files are read. */
 export interface VerifyProgress {
   /** Files finished. */
   files: number;
-  /** Files to audit in all. */
-  totalFiles: number;
+  /** Files to audit in all, when known up front (not by {@linkcode runVerify}, which streams). */
+  totalFiles?: number;
   /** File bytes read so far. */
   bytes: number;
-  /** File bytes to read in all. */
-  totalBytes: number;
+  /** File bytes to read in all, when known up front. */
+  totalBytes?: number;
 }
 
 /** Options of {@linkcode runVerify}. */
 export interface VerifyOptions {
-  /** Files audited at once. @default {navigator.hardwareConcurrency} */
+  /** The data dir audited when no path is given. */
+  dataDir: string;
+  /** When non-empty, only these match ids are audited (validated by the caller). */
+  matchIds?: readonly string[];
+  /**
+   * Files audited at once: 1 on this thread, 2 or more on that many worker threads.
+   * @default {navigator.hardwareConcurrency}
+   */
   jobs?: number;
   /** Decompressed size cap per file. @default {4 GiB} */
   maxDecompressedBytes?: number;
@@ -41,28 +52,34 @@ export interface VerifyOptions {
   now?: () => Date;
   /** Receives every result (in completion order). */
   onResult: (result: VerifyResult) => void;
-  /** Receives progress as bytes are read. */
+  /** Receives progress as files are read; without it, bytes are not counted as they are read. */
   onProgress?: (progress: VerifyProgress) => void;
 }
 
 /**
- * Audits (and repairs) everything a scan found.
+ * Audits (and repairs) everything under the paths, as the walk finds it.
  *
- * @param scan The files and findings from `scanPaths`.
- * @param options Jobs, size cap, fix mode, callbacks.
+ * @param paths The paths given on the command line (may be empty: the data dir).
+ * @param options Data dir, filter, jobs, size cap, fix mode, callbacks.
  * @returns When every result was reported.
+ * @throws {TelemetryError} kind `usage` when a path does not exist (before any result).
  * @throws {RangeError} when `jobs` is not a positive integer.
+ * @throws {Error} when a data dir cannot be listed or a worker fails.
  *
  * @example
  * ```ts ignore
  * import { runVerify } from "./run_verify.ts";
- * import { scanPaths } from "./scan.ts";
- * const scan = await scanPaths([], { dataDir: "./data/telemetry" });
- * await runVerify(scan, { jobs: 4, onResult: (r) => console.log(r.status, r.path) });
+ * await runVerify([], {
+ *   dataDir: "./data/telemetry",
+ *   jobs: 4,
+ *   onResult: (r) => console.log(r.status, r.path),
+ * });
  * ```
  */
-export async function runVerify(scan: ScanResult, options: VerifyOptions): Promise<void> {
+export async function runVerify(paths: readonly string[], options: VerifyOptions): Promise<void> {
   const {
+    dataDir,
+    matchIds = [],
     jobs = navigator.hardwareConcurrency,
     maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
     fix = false,
@@ -71,47 +88,73 @@ export async function runVerify(scan: ScanResult, options: VerifyOptions): Promi
     onResult,
     onProgress,
   } = options;
-  const started = now();
-  const fixOptions = {
-    dryRun,
-    stamp: quarantineStamp(started),
-    now: started,
-    maxDecompressedBytes,
-  };
-  const repair = fix || dryRun;
-  for (const finding of scan.findings) {
-    const { dataDir: _d, mtime: _m, ...result } = finding;
-    if (repair) result.fix = await fixFinding(finding, fixOptions);
-    onResult(result);
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new RangeError(
+      `Cannot verify as 'jobs' must be a positive integer: current value is ${jobs}`,
+    );
   }
-  const progress: VerifyProgress = {
-    files: 0,
-    totalFiles: scan.files.length,
-    bytes: 0,
-    totalBytes: scan.files.reduce((sum, f) => sum + (f.size ?? 0), 0),
-  };
+  const walk = walkRoots(paths, { dataDir, matchIds });
+  const started = now();
+  const fixOptions: FixOptions | undefined = fix || dryRun
+    ? { dryRun, stamp: quarantineStamp(started), now: started, maxDecompressedBytes }
+    : undefined;
+  const progress: VerifyProgress = { files: 0, bytes: 0 };
   onProgress?.({ ...progress });
-  await runPool(scan.files, {
-    concurrency: jobs,
-    worker: async (target) => {
-      let read = 0;
-      const audit = await auditFile(target.path, {
-        expectedMatchId: target.matchId,
-        maxDecompressedBytes,
-        onBytes: (total) => {
-          progress.bytes += total - read;
-          read = total;
-          onProgress?.({ ...progress });
-        },
-      });
-      const { identity: _i, ...result } = audit;
-      if (repair) {
-        const outcome = await fixFile(audit, target, fixOptions);
-        if (outcome !== undefined) result.fix = outcome;
-      }
+  const report = (result: VerifyResult) => {
+    if (onProgress !== undefined && isFileStatus(result.status)) {
       progress.files++;
-      onProgress?.({ ...progress });
-      onResult(result);
-    },
-  });
+      onProgress({ ...progress });
+    }
+    onResult(result);
+  };
+  const unitOptions = { matchIds, maxDecompressedBytes, fix: fixOptions };
+  const onBytes = onProgress === undefined ? undefined : (bytes: number) => {
+    progress.bytes += bytes;
+    onProgress({ ...progress });
+  };
+  const workers: UnitRunner = jobs === 1
+    ? inlineRunner({ ...unitOptions, ...(onBytes === undefined ? {} : { onBytes }) }, report)
+    : new VerifyWorkers({
+      jobs,
+      unitOptions,
+      onResult: report,
+      ...(onBytes === undefined ? {} : { onBytes }),
+    });
+  try {
+    for await (const item of walk) {
+      if (item.kind === "unit") {
+        await workers.submit(item.unit);
+        continue;
+      }
+      const { finding } = item;
+      const { dataDir: _d, mtime: _m, ...result } = finding;
+      if (fixOptions !== undefined) result.fix = await fixFinding(finding, fixOptions);
+      report(result);
+    }
+    await workers.close();
+  } finally {
+    await workers.terminate();
+  }
+}
+
+/** Runs units: on worker threads, or one at a time on this thread. */
+interface UnitRunner {
+  /** Runs a unit, or queues it (waiting while the queue is full). */
+  submit(unit: ScanUnit): Promise<void>;
+  /** Waits for every queued unit. */
+  close(): Promise<void>;
+  /** Stops now. */
+  terminate(): Promise<void>;
+}
+
+/** `--jobs 1`: each unit runs on this thread as it comes; no worker to start. */
+function inlineRunner(
+  options: VerifyUnitOptions,
+  onResult: (result: VerifyResult) => void,
+): UnitRunner {
+  return {
+    submit: (unit) => verifyUnit(unit, options, onResult),
+    close: () => Promise.resolve(),
+    terminate: () => Promise.resolve(),
+  };
 }

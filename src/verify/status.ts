@@ -116,7 +116,7 @@ export const STATUS_TABLE = {
     kind: "file",
     problem: true,
     fix: { action: "leave", reason: "left in place: cannot be read" },
-    help: "the file cannot be read (permissions, I/O error)",
+    help: "the file, or its match directory, cannot be read (permissions, I/O error)",
   },
   not_regular: {
     kind: "file",

@@ -148,6 +148,33 @@ Deno.test("verify prints the table and one line per problem", async () => {
   });
 });
 
+Deno.test("verify prints each problem as it is found, then the table of counts", async () => {
+  await withTempDir(async (dir) => {
+    await everyStatus(dir);
+    for (const jobs of ["1", "2"]) {
+      const [stdout, , code] = await runCli([
+        "verify",
+        "--data-dir",
+        dir,
+        "--jobs",
+        jobs,
+        "--max-decompressed-bytes",
+        "1MiB",
+      ]);
+      assert.equal(code, 1);
+      const lines = stdout.trimEnd().split("\n");
+      const table = lines.findIndex((l) => /^\s+status\s+count$/.test(l));
+      assert.ok(table > 0, stdout);
+      // Every problem line comes before the table, then one blank line.
+      const problems = lines.slice(0, table - 1);
+      assert.equal(lines[table - 1], "");
+      assert.equal(problems.length, 13, stdout);
+      assert.ok(problems.every((l) => /^[a-z_]+ +\/.+?: /.test(l)), stdout);
+      assert.match(lines.at(-1)!, /13 problems$/);
+    }
+  });
+});
+
 Deno.test("verify exits 2 on usage errors", async () => {
   await withTempDir(async (dir) => {
     for (

@@ -246,3 +246,19 @@ Deno.test("auditFile() reports a symlink as not_regular and does not follow it",
     assert.equal(result.decompressedBytes, undefined);
   });
 });
+
+Deno.test("auditFile() gives a file larger than one read the same statuses, streamed", async () => {
+  const json = telemetryJson(ID, 12_000);
+  const gz = gzip(json);
+  assert.ok(gz.length > 256 * 1024, `${gz.length}`);
+  const ok = await audit(gz);
+  assert.equal(ok.status, "ok");
+  assert.equal(ok.events, 12_001);
+  assert.equal(ok.decompressedBytes, json.length);
+  const crc = gz.slice();
+  crc[crc.length - 7]! ^= 0x55;
+  assert.equal((await audit(crc)).status, "corrupt");
+  const truncated = await audit(gz.subarray(0, gz.length - 100));
+  assert.equal(truncated.status, "truncated");
+  assert.equal((await audit(gzip(json, 2))).status, "double_gzip");
+});

@@ -171,7 +171,8 @@ Deno.test("runVerify() with dryRun reports every plan and changes nothing", asyn
     await mixedStore(dir);
     const before = await snapshot(dir);
     const results = new Map<string, string>();
-    await runVerify(await scanPaths([dir], { dataDir: dir }), {
+    await runVerify([dir], {
+      dataDir: dir,
       jobs: 3,
       dryRun: true,
       maxDecompressedBytes: 200_000,
@@ -196,7 +197,8 @@ Deno.test("runVerify() with fix repairs, quarantines and cleans, then all is ok"
     await mixedStore(dir);
     await Deno.remove(join(dir, "matchID=big"), { recursive: true });
     let progress = 0;
-    await runVerify(await scanPaths([dir], { dataDir: dir }), {
+    await runVerify([dir], {
+      dataDir: dir,
       jobs: 2,
       fix: true,
       onResult: (r) => {
@@ -208,7 +210,8 @@ Deno.test("runVerify() with fix repairs, quarantines and cleans, then all is ok"
     });
     assert.ok(progress > 0);
     const statuses: string[] = [];
-    await runVerify(await scanPaths([dir], { dataDir: dir }), {
+    await runVerify([dir], {
+      dataDir: dir,
       onResult: (r) => statuses.push(`${r.status}:${r.matchId}`),
     });
     assert.deepEqual(statuses.sort(), ["missing:pq", "ok:dbl", "ok:ok1", "ok:pln"]);
@@ -225,7 +228,8 @@ Deno.test("runVerify() with fix keeps a file not named raw.json.gz: audited, rep
     const bad = await writeMatch(dir, "m2", new Uint8Array([1, 2, 3]), "copy.json.gz");
     const before = await snapshot(dir);
     const results = new Map<string, VerifyResult>();
-    await runVerify(await scanPaths([plain, bad], { dataDir: dir }), {
+    await runVerify([plain, bad], {
+      dataDir: dir,
       fix: true,
       onResult: (r) => results.set(r.path, r),
     });
@@ -261,7 +265,8 @@ Deno.test("runVerify() with fix never follows, changes or removes a symlink", as
       await linkedStore(dir, outside);
       const before = await snapshot(outside);
       const results: VerifyResult[] = [];
-      await runVerify(await scanPaths([dir], { dataDir: dir }), {
+      await runVerify([dir], {
+        dataDir: dir,
         fix: true,
         onResult: (r) => results.push(r),
       });

@@ -9,6 +9,9 @@
 
 import type { FirstEvent } from "./json_validator.ts";
 
+/** One decoder for every capture: decoding without `stream` keeps no state. */
+const decoder = new TextDecoder();
+
 // Which field the key just captured selects for the next value.
 const KEY_NONE = 0;
 const KEY_TYPE = 1;
@@ -128,7 +131,7 @@ export class FirstEventCapture {
 
   /** Decodes the captured bytes, those of a JSON string already known to be valid. */
   #decode(): string {
-    const raw = new TextDecoder().decode(this.#buf.subarray(0, this.#len));
+    const raw = decoder.decode(this.#buf.subarray(0, this.#len));
     return JSON.parse(`"${raw}"`) as string;
   }
 }
