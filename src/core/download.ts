@@ -205,7 +205,10 @@ async function downloadAttempt(job: Job, attempt: number): Promise<DownloadResul
   const tempDir = job.matchId === undefined
     ? options.dataDir
     : dirname(rawPath(options.dataDir, job.matchId));
-  const file = await createAtomicFile(tempDir, { fs }).catch(async (err) => {
+  // In a match's own directory, temp files of a download that died with its
+  // process go first (never a scan of the whole data dir).
+  const removeOrphans = job.matchId !== undefined;
+  const file = await createAtomicFile(tempDir, { fs, removeOrphans }).catch(async (err) => {
     await closeWhenOpen(opening);
     throw err;
   });

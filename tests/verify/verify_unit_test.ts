@@ -5,18 +5,23 @@ import { verifyUnit } from "../../src/verify/verify_unit.ts";
 import { gzip, telemetryJson, writeMatch } from "./fixtures.ts";
 import { withTempDir } from "../support/helpers.ts";
 
+/** The unit of work for the directory `matchID=<id>` of the data dir `dir`. */
+function matchDirUnit(dir: string, id: string) {
+  return {
+    kind: "entry",
+    path: join(dir, `matchID=${id}`),
+    id,
+    dataDir: dir,
+    isDir: true,
+  } as const;
+}
+
 Deno.test("verifyUnit() audits a match directory: its temp files, then its file", async () => {
   await withTempDir(async (dir) => {
     await writeMatch(dir, "b2", gzip(telemetryJson("b2", 10), 2));
     await writeMatch(dir, "b2", new Uint8Array(5), ".raw.json.gz.00aa11bb22cc.tmp");
     const results: VerifyResult[] = [];
-    const unit = {
-      kind: "entry",
-      path: join(dir, "matchID=b2"),
-      id: "b2",
-      dataDir: dir,
-      isDir: true,
-    } as const;
+    const unit = matchDirUnit(dir, "b2");
     let bytes = 0;
     await verifyUnit(unit, { matchIds: [], onBytes: (n) => bytes += n }, (r) => results.push(r));
     assert.deepEqual(results.map((r) => r.status), ["stray_temp", "double_gzip"]);
@@ -29,13 +34,7 @@ Deno.test("verifyUnit() with fix options repairs what it found", async () => {
   await withTempDir(async (dir) => {
     await writeMatch(dir, "b2", gzip(telemetryJson("b2", 10), 2));
     const results: VerifyResult[] = [];
-    const unit = {
-      kind: "entry",
-      path: join(dir, "matchID=b2"),
-      id: "b2",
-      dataDir: dir,
-      isDir: true,
-    } as const;
+    const unit = matchDirUnit(dir, "b2");
     const fix = { dryRun: false, stamp: "20241128T120304Z" };
     await verifyUnit(unit, { matchIds: [], fix }, (r) => results.push(r));
     assert.equal(results[0]?.fix?.outcome, "done");

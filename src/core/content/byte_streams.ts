@@ -100,3 +100,28 @@ export class CopyToSinkStream extends TransformStream<Uint8Array, Uint8Array> {
     return this.#bytes;
   }
 }
+
+/**
+ * Joins byte chunks into one array; a single chunk is returned as it is.
+ *
+ * @param chunks The chunks, in order.
+ * @param total Their total length, when the caller already counted it.
+ * @returns The joined bytes.
+ *
+ * @example
+ * ```ts
+ * import { concatBytes } from "./byte_streams.ts";
+ * const joined = concatBytes([new Uint8Array([1]), new Uint8Array([2, 3])]);
+ * if (joined.length !== 3 || joined[2] !== 3) throw new Error("unexpected");
+ * ```
+ */
+export function concatBytes(chunks: readonly Uint8Array[], total?: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total ?? chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}

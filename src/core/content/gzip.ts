@@ -20,6 +20,7 @@ import {
   parseGzipHeader,
   readGzipTrailer,
 } from "./gzip_header.ts";
+import { concatBytes } from "./byte_streams.ts";
 
 /** zlib output buffer size: large buffers are markedly faster. */
 const ZLIB_CHUNK_SIZE = 256 * 1024;
@@ -231,7 +232,7 @@ function fail(state: GunzipState, err: TelemetryError): TelemetryError {
  */
 function readHeader(state: GunzipState, rest: Uint8Array): Uint8Array {
   const buffered = state.pending.length;
-  const head = buffered === 0 ? rest : concat(state.pending, rest);
+  const head = buffered === 0 ? rest : concatBytes([state.pending, rest]);
   const mismatch = magicMismatch(head);
   if (mismatch !== undefined) {
     throw fail(state, state.members === 0 ? badMagic(head, mismatch) : trailingData(state));
@@ -330,7 +331,7 @@ function endBody(state: GunzipState): void {
  */
 function readTrailer(state: GunzipState, rest: Uint8Array): Uint8Array {
   const take = rest.subarray(0, GZIP_TRAILER_BYTES - state.pending.length);
-  state.pending = concat(state.pending, take);
+  state.pending = concatBytes([state.pending, take]);
   state.bytesIn += take.length;
   if (state.pending.length < GZIP_TRAILER_BYTES) return EMPTY;
   const trailer = readGzipTrailer(state.pending);
@@ -345,13 +346,6 @@ function readTrailer(state: GunzipState, rest: Uint8Array): Uint8Array {
   state.pending = EMPTY;
   state.phase = "header";
   return rest.subarray(take.length);
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** Input sizes tried, smallest first, by {@linkcode decodeGzipPrefix}. */

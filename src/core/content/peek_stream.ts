@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concatBytes } from "./byte_streams.ts";
+
 /** Options of {@linkcode peekUntil}. */
 export interface PeekUntilOptions {
   /** Stop reading once this returns true for the bytes buffered so far. */
@@ -66,7 +68,7 @@ async function peek(
   let total = 0;
   let ended = false;
   function head(): Uint8Array {
-    return concat(chunks, total);
+    return concatBytes(chunks, total);
   }
   while (!enough(head, total)) {
     const result = await reader.read();
@@ -98,18 +100,7 @@ async function peek(
       await reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
-  return { head: concat(chunks, total), stream: replay };
+  return { head: concatBytes(chunks, total), stream: replay };
 }
 
 const EMPTY = new Uint8Array(0);
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}

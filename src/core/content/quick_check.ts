@@ -25,6 +25,7 @@ import {
 import { checkFirstEvent } from "./first_event_check.ts";
 import { JsonValidator } from "./json_validator.ts";
 import { inflateRawWhole } from "./raw_inflate.ts";
+import { concatBytes } from "./byte_streams.ts";
 
 /**
  * Decompressed bytes of one layer beyond which {@linkcode quickCheck} gives
@@ -144,15 +145,5 @@ function gunzipMembers(layer: Uint8Array, limit: number): Uint8Array | undefined
     outputs.push(output);
     at = trailerAt + GZIP_TRAILER_BYTES;
   }
-  return outputs.length === 1 ? outputs[0] : concat(outputs, total);
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(outputs, total);
 }

@@ -15,6 +15,7 @@
  */
 
 import { constants, createInflateRaw, inflateRawSync } from "node:zlib";
+import { concatBytes } from "./byte_streams.ts";
 
 /** What {@linkcode inflateRawWhole} gives. */
 export interface RawInflateResult {
@@ -97,7 +98,7 @@ export function inflateRawWhole(
     if (outLeft !== 0) break;
     size = Math.max(64, Math.min(size * 2, maxOutputBytes - total + 1));
   }
-  return { output: parts.length === 1 ? parts[0]! : concat(parts, total), used: offset };
+  return { output: concatBytes(parts, total), used: offset };
 }
 
 function sharedEngine(): { handle: ZlibHandle; state: Uint32Array; failed: boolean } | null {
@@ -139,14 +140,4 @@ function withInflateRawSync(
   } catch {
     return undefined;
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

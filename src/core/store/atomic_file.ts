@@ -2,9 +2,10 @@
  * Atomic file commit: bytes go to a temp file, normally in the same directory
  * as the final file; only {@linkcode AtomicFile.commit} makes them visible, by
  * fsync, rename and directory fsync. A crash at any moment leaves either no
- * final file or a complete one, plus at worst a temp file. The next atomic
- * write in the same directory removes such a temp file once no process holds
- * it (see `file_system.ts`); `verify --fix` cleans up the rest.
+ * final file or a complete one, plus at worst a temp file. The next download
+ * into the same match directory removes such a temp file once no process
+ * holds it ({@linkcode AtomicFileOptions.removeOrphans}, `file_system.ts`);
+ * `verify --fix` cleans up the rest.
  *
  * @module
  */
@@ -22,6 +23,13 @@ export interface AtomicFileOptions {
    * @default {denoFileSystem}
    */
   fs?: FileSystem;
+  /**
+   * First remove the temp files in `dir` that no live writer holds (left by
+   * a process that died mid-write). Only for a small directory of one
+   * match, never for the data dir itself.
+   * @default {false}
+   */
+  removeOrphans?: boolean;
 }
 
 /** A temp file that becomes a final file on {@linkcode AtomicFile.commit}. */
@@ -71,13 +79,13 @@ export async function createAtomicFile(
   dir: string,
   options: AtomicFileOptions = {},
 ): Promise<AtomicFile> {
-  const { fs = denoFileSystem } = options;
+  const { fs = denoFileSystem, removeOrphans = false } = options;
   const tempPath = join(dir, tempFileName());
   let file: WritableFile;
   try {
     await fs.mkdirp(dir);
     // Temp files of a download that died with its process (kill -9, OOM).
-    await fs.removeOrphanedTemps(dir).catch(() => []);
+    if (removeOrphans) await fs.removeOrphanedTemps(dir).catch(() => []);
     file = await fs.create(tempPath);
   } catch (err) {
     throw ioError(`cannot create ${tempPath}`, err);
