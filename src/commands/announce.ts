@@ -102,7 +102,8 @@ ${BROKER_ENV_HELP}
 Exit codes: 0 every file named was ok and announced (with --dry-run: ok); 1 a
 file was not ok or missing, a publish was not confirmed, or the broker was
 unreachable, lost or lacks the queue; 2 usage error (bad flag, missing --env,
-nothing named, a PATH that does not exist, an invalid --match-id).`,
+nothing named, a PATH that does not exist, an invalid --match-id); 130/143
+stopped by Ctrl-C/SIGTERM (what was sent is confirmed first).`,
   );
   command.action(async (paths, flags) => {
     onExit(await runAnnounceCommand(paths, flags, { io: processIo, env: Deno.env.toObject() }));

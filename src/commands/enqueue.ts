@@ -92,7 +92,8 @@ ${BROKER_ENV_HELP}
 Exit codes: 0 every job queued (or skipped; with --dry-run: valid); 1 a line was
 refused, a publish was not confirmed, or the broker was unreachable, lost or
 lacks the queue (the error line says from which line to re-send); 2 usage error
-(bad flag, missing --env, unreadable --jobs file, the <url> job refused).`,
+(bad flag, missing --env, unreadable --jobs file, the <url> job refused);
+130/143 stopped by Ctrl-C/SIGTERM (what was sent is confirmed first).`,
   );
   command.action(async (url, flags) => {
     onExit(await runEnqueueCommand(url, flags, { io: processIo, env: Deno.env.toObject() }));
