@@ -11,6 +11,7 @@
 import { Command, CommanderError, type CommandUnknownOpts } from "commander";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { ExitCodeValue } from "./exit_code.ts";
+import { useDenoOutput } from "./commander_output.ts";
 
 export { CommanderError };
 
@@ -72,5 +73,6 @@ async function buildFor(
     .exitOverride();
   for (const factory of factories) program.addCommand(factory(onExit));
   for (const command of program.commands) command.exitOverride();
+  useDenoOutput(program);
   return program;
 }
