@@ -13,6 +13,9 @@ import { telemetryMatches } from "../store/match_id.ts";
 /** Content bytes read to find the end of the first event; beyond, the end-of-content check decides. */
 const MAX_PROBE_BYTES = 1024 * 1024;
 
+/** How much of a chunk the check reads at a time: a first event is usually under 1 KiB. */
+const PROBE_SLICE_BYTES = 4 * 1024;
+
 /**
  * Throws when a first `LogMatchDefinition` event names another match.
  *
@@ -86,12 +89,20 @@ export class FirstEventCheck {
   push(chunk: Uint8Array): void {
     const validator = this.#validator;
     if (validator === undefined) return;
-    validator.push(chunk);
-    if (validator.firstEventComplete) {
-      this.#validator = undefined;
-      checkFirstEvent(validator.first, this.#expectedMatchId);
-    } else if (validator.bytes >= MAX_PROBE_BYTES) {
-      this.#validator = undefined;
+    // In slices, so that the check stops soon after the first event instead
+    // of validating the rest of a 256 KiB chunk a second time (the content's
+    // own validation sees every byte anyway).
+    for (let start = 0; start < chunk.length; start += PROBE_SLICE_BYTES) {
+      validator.push(chunk.subarray(start, start + PROBE_SLICE_BYTES));
+      if (validator.firstEventComplete) {
+        this.#validator = undefined;
+        checkFirstEvent(validator.first, this.#expectedMatchId);
+        return;
+      }
+      if (validator.bytes >= MAX_PROBE_BYTES) {
+        this.#validator = undefined;
+        return;
+      }
     }
   }
 }

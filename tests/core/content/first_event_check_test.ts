@@ -46,3 +46,18 @@ Deno.test("FirstEventCheck refuses content that is not JSON at its first byte", 
     return true;
   });
 });
+
+Deno.test("FirstEventCheck stops reading a large chunk soon after the first event", () => {
+  // One 256 KiB chunk, as GunzipStream emits it: the first event, then a
+  // body whose fault lies far past it. The check must not read that far
+  // (the content's own validation reports it): it validates a few KiB, not
+  // the whole chunk a second time.
+  const head = new TextDecoder().decode(generateTelemetry({ matchId: "abc", events: 3 }));
+  const firstEvent = head.slice(0, head.indexOf("},{") + 2);
+  const filler = `{"_T":"LogPlayerPosition","elapsedTime":1},`.repeat(6000);
+  const chunk = encoder.encode(`${firstEvent}${filler}{"broken": }`);
+  assert.ok(chunk.length > 200 * 1024);
+  const check = new FirstEventCheck("abc");
+  check.push(chunk);
+  assert.equal(check.done, true);
+});
