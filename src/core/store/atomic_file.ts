@@ -83,9 +83,10 @@ export async function createAtomicFile(
   const tempPath = join(dir, tempFileName());
   let file: WritableFile;
   try {
-    await fs.mkdirp(dir);
-    // Temp files of a download that died with its process (kill -9, OOM).
-    if (removeOrphans) await fs.removeOrphanedTemps(dir).catch(() => []);
+    const made = await fs.mkdirp(dir);
+    // Temp files of a download that died with its process (kill -9, OOM);
+    // a directory this call just made has none, and is not read.
+    if (removeOrphans && !made) await fs.removeOrphanedTemps(dir).catch(() => []);
     file = await fs.create(tempPath);
   } catch (err) {
     throw ioError(`cannot create ${tempPath}`, err);

@@ -35,8 +35,11 @@ export interface FileSystem {
   rename(from: string, to: string): Promise<void>;
   /** Removes a file; does nothing when it does not exist. */
   removeIfExists(path: string): Promise<void>;
-  /** Creates a directory and its parents. */
-  mkdirp(path: string): Promise<void>;
+  /**
+   * Creates a directory and its parents; resolves `true` when this call made
+   * the directory itself, `false` when it was there already.
+   */
+  mkdirp(path: string): Promise<boolean>;
   /**
    * The size of the regular file at the path, or undefined when there is
    * none. A symlink is not a stored file, even to a regular file: it is not
@@ -116,8 +119,21 @@ async function removeIfExists(path: string): Promise<void> {
   }
 }
 
-async function mkdirp(path: string): Promise<void> {
+async function mkdirp(path: string): Promise<boolean> {
+  try {
+    await Deno.mkdir(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) {
+      // There already, or a file of that name: only a directory will do.
+      if ((await Deno.stat(path)).isDirectory) return false;
+      throw err;
+    }
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  // A parent is missing: create the chain (another process may race us to it).
   await Deno.mkdir(path, { recursive: true });
+  return true;
 }
 
 async function fileSize(path: string): Promise<number | undefined> {

@@ -142,3 +142,29 @@ Deno.test("createAtomicFile() closes the file and removes the temp when the fsyn
     assert.deepEqual(await names(dir), []);
   });
 });
+
+Deno.test("createAtomicFile() removeOrphans reads a directory that was there, not one it just made", async () => {
+  await withTempDir(async (dir) => {
+    const scanned: string[] = [];
+    const recording: FileSystem = {
+      ...denoFileSystem,
+      removeOrphanedTemps: (path) => {
+        scanned.push(path);
+        return denoFileSystem.removeOrphanedTemps(path);
+      },
+    };
+    const matchDir = join(dir, "matchID=fresh");
+    const first = await createAtomicFile(matchDir, { fs: recording, removeOrphans: true });
+    assert.deepEqual(scanned, [], "a directory made by this call holds no orphans");
+    // A temp file no live writer holds, as a killed process leaves it.
+    const orphan = join(matchDir, ".raw.json.gz.0123456789ab.tmp");
+    await Deno.writeFile(orphan, new Uint8Array([1]));
+    const second = await createAtomicFile(matchDir, { fs: recording, removeOrphans: true });
+    assert.deepEqual(scanned, [matchDir]);
+    await assert.rejects(Deno.stat(orphan), Deno.errors.NotFound);
+    // The live temp file of the first writer is kept.
+    assert.ok((await Deno.stat(first.tempPath)).isFile);
+    await first.abort();
+    await second.abort();
+  });
+});

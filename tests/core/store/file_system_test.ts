@@ -140,3 +140,16 @@ Deno.test("denoFileSystem.removeOrphanedTemps() removes the temp file of a proce
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("denoFileSystem.mkdirp() says whether it made the directory", async () => {
+  await withTempDir(async (dir) => {
+    const nested = join(dir, "a", "b", "c");
+    assert.equal(await fs.mkdirp(nested), true, "parents missing");
+    assert.equal(await fs.mkdirp(nested), false, "there already");
+    assert.equal(await fs.mkdirp(join(dir, "a", "d")), true, "parent there");
+    assert.ok((await Deno.stat(nested)).isDirectory);
+    await Deno.writeFile(join(dir, "file"), new Uint8Array([1]));
+    await assert.rejects(fs.mkdirp(join(dir, "file")), Deno.errors.AlreadyExists);
+    await assert.rejects(fs.mkdirp(join(dir, "file", "below")));
+  });
+});
