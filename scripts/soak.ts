@@ -25,6 +25,9 @@ import { topologyNames } from "../src/queue/topology.ts";
 import { rabbitmqctl, startRabbitNode, stopRabbitNode } from "../tests/support/rabbitmq_node.ts";
 import { generateTelemetry, gzipBytes } from "../tests/support/telemetry_fixture.ts";
 
+/** The error that cuts a body mid-way (a transient fault the workers must retry). */
+const CUT_MESSAGE = "soak: connection cut";
+
 /** Events per generated file (about 200 KB of JSON, 20 KB gzipped). */
 const EVENTS = 600;
 
@@ -83,7 +86,10 @@ export async function soak(
   // 10% of the jobs fail transiently on their first request: half with a
   // 503, half with a body cut short (Content-Length larger than sent).
   const requests = new Map<number, number>();
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+  // The cut bodies' own errors reach onError, not stderr, where Deno.serve
+  // would print a stack trace for each of them.
+  const serveOptions = { port: 0, hostname: "127.0.0.1", onListen() {}, onError: quietCut };
+  const server = Deno.serve(serveOptions, async (req) => {
     const i = Number(new URL(req.url).pathname.replace(/\D+/g, ""));
     const n = (requests.get(i) ?? 0) + 1;
     requests.set(i, n);
@@ -102,7 +108,7 @@ export async function soak(
             return;
           }
           await new Promise((r) => setTimeout(r, 5));
-          controller.error(new Error("soak: connection cut"));
+          controller.error(new Error(CUT_MESSAGE));
         },
       });
       return new Response(cut, { headers: { "content-encoding": "gzip" } });
@@ -291,6 +297,12 @@ export async function soak(
     await Deno.remove(dataDir, { recursive: true });
     await Deno.remove(nodeParent, { recursive: true });
   }
+}
+
+/** `Deno.serve`'s `onError`: the soak's own cut bodies are expected; anything else is printed. */
+function quietCut(err: unknown): Response {
+  if (!(err instanceof Error && err.message === CUT_MESSAGE)) console.error(err);
+  return new Response("internal error", { status: 500 });
 }
 
 /** Resident set size of a process, in MiB, or undefined when it is gone. */
