@@ -11,7 +11,8 @@
  * file` (gzip).
  *
  * Run: `deno run -A scripts/bench_download.ts [--sizes 40,400] [--runs 3]`
- * (`--runs`: repeats of the cases under 200 MB; larger ones run once).
+ * (`--runs`: repeats of the cases under 200 MB, interleaved; larger ones run
+ * once).
  *
  * @module
  */
@@ -150,12 +151,16 @@ export async function benchDownload(
             ),
         ],
       ];
+      // Interleaved (every case once, then again): a drift of the machine's
+      // speed hits ours and its baseline alike instead of one of them.
+      const samples = cases.map((): Measurement[] => []);
+      for (let i = 0; i < repeats; i++) {
+        for (const [c, [, run]] of cases.entries()) samples[c]!.push(await run());
+      }
       const results = new Map<string, { seconds: number; rss: number }>();
-      for (const [name, run] of cases) {
-        const samples: Measurement[] = [];
-        for (let i = 0; i < repeats; i++) samples.push(await run());
-        const seconds = median(samples.map((s) => s.seconds));
-        const rss = Math.max(...samples.map((s) => s.peakRssMb));
+      for (const [c, [name]] of cases.entries()) {
+        const seconds = median(samples[c]!.map((s) => s.seconds));
+        const rss = Math.max(...samples[c]!.map((s) => s.peakRssMb));
         results.set(name, { seconds, rss });
       }
       const plainBase = results.get(PLAIN_BASELINE)?.seconds ?? NaN;
