@@ -7,6 +7,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
+import { concatBytes } from "../src/core/content/byte_streams.ts";
 
 /** Options of {@linkcode denortProblem}. */
 export interface DenortCheckOptions {
@@ -123,7 +124,7 @@ async function runAlone(
   try {
     const [status] = await Promise.all([child.status, drain(child.stdout), drain(child.stderr)]);
     if (timedOut) return `run alone it did not exit within ${timeoutMs / 1000} s`;
-    const output = new TextDecoder().decode(concat(chunks));
+    const output = new TextDecoder().decode(concatBytes(chunks));
     return { output, code: status.code };
   } finally {
     clearTimeout(timer);
@@ -180,14 +181,4 @@ export async function removeCompileTempFiles(
     }
   }
   return removed;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { onShutdownSignals } from "../queue/shutdown.ts";
+
 /** The signals that stop a command. */
 export type StopSignal = "SIGINT" | "SIGTERM";
 
@@ -36,20 +38,18 @@ export interface Interrupt extends Disposable {
 export function listenForInterrupt(): Interrupt {
   const controller = new AbortController();
   let received: StopSignal | undefined;
-  const listeners = (["SIGINT", "SIGTERM"] as const).map((name) => {
-    function listener() {
-      if (received !== undefined) return;
-      received = name;
+  const removeListeners = onShutdownSignals({
+    graceful(name) {
+      received = name as StopSignal;
       controller.abort(new Error(`interrupted by ${name}`));
-    }
-    Deno.addSignalListener(name, listener);
-    return [name, listener] as const;
+    },
+    immediate() {}, // the command is already cleaning up, which takes milliseconds
   });
   let disposed = false;
   function dispose() {
     if (disposed) return;
     disposed = true;
-    for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+    removeListeners();
   }
   return {
     signal: controller.signal,

@@ -15,14 +15,9 @@ import { type AtomicFile, createAtomicFile } from "./store/atomic_file.ts";
 import { abortedError, TelemetryError } from "./errors.ts";
 import { denoFileSystem, type FileSystem } from "./store/file_system.ts";
 import { type HttpGet, nodeHttpGet } from "./http/http_client.ts";
-import {
-  DEFAULT_MAX_BYTES,
-  DEFAULT_TIMEOUTS,
-  type HttpTimeouts,
-  openDownload,
-  type OpenedDownload,
-} from "./http/http_download.ts";
-import { DEFAULT_MAX_DECOMPRESSED_BYTES, ingest, type IngestResult } from "./content/ingest.ts";
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from "./defaults.ts";
+import { type HttpTimeouts, openDownload, type OpenedDownload } from "./http/http_download.ts";
+import { ingest, type IngestResult } from "./content/ingest.ts";
 import { parseMatchId } from "./store/match_id.ts";
 import {
   DEFAULT_RETRY,
@@ -44,11 +39,7 @@ export interface DownloadLimits {
   maxDecompressedBytes?: number;
 }
 
-/** The defaults of {@linkcode DownloadLimits}, which the flags show too. */
-export const DEFAULT_LIMITS: Required<DownloadLimits> = {
-  maxBytes: DEFAULT_MAX_BYTES,
-  maxDecompressedBytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
-};
+export { DEFAULT_LIMITS };
 
 /**
  * Settings a user configures once for every download: the shared flags of

@@ -179,7 +179,8 @@ function kindWord(value: ValueKind): string {
 }
 
 /** A bash single-quoted word. */
-function quote(text: string): string {
+/** Quotes text for a shell script: single quotes, with `'` written as `'\\''`. */
+export function quote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 

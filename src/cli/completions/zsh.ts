@@ -7,7 +7,7 @@
  * @module
  */
 
-import { identifier } from "./bash.ts";
+import { identifier, quote } from "./bash.ts";
 import { allCommands, type CommandSpec, type FlagSpec, type ValueKind } from "./model.ts";
 
 /**
@@ -127,6 +127,3 @@ function escape(text: string): string {
 }
 
 /** A zsh single-quoted word. */
-function quote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
-}

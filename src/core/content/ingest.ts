@@ -192,7 +192,7 @@ export async function ingest(
   }
 
   const summary = await validation.end();
-  checkMatch(summary, expectedMatchId);
+  checkFirstEvent(summary.first, expectedMatchId);
   return toResult(summary, { gzipLayers, storedBytes: storedBytes() });
 }
 
@@ -230,15 +230,4 @@ function toResult(
     if (apiId !== undefined) result.matchId = apiId;
   }
   return result;
-}
-
-/**
- * Checks that a first `LogMatchDefinition` event belongs to the expected match.
- *
- * @param summary The validator's summary.
- * @param expectedMatchId The match the content should belong to; nothing is checked without it.
- * @throws {TelemetryError} kind `permanent`, code `wrong_match`.
- */
-export function checkMatch(summary: ValidationSummary, expectedMatchId: string | undefined): void {
-  checkFirstEvent(summary.first, expectedMatchId);
 }

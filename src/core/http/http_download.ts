@@ -9,10 +9,9 @@
 import { abortedError, TelemetryError } from "../errors.ts";
 import { type HttpGet, nodeHttpGet } from "./http_client.ts";
 import { checkUrl, redactUrl, type UrlPolicy } from "./url_policy.ts";
-import {
-  DEFAULT_MAX_BYTES as MAX_BYTES_DEFAULT,
-  DEFAULT_TIMEOUTS as TIMEOUT_DEFAULTS,
-} from "../defaults.ts";
+import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUTS } from "../defaults.ts";
+
+export { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUTS };
 
 /** Timeouts of one attempt, in milliseconds: the `--*-timeout` flags. */
 export interface HttpTimeouts {
@@ -23,9 +22,6 @@ export interface HttpTimeouts {
   /** The whole attempt, body included. @default {120000} */
   attemptMs?: number;
 }
-
-/** The defaults of {@linkcode HttpTimeouts}, which the flags show too. */
-export const DEFAULT_TIMEOUTS: Required<HttpTimeouts> = TIMEOUT_DEFAULTS;
 
 /** Options of {@linkcode openDownload}. */
 export interface OpenDownloadOptions {
@@ -66,9 +62,6 @@ export interface OpenedDownload {
   /** Stops the timers and the connection; call when done, whatever happened. */
   close(): void;
 }
-
-/** Default cap of bytes received per attempt (1 GiB). */
-export const DEFAULT_MAX_BYTES: number = MAX_BYTES_DEFAULT;
 
 const RETRIABLE_STATUS = new Set([408, 425, 429]);
 
