@@ -169,7 +169,6 @@ export async function runVerifyCommand(
   const bar = io.isTty ? new ProgressBar({ label: "verify", unit: "items" }) : undefined;
   const tally = new Tally();
   const json = settings.json ? new LineBatcher((text) => io.print(text)) : undefined;
-  let problems = 0;
   try {
     await runVerify(paths, {
       dataDir: settings.dataDir,
@@ -191,7 +190,6 @@ export async function runVerifyCommand(
         } else if (isProblem(result.status)) {
           bar?.finish();
           io.print(problemLine(result));
-          problems++;
         }
       },
     });
@@ -207,7 +205,7 @@ export async function runVerifyCommand(
     json.flush();
     io.print(JSON.stringify(summaryJson(summary)));
   } else {
-    if (problems > 0) io.print("");
+    if (summary.problems > 0) io.print("");
     for (const line of summaryTable(summary, settings)) io.print(line);
   }
   if (summary.results === 0) {

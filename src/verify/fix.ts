@@ -24,9 +24,10 @@ import { rewriteSingleGzip } from "./rewrite.ts";
 import { STATUS_TABLE, type VerifyStatus } from "./status.ts";
 import { denoFileSystem } from "../core/store/file_system.ts";
 import { isTempFileName, RAW_FILE_NAME } from "../core/store/storage.ts";
+import { STALE_TEMP_AGE_MS } from "../core/store/store_stats.ts";
 
-/** Stray temp files younger than this may belong to a write in progress. */
-export const STRAY_TEMP_MIN_AGE_MS = 60 * 60 * 1000;
+/** Stray temp files younger than this may belong to a write in progress: the store's own threshold. */
+export const STRAY_TEMP_MIN_AGE_MS: number = STALE_TEMP_AGE_MS;
 
 /** Options of {@linkcode fixFile} and {@linkcode fixFinding}. */
 export interface FixOptions {

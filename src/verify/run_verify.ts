@@ -11,13 +11,13 @@
  */
 
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
-import { fixFinding, type FixOptions } from "./fix.ts";
+import type { FixOptions } from "./fix.ts";
 import { quarantineStamp } from "./quarantine.ts";
 import type { VerifyResult } from "./result.ts";
 import { type ScanUnit, walkRoots } from "./scan_stream.ts";
 import { isFileStatus } from "./status.ts";
-import { verifyUnit, type VerifyUnitOptions } from "./verify_unit.ts";
-import { VerifyWorkers } from "./verify_workers.ts";
+import { findingResult, verifyUnit, type VerifyUnitOptions } from "./verify_unit.ts";
+import { assertJobs, VerifyWorkers } from "./verify_workers.ts";
 
 /** Progress of a run, reported as files are read. */
 export interface VerifyProgress {
@@ -88,11 +88,7 @@ export async function runVerify(paths: readonly string[], options: VerifyOptions
     onResult,
     onProgress,
   } = options;
-  if (!Number.isInteger(jobs) || jobs < 1) {
-    throw new RangeError(
-      `Cannot verify as 'jobs' must be a positive integer: current value is ${jobs}`,
-    );
-  }
+  assertJobs(jobs);
   const walk = walkRoots(paths, { dataDir, matchIds });
   const started = now();
   const fixOptions: FixOptions | undefined = fix || dryRun
@@ -126,10 +122,7 @@ export async function runVerify(paths: readonly string[], options: VerifyOptions
         await workers.submit(item.unit);
         continue;
       }
-      const { finding } = item;
-      const { dataDir: _d, mtime: _m, ...result } = finding;
-      if (fixOptions !== undefined) result.fix = await fixFinding(finding, fixOptions);
-      report(result);
+      report(await findingResult(item.finding, fixOptions));
     }
     await workers.close();
   } finally {

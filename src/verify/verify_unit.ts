@@ -10,7 +10,8 @@
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
 import { auditFile } from "./audit_file.ts";
 import { fixFile, fixFinding, type FixOptions } from "./fix.ts";
-import type { VerifyResult } from "./result.ts";
+import type { ScanFinding, VerifyResult } from "./result.ts";
+import { errorLine } from "../core/errors.ts";
 import { expandUnit, type ScanItem, type ScanUnit } from "./scan_stream.ts";
 
 /** Options of {@linkcode verifyUnit}: the same for every unit of a run. */
@@ -64,10 +65,7 @@ export async function verifyUnit(
     if (next.done === true) return;
     const item = next.value;
     if (item.kind === "finding") {
-      const { finding } = item;
-      const { dataDir: _d, mtime: _m, ...result } = finding;
-      if (fix !== undefined) result.fix = await fixFinding(finding, fix);
-      onResult(result);
+      onResult(await findingResult(item.finding, fix));
       continue;
     }
     const { target } = item;
@@ -91,14 +89,27 @@ export async function verifyUnit(
   }
 }
 
+/**
+ * The result of a finding the scan made without opening a file (a missing
+ * or stray entry), with what `--fix` did about it.
+ *
+ * @param finding The scan's finding.
+ * @param fix The `--fix` options, when fixing.
+ * @returns The result to report.
+ */
+export async function findingResult(finding: ScanFinding, fix?: FixOptions): Promise<VerifyResult> {
+  const { dataDir: _d, mtime: _m, ...result } = finding;
+  if (fix !== undefined) result.fix = await fixFinding(finding, fix);
+  return result;
+}
+
 /** The result of a match directory that cannot be listed. */
 function unreadableDir(unit: ScanUnit, err: unknown): VerifyResult {
-  const reason = err instanceof Error ? err.message : String(err);
   return {
     path: unit.path,
     matchId: unit.kind === "entry" ? unit.id : undefined,
     status: "unreadable",
-    detail: `cannot read the directory: ${reason.replace(/\s*\n\s*/g, " ")}`,
+    detail: `cannot read the directory: ${errorLine(err)}`,
     bytes: undefined,
     decompressedBytes: undefined,
     seconds: 0,

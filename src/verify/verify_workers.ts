@@ -90,11 +90,7 @@ export class VerifyWorkers {
    */
   constructor(options: VerifyWorkersOptions) {
     const { jobs, unitOptions, onResult, onBytes } = options;
-    if (!Number.isInteger(jobs) || jobs < 1) {
-      throw new RangeError(
-        `Cannot verify as 'jobs' must be a positive integer: current value is ${jobs}`,
-      );
-    }
+    assertJobs(jobs);
     this.#onResult = onResult;
     this.#onBytes = onBytes;
     const workerData: VerifyWorkerData = {
@@ -227,5 +223,19 @@ export class VerifyWorkers {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
+  }
+}
+
+/**
+ * Checks a `jobs` count: a positive integer.
+ *
+ * @param jobs The count.
+ * @throws {RangeError} when it is not.
+ */
+export function assertJobs(jobs: number): void {
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new RangeError(
+      `Cannot verify as 'jobs' must be a positive integer: current value is ${jobs}`,
+    );
   }
 }

@@ -5,6 +5,7 @@ import { toVerifySettings } from "../../src/commands/verify.ts";
 import {
   gzip,
   peel,
+  randomBytes,
   snapshot,
   telemetryJson,
   telemetryText,
@@ -372,11 +373,7 @@ Deno.test("verify reports trailing data and random bytes as corrupt, with the tr
     const json = telemetryJson("trl", 500);
     const gz = gzip(json);
     await writeMatch(dir, "trl", concatBytes(gz, new TextEncoder().encode("xyz")));
-    const random = new Uint8Array(5000);
-    for (let i = 0, x = 3; i < random.length; i++) {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      random[i] = x >>> 24;
-    }
+    const random = randomBytes(5000, 3);
     random[0] = 0xcd;
     await writeMatch(dir, "rnd", random);
     const [stdout, stderr, code] = await runCli(["verify", "--json", dir]);

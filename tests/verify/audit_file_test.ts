@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { auditFile } from "../../src/verify/audit_file.ts";
-import { gzip, telemetryJson, telemetryText, writeMatch } from "./fixtures.ts";
+import { gzip, randomBytes, telemetryJson, telemetryText, writeMatch } from "./fixtures.ts";
 import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
 import { concatBytes } from "../support/bytes.ts";
 
@@ -85,17 +85,6 @@ Deno.test("auditFile() reports trailing garbage as corrupt, where it starts, wit
   assert.equal(result.offset, json.length);
   assert.equal(result.bytes, gz.length + 3);
 });
-
-/** Deterministic bytes that look random. */
-function randomBytes(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 Deno.test("auditFile() reports random bytes as corrupt: neither gzip nor JSON", async () => {
   const first = randomBytes(4096, 7);

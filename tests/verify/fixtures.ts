@@ -111,3 +111,14 @@ export async function snapshot(dir: string, prefix = ""): Promise<Map<string, Ui
   }
   return out;
 }
+
+/** Deterministic bytes that look random (a linear congruential generator from `seed`). */
+export function randomBytes(size: number, seed: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
