@@ -7,6 +7,7 @@
  */
 
 import { type Command, Option, type OptionValues } from "commander";
+import { parseSeconds } from "./parse.ts";
 
 /**
  * The `Environment:` lines of the broker flags, for a command's help text.
@@ -33,4 +34,15 @@ export function addBrokerOptions<
   return command
     .addOption(new Option("--env <name>", "environment suffix of every queue name ([a-z0-9-]+)"))
     .addOption(new Option("--amqp-url <url>", "broker URL, amqp:// or amqps://"));
+}
+
+/**
+ * `--confirm-timeout <seconds>` (default 30): the time the broker gets to
+ * confirm a publish, the same flag for every command that publishes.
+ *
+ * @returns The option, to pass to `addOption`.
+ */
+export function confirmTimeoutOption() {
+  return new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
+    .argParser(parseSeconds).default(30);
 }

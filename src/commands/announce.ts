@@ -8,11 +8,11 @@
 
 import { Command, type CommandUnknownOpts, Option } from "commander";
 import { hostname } from "node:os";
-import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
+import { addBrokerOptions, BROKER_ENV_HELP, confirmTimeoutOption } from "../cli/broker_options.ts";
 import { addSomeDownloadOptions } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
-import { collectList, parsePositiveInt, parseSeconds } from "../cli/parse.ts";
+import { collectList, parsePositiveInt } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
@@ -59,8 +59,7 @@ function defineAnnounceCommand() {
           .default(navigator.hardwareConcurrency, "number of CPU cores"),
       )
       .addOption(
-        new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
-          .argParser(parseSeconds).default(30),
+        confirmTimeoutOption(),
       ),
     ["dataDir", "maxDecompressedBytes"] as const,
   );

@@ -7,7 +7,7 @@
 
 import { Command, type CommandUnknownOpts, Option } from "commander";
 import { hostname } from "node:os";
-import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
+import { addBrokerOptions, BROKER_ENV_HELP, confirmTimeoutOption } from "../cli/broker_options.ts";
 import { addDownloadOptions, toDownloadSettings } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { createLogger } from "../cli/logger.ts";
@@ -52,8 +52,7 @@ function defineConsumeCommand() {
           .argParser(parseSeconds).default(30),
       )
       .addOption(
-        new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
-          .argParser(parseSeconds).default(30),
+        confirmTimeoutOption(),
       )
       .addOption(
         new Option("--worker-id <id>", "worker_id of outbound messages (default: hostname-pid)"),

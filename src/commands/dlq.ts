@@ -14,12 +14,12 @@ import {
   type OptionValues,
 } from "commander";
 import { dirname, resolve } from "node:path";
-import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
+import { addBrokerOptions, BROKER_ENV_HELP, confirmTimeoutOption } from "../cli/broker_options.ts";
 import { parseDuration } from "../cli/duration.ts";
 import { ExitCode, exitCodeFor, exitCodeForSignal, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { listenForInterrupt } from "../cli/interrupt.ts";
-import { collectList, parsePositiveInt, parseSeconds } from "../cli/parse.ts";
+import { collectList, parsePositiveInt } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { createAtomicFile } from "../core/store/atomic_file.ts";
@@ -157,8 +157,7 @@ function defineReplayCommand() {
     .addOption(new Option("--dry-run", "print the dead letters that would be replayed; move none"))
     .addOption(new Option("--json", "print JSON (with --dry-run, one object per dead letter too)"))
     .addOption(
-      new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
-        .argParser(parseSeconds).default(30),
+      confirmTimeoutOption(),
     );
 }
 

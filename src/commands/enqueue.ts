@@ -7,11 +7,10 @@
  */
 
 import { Command, type CommandUnknownOpts, Option } from "commander";
-import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
+import { addBrokerOptions, BROKER_ENV_HELP, confirmTimeoutOption } from "../cli/broker_options.ts";
 import { addSomeDownloadOptions, toUrlPolicy } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
-import { parseSeconds } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { resolveBrokerSettings } from "../queue/broker_settings.ts";
@@ -49,8 +48,7 @@ function defineEnqueueCommand() {
       )
       .addOption(new Option("--json", "print one JSON object per job, then a summary object"))
       .addOption(
-        new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
-          .argParser(parseSeconds).default(30),
+        confirmTimeoutOption(),
       ),
     ["dataDir", "allowHost", "allowHttp"] as const,
   );

@@ -14,12 +14,13 @@ import { addSomeDownloadOptions } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { parseNonNegativeInt, parseSeconds } from "../cli/parse.ts";
+import { DEFAULT_MAX_DLQ_SCAN } from "../core/defaults.ts";
 import { errorLine } from "../core/errors.ts";
 import { healthzUrl } from "../core/http/health_probe.ts";
 import { type BrokerSettings, resolveBrokerSettings } from "../queue/broker_settings.ts";
 
-/** Default of `--max-dlq-scan` (kept equal to `DEFAULT_MAX_DLQ_SCAN` of `src/queue/status.ts` by a test). */
-export const MAX_DLQ_SCAN_DEFAULT = 10_000;
+/** Default of `--max-dlq-scan`: the core's, from the module that loads no AMQP code. */
+export const MAX_DLQ_SCAN_DEFAULT: number = DEFAULT_MAX_DLQ_SCAN;
 
 /** Default of `--timeout`, in seconds. */
 export const STATUS_TIMEOUT_DEFAULT_S = 10;

@@ -24,3 +24,6 @@ export const DEFAULT_LIMITS: { maxBytes: number; maxDecompressedBytes: number } 
   maxBytes: DEFAULT_MAX_BYTES,
   maxDecompressedBytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
 };
+
+/** Dead letters `status` reads at most to count them by kind (`--max-dlq-scan`). */
+export const DEFAULT_MAX_DLQ_SCAN = 10_000;

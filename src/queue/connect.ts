@@ -9,6 +9,7 @@
  */
 
 import type { AMQPChannel, AMQPClient } from "amqp-client";
+import type { FlowControl } from "./publisher.ts";
 
 /** Default of {@linkcode ConnectOptions.timeoutMs}. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -157,4 +158,46 @@ async function untilDeadline<T>(
   } finally {
     deadline.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * The broker's flow control of a client's connection (`connection.blocked`
+ * and `connection.unblocked`), for the publishers that honour it. It takes
+ * over the client's `onblocked` and `onunblocked`.
+ *
+ * @param client A connected client.
+ * @returns The flow control: a reason while the broker blocks publishing.
+ *
+ * @example
+ * ```ts
+ * import { connectionFlow } from "./connect.ts";
+ * const client: { blocked?: string; onblocked?: (r: string) => void; onunblocked?: () => void } = {};
+ * const flow = connectionFlow(client);
+ * const seen: (string | undefined)[] = [];
+ * flow.watch((blocked) => seen.push(blocked));
+ * client.blocked = "low on memory";
+ * client.onblocked?.("low on memory");
+ * if (flow.blocked !== "low on memory" || seen[0] !== "low on memory") throw new Error("unexpected");
+ * ```
+ */
+export function connectionFlow(
+  client: Pick<AMQPClient, "blocked" | "onblocked" | "onunblocked">,
+): FlowControl {
+  const listeners = new Set<(blocked: string | undefined) => void>();
+  const blocked = () =>
+    client.blocked === undefined ? undefined : client.blocked || "no reason given";
+  const changed = () => {
+    for (const listener of [...listeners]) listener(blocked());
+  };
+  client.onblocked = changed;
+  client.onunblocked = changed;
+  return {
+    get blocked() {
+      return blocked();
+    },
+    watch(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
 }

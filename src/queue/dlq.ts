@@ -35,11 +35,9 @@ import {
   missingQueueLine,
 } from "./operator_target.ts";
 import { PublishPipeline } from "./publish_pipeline.ts";
+import { DEFAULT_CONFIRM_TIMEOUT_MS } from "./publish_target.ts";
 import type { FlowControl, PublishProperties } from "./publisher.ts";
 import { type QueueSnapshot, snapshotQueue } from "./queue_snapshot.ts";
-
-/** Default of {@linkcode ReplayOptions.confirmTimeoutMs}. */
-export const DEFAULT_REPLAY_CONFIRM_TIMEOUT_MS = 30_000;
 
 /** Why a run stopped early. */
 export type DlqFailureKind =
@@ -137,7 +135,7 @@ export interface ScanOptions extends DlqOptions {
 
 /** Options of {@linkcode replayDeadLetters}. */
 export interface ReplayOptions extends DlqOptions {
-  /** How long the broker may take to confirm. @default {DEFAULT_REPLAY_CONFIRM_TIMEOUT_MS} */
+  /** How long the broker may take to confirm. @default {DEFAULT_CONFIRM_TIMEOUT_MS} */
   confirmTimeoutMs?: number;
   /** Publishes awaiting their confirm at most. @default {DEFAULT_PUBLISH_WINDOW} */
   window?: number;
@@ -201,7 +199,7 @@ export function scanDeadLetters(options: ScanOptions): Promise<DlqSummary> {
  * ```
  */
 export function replayDeadLetters(options: ReplayOptions): Promise<DlqSummary> {
-  const { confirmTimeoutMs = DEFAULT_REPLAY_CONFIRM_TIMEOUT_MS, window, signal } = options;
+  const { confirmTimeoutMs = DEFAULT_CONFIRM_TIMEOUT_MS, window, signal } = options;
   const { names } = options.broker;
   return runOnDeadLetters(options, {
     requires: [names.queue],

@@ -15,7 +15,8 @@ import type { AMQPClient } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
 import { connectBroker } from "./connect.ts";
-import type { FlowControl } from "./publisher.ts";
+
+export { connectionFlow } from "./connect.ts";
 import { isConfigurationError } from "./session.ts";
 
 /** Why {@linkcode connectOperator} failed. */
@@ -155,46 +156,4 @@ export function missingQueueLine(
   const { redactedUrl, env } = broker;
   return `queue ${queue} does not exist on ${redactedUrl}: check --env ${env}; ` +
     `'telemetry consume --env ${env}' declares it when it starts`;
-}
-
-/**
- * The broker's flow control of a client's connection (`connection.blocked`
- * and `connection.unblocked`), for the publishers that honour it. It takes
- * over the client's `onblocked` and `onunblocked`.
- *
- * @param client A connected client.
- * @returns The flow control: a reason while the broker blocks publishing.
- *
- * @example
- * ```ts
- * import { connectionFlow } from "./operator_target.ts";
- * const client: { blocked?: string; onblocked?: (r: string) => void; onunblocked?: () => void } = {};
- * const flow = connectionFlow(client);
- * const seen: (string | undefined)[] = [];
- * flow.watch((blocked) => seen.push(blocked));
- * client.blocked = "low on memory";
- * client.onblocked?.("low on memory");
- * if (flow.blocked !== "low on memory" || seen[0] !== "low on memory") throw new Error("unexpected");
- * ```
- */
-export function connectionFlow(
-  client: Pick<AMQPClient, "blocked" | "onblocked" | "onunblocked">,
-): FlowControl {
-  const listeners = new Set<(blocked: string | undefined) => void>();
-  const blocked = () =>
-    client.blocked === undefined ? undefined : client.blocked || "no reason given";
-  const changed = () => {
-    for (const listener of [...listeners]) listener(blocked());
-  };
-  client.onblocked = changed;
-  client.onunblocked = changed;
-  return {
-    get blocked() {
-      return blocked();
-    },
-    watch(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
 }

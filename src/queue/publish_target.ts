@@ -33,12 +33,8 @@ export interface PublishTarget {
   readonly queue: string;
   /** Consumers of the queue when it was checked (0: messages wait for a worker). */
   readonly consumers: number;
-  /** Messages ready in the queue when it was checked. */
-  readonly messages: number;
   /** The pipelined publisher (its `failure` stops the run). */
   readonly pipeline: PublishPipeline;
-  /** Why the connection or channel ended, once it did (before {@linkcode PublishTarget.finish}). */
-  readonly lost: string | undefined;
   /**
    * Publishes one persistent JSON message to the queue through the
    * pipeline (see {@linkcode PublishPipeline.publish}).
@@ -151,11 +147,8 @@ export async function openPublishTarget(
     };
     return {
       queue,
-      ...counts,
+      consumers: counts.consumers,
       pipeline,
-      get lost() {
-        return lost;
-      },
       publish: (body, onSettled) =>
         pipeline.publish({ queue, body, properties: JSON_MESSAGE }, onSettled),
       async finish() {

@@ -57,8 +57,6 @@ export interface SnapshotOptions {
 export interface QueueSnapshot extends AsyncIterable<AMQPMessage> {
   /** Ready messages when the snapshot started: the most it takes. */
   readonly expected: number;
-  /** Messages taken so far. */
-  readonly taken: number;
   /**
    * Whether the snapshot ended before taking `expected` messages because the
    * queue had no more ready (another client removed some meanwhile).
@@ -170,10 +168,6 @@ class Snapshot implements QueueSnapshot {
     this.#idleMs = options.idleMs;
     this.#chunk = options.chunk;
     if (this.expected === 0) this.#ended = true;
-  }
-
-  get taken(): number {
-    return this.#taken;
   }
 
   get short(): boolean {

@@ -14,14 +14,13 @@ import {
   CLOSE_STEP_TIMEOUT_MS,
   closeBroker,
   connectBroker,
+  connectionFlow,
   DEFAULT_CONNECT_TIMEOUT_MS,
   openConfirmChannel,
   withTimeout,
 } from "./connect.ts";
 import type { FlowControl } from "./publisher.ts";
 import { declareTopology, type TopologyNames } from "./topology.ts";
-
-export { DEFAULT_CONNECT_TIMEOUT_MS };
 
 /** An open session. */
 export interface Session {
@@ -104,7 +103,6 @@ export async function openSession(url: string, options: SessionOptions): Promise
   let resolveLost: (reason: string) => void = () => {};
   const lost = new Promise<string>((resolve) => resolveLost = resolve);
   const ended = new AbortController();
-  const flow = new BlockedState();
   function end(reason: string) {
     if (!alive) return;
     alive = false;
@@ -114,14 +112,10 @@ export async function openSession(url: string, options: SessionOptions): Promise
   }
   connection.onerror = (err) => end(`connection error: ${errorLine(err)}`);
   connection.ondisconnect = (err) => end(`disconnected: ${err ? errorLine(err) : "socket closed"}`);
-  function blockedChanged(reason: string | undefined) {
-    flow.set(reason);
-    options.onBlocked?.(reason);
-  }
-  connection.onblocked = (reason) => blockedChanged(reason || "no reason given");
-  connection.onunblocked = () => blockedChanged(undefined);
+  const flow = connectionFlow(connection);
+  if (options.onBlocked !== undefined) flow.watch(options.onBlocked);
   // Blocked during the handshake: the client recorded it before we listened.
-  if (connection.blocked !== undefined) blockedChanged(connection.blocked || "no reason given");
+  if (flow.blocked !== undefined) options.onBlocked?.(flow.blocked);
   try {
     const { channel, returned } = await openConfirmChannel(connection);
     channel.onerror = (reason) => end(`channel closed: ${reason}`);
@@ -176,25 +170,5 @@ export async function openSession(url: string, options: SessionOptions): Promise
     ended.abort();
     await closeBroker(connection);
     throw err;
-  }
-}
-
-/** The broker's `connection.blocked` state of one connection. */
-class BlockedState implements FlowControl {
-  #reason: string | undefined;
-  #listeners = new Set<(reason: string | undefined) => void>();
-
-  get blocked(): string | undefined {
-    return this.#reason;
-  }
-
-  set(reason: string | undefined): void {
-    this.#reason = reason;
-    for (const listener of [...this.#listeners]) listener(reason);
-  }
-
-  watch(listener: (reason: string | undefined) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
   }
 }

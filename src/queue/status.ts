@@ -11,11 +11,12 @@
 import type { AMQPClient } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
+import { DEFAULT_MAX_DLQ_SCAN } from "../core/defaults.ts";
 import { closeBroker } from "./connect.ts";
 import { BrokerConnectError, connectOperator, declarePassive } from "./operator_target.ts";
 
 /** Default of {@linkcode BrokerStatusOptions.maxDlqScan}. */
-export const DEFAULT_MAX_DLQ_SCAN = 10_000;
+export { DEFAULT_MAX_DLQ_SCAN };
 
 /** The part each queue plays. */
 export type QueueRole = "input" | "retry" | "dead_letter" | "processing";
