@@ -11,8 +11,18 @@
  *   (`--data-dir`, `TELEMETRY_DATA_DIR`); `--jobs FILE` reads any path.
  * - `--allow-env`: flags fall back to `TELEMETRY_*`, `RABBITMQ_*` and
  *   `ENVIRONMENT`; the npm AMQP client reads the environment too.
- * - `--allow-sys=hostname,osRelease...`: only `hostname`, for the default
- *   `--worker-id` (hostname plus pid).
+ * - `--allow-sys` (unscoped): `hostname` for the default `--worker-id`
+ *   (hostname plus pid), and the CA store for TLS. With `NODE_EXTRA_CA_CERTS`
+ *   set (as many hosts and container images do, and as an operator does to
+ *   trust a private CA), Deno's `node:https` and `node:tls` read the CA store
+ *   through a sys check named "ca" on every HTTPS or AMQPS connection. Deno
+ *   2.9.6 has no scoped descriptor for it (`--allow-sys=hostname,ca` is
+ *   refused as an unknown descriptor, and no list of the 14 named ones grants
+ *   it), so only the unscoped flag works. Measured: with
+ *   `--allow-sys=hostname` every HTTPS download failed with `Requires sys
+ *   access to "ca"`. What it adds beyond `hostname` is read-only host
+ *   information (os release, uptime, load, memory, interfaces, uid/gid) and
+ *   `setPriority`; it grants no file, network or process access.
  *
  * Nothing else: no `--allow-run`, no `--allow-ffi`, no `--allow-all`.
  *
@@ -29,7 +39,7 @@ export const CLI_PERMISSIONS: readonly string[] = [
   "--allow-read",
   "--allow-write",
   "--allow-env",
-  "--allow-sys=hostname",
+  "--allow-sys",
 ];
 
 /** V8 flags of the CLI (see src/core/content/memory.ts). */

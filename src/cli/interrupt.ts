@@ -6,7 +6,7 @@
  * @module
  */
 
-import { onShutdownSignals } from "../queue/shutdown.ts";
+import { onShutdownSignals } from "../core/shutdown_signals.ts";
 
 /** The signals that stop a command. */
 export type StopSignal = "SIGINT" | "SIGTERM";

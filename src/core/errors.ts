@@ -6,12 +6,16 @@
  * - `permanent`: retrying cannot help (403/404, invalid content, wrong match).
  * - `usage`: the input given to the tool is invalid (bad match id, URL refused
  *   by policy, bad flag). A command exits 2; the queue worker dead-letters it.
+ * - `fatal`: the tool cannot work as it is set up here, whatever the job (a
+ *   permission the binary lacks, a server certificate it does not trust).
+ *   Never retried; a command exits 1; the queue worker stops (exit 1, so the
+ *   unit restarts and alerts) and leaves the job in the queue untouched.
  *
  * @module
  */
 
 /** How a caller should react to a failure. */
-export type ErrorKind = "transient" | "permanent" | "usage";
+export type ErrorKind = "transient" | "permanent" | "usage" | "fatal";
 
 /**
  * Machine-readable reason of a failure. The audit statuses of `verify`
@@ -37,7 +41,9 @@ export type ErrorCode =
   | "wrong_match"
   | "no_match_id"
   | "io"
-  | "aborted";
+  | "aborted"
+  | "permission"
+  | "tls";
 
 /** Options of {@linkcode TelemetryError}. */
 export interface TelemetryErrorOptions {

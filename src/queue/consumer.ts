@@ -10,7 +10,7 @@ import type { AMQPMessage } from "amqp-client";
 import type { Logger } from "../core/log.ts";
 import { downloadTelemetry } from "../core/download.ts";
 import { ValidationThread } from "../core/content/validation_thread.ts";
-import { errorLine } from "../core/errors.ts";
+import { errorLine, isKind, type TelemetryError } from "../core/errors.ts";
 import { realSleep, type Sleep } from "../core/http/retry.ts";
 import { redactUrl } from "../core/http/url_policy.ts";
 import { type Backoff, createBackoff } from "./backoff.ts";
@@ -92,6 +92,8 @@ export class Consumer {
   #validators: ValidationThread | undefined;
   #connectTimeoutMs: number | undefined;
   #stoppedAt: number | undefined;
+  #fatal: TelemetryError | undefined;
+  #unackedSinceStop = 0;
 
   /**
    * @param config The resolved configuration.
@@ -147,6 +149,9 @@ export class Consumer {
    *
    * @returns When the worker has stopped and closed its connection.
    * @throws {BrokerConfigError} When the first connect fails for a reason reconnecting cannot fix.
+   * @throws {TelemetryError} Of kind `fatal`, after draining, when a job
+   * failed for a reason of the worker itself (a missing permission, an
+   * untrusted certificate): that job and the ones after it stay queued.
    */
   async run(): Promise<void> {
     const stop = this.#stop.signal;
@@ -204,6 +209,7 @@ export class Consumer {
       }
     }
     await this.#drain();
+    if (this.#fatal !== undefined) throw this.#fatal;
   }
 
   /** Starts a graceful shutdown: no new work; {@linkcode Consumer.run} drains and returns. */
@@ -262,7 +268,26 @@ export class Consumer {
     this.#validators?.close();
     await this.#session?.close({ budgetMs: CLOSE_BUDGET_MS });
     this.#metrics?.connected(false);
-    this.#log.info("shutdown_done", { left_unacked: this.#jobs.size });
+    // Jobs that ended unacked during the stop, and any still running.
+    this.#log.info("shutdown_done", { left_unacked: this.#unackedSinceStop + this.#jobs.size });
+  }
+
+  /**
+   * A job failed for a reason of the worker, not of the job: stop taking
+   * jobs (the first such error is what {@linkcode Consumer.run} throws), and
+   * leave this one unacked for a worker that can do it.
+   */
+  #stopFatal(err: unknown): string {
+    const line = errorLine(err);
+    if (this.#fatal === undefined) {
+      this.#fatal = err as TelemetryError;
+      this.#log.error("worker_fatal", {
+        error: line,
+        action: "stopping; the job stays in the queue, untouched",
+      });
+      this.stop();
+    }
+    return `not started: the worker is stopping: ${line}`;
   }
 
   #onBlocked(reason: string | undefined): void {
@@ -305,6 +330,7 @@ export class Consumer {
         signal: this.#abortJobs.signal,
       });
       if (settled.outcome !== "unacked") this.#backoff.reset();
+      else if (this.#stop.signal.aborted) this.#unackedSinceStop++;
       const seconds = Math.round(performance.now() - started) / 1000;
       const bytes = result.type === "stored" ? result.result.bytes : undefined;
       this.#metrics?.jobSettled(settled, { bytes, seconds });
@@ -364,6 +390,7 @@ export class Consumer {
         });
         return { type: "stored", job, result };
       } catch (err) {
+        if (isKind(err, "fatal")) return { type: "aborted", job, reason: this.#stopFatal(err) };
         if (this.#abortJobs.signal.aborted) return { type: "aborted", job };
         return { type: "failed", job, failure: failureOf(err) };
       } finally {

@@ -16,8 +16,13 @@ export const DEAD_LETTER_KINDS = ["permanent", "usage", "transient", "redelivere
 /** One of {@linkcode DEAD_LETTER_KINDS}. */
 export type DeadLetterKind = typeof DEAD_LETTER_KINDS[number];
 
-/** Every failure kind the worker can write is listed above (fails to compile otherwise). */
-const everyKindListed: Failure["kind"] extends DeadLetterKind ? true : never = true;
+/**
+ * Every failure kind the worker can write is listed above (fails to compile
+ * otherwise). A `fatal` failure stops the worker and leaves the job in its
+ * queue: it is never dead-lettered.
+ */
+const everyKindListed: Exclude<Failure["kind"], "fatal"> extends DeadLetterKind ? true : never =
+  true;
 void everyKindListed;
 
 /** The parts of a delivery a dead letter is read from (a subset of amqp-client's `AMQPMessage`). */

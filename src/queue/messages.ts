@@ -44,7 +44,7 @@ export interface Failure {
    * when the job was delivered `--max-deliveries` times and never settled
    * (the worker died or lost the broker during it each time).
    */
-  kind: "transient" | "permanent" | "usage" | "redelivered";
+  kind: "transient" | "permanent" | "usage" | "fatal" | "redelivered";
   /** Machine-readable reason. */
   code: string;
   /** One line. */

@@ -107,7 +107,8 @@ export async function publishConfirmed(
       const published = sendMandatory(channel, {
         queue,
         body,
-        properties: { contentType: "application/json", ...properties },
+        // The caller's properties as they are: a dead letter keeps the original's (with or without a content type).
+        properties,
         messageId,
       });
       // After a timeout the publish may still settle (or reject when the channel closes).

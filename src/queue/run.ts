@@ -8,11 +8,11 @@
 
 import { resolve } from "node:path";
 import type { Logger } from "../core/log.ts";
-import { errorLine } from "../core/errors.ts";
+import { errorLine, isKind } from "../core/errors.ts";
 import { checkDataDir } from "../core/store/data_dir.ts";
 import type { ConsumeConfig } from "./config.ts";
 import { createMetrics, serveMetrics } from "./metrics.ts";
-import { onShutdownSignals } from "./shutdown.ts";
+import { onShutdownSignals } from "../core/shutdown_signals.ts";
 import { BrokerConfigError, Consumer } from "./consumer.ts";
 
 /** How long a forced stop (second signal) waits for aborted downloads to delete their temp files. */
@@ -30,8 +30,9 @@ const BACKSTOP_SLACK_MS = 500;
 
 /**
  * How a consume run ended: `stopped` by a signal, or `failed` because the
- * data dir is not writable or the broker refused the configuration (both
- * already logged).
+ * data dir is not writable, the broker refused the configuration, or a job
+ * met a fatal error of the worker (a missing permission, an untrusted
+ * certificate); each already logged.
  */
 export type ConsumeEnd = "stopped" | "failed";
 
@@ -111,6 +112,7 @@ async function runWith(
     await Promise.race([worker.run(), forcedStop]);
     return "stopped";
   } catch (err) {
+    if (isKind(err, "fatal")) return "failed"; // logged by the worker (worker_fatal)
     if (!(err instanceof BrokerConfigError)) throw err;
     log.error("broker_refused", { error: errorLine(err) });
     return "failed";

@@ -5,8 +5,9 @@
  * - transient, deliveries left → retry queue with `x-attempts` → ack;
  * - permanent, usage, or transient with no deliveries left → DLQ with the
  *   original body and `x-error*` headers → ack;
- * - aborted by shutdown, or any publish/ack failure → not acked: the broker
- *   redelivers it when the channel closes.
+ * - aborted by shutdown, stopped by a fatal error of the worker (a missing
+ *   permission, an untrusted certificate), or any publish/ack failure → not
+ *   acked: the broker redelivers it when the channel closes.
  *
  * @module
  */
@@ -30,7 +31,7 @@ import type { Session } from "./session.ts";
 export type JobOutcome =
   | { type: "stored"; job: Job; result: DownloadResult }
   | { type: "failed"; job: Job | undefined; failure: Failure }
-  | { type: "aborted"; job: Job | undefined }
+  | { type: "aborted"; job: Job | undefined; reason?: string }
   | { type: "redelivered"; job: Job | undefined };
 
 /** How a delivery was settled (the `outcome` of the job's log line). */
@@ -70,7 +71,8 @@ export async function settle(
   const { outcome, session, config, now, signal } = context;
   const attempt = previousAttempts(message.properties.headers) + 1;
   if (outcome.type === "aborted") {
-    return { outcome: "unacked", attempt, error: "not finished: stopping or channel closed" };
+    const error = outcome.reason ?? "not finished: stopping or channel closed";
+    return { outcome: "unacked", attempt, error };
   }
   if (!session.alive) return { outcome: "unacked", attempt, error: "channel closed" };
 
@@ -87,6 +89,7 @@ export async function settle(
       queue,
       now: now(),
     });
+    properties = { contentType: "application/json" }; // the body we build is JSON
     settled = { outcome: outcome.result.outcome, attempt };
   } else if (outcome.type === "redelivered" && attempt < config.maxDeliveries) {
     // The broker redelivers a message whose delivery never settled (the

@@ -41,6 +41,8 @@ const STATUS_FOR_CODE = {
   no_match_id: undefined,
   io: undefined,
   aborted: undefined,
+  permission: undefined,
+  tls: undefined,
 } as const satisfies Record<ErrorCode, FileStatus | undefined>;
 
 /** Options of {@linkcode auditFile}. */

@@ -23,8 +23,12 @@ export class Child {
   readonly raw: string[] = [];
   readonly done: Promise<void>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    const process = spawnCli(["consume", ...args], { env, stderr: "piped" });
+  constructor(
+    args: string[],
+    env: Record<string, string | undefined> = {},
+    options: { denoArgs?: (args: string[]) => string[] } = {},
+  ) {
+    const process = spawnCli(["consume", ...args], { env, stderr: "piped", ...options });
     this.process = process;
     this.done = readLines(process.stderr, (line) => this.#add(line));
   }

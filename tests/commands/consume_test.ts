@@ -7,16 +7,19 @@ import assert from "node:assert/strict";
 import { randomEnv, TelemetryServer, TestBroker, waitFor } from "../queue/harness.ts";
 import { brokerChildEnv } from "../queue/operator_support.ts";
 import { Child, listTree, testArgs, withConsumer } from "./consume_child.ts";
+import { USAGE_HINT } from "../../src/cli/program.ts";
 
-Deno.test("telemetry consume exits 2 with one line when --env is missing or invalid", async () => {
+Deno.test("telemetry consume exits 2 with one error line (and the hint) when --env is missing or invalid", async () => {
   for (const args of [[], ["--env", "Bad.Env"]]) {
     const child = new Child([...args, "--log-format", "json"], {
       TELEMETRY_ENV: "",
       ENVIRONMENT: "",
     });
     assert.equal(await child.exit(), 2);
-    assert.equal(child.raw.length, 1, child.raw.join("\n"));
-    assert.match(child.raw[0]!, /env/);
+    // Not a log record, even with --log-format json: a usage error reads the same for every command.
+    assert.equal(child.raw.length, 2, child.raw.join("\n"));
+    assert.match(child.raw[0]!, /^error: .*env/);
+    assert.equal(child.raw[1], USAGE_HINT);
   }
 });
 
@@ -71,6 +74,7 @@ Deno.test("telemetry consume on SIGTERM mid-download exits 0 in time, leaves no 
     assert.ok(seconds < 4, `exited after ${seconds} s`);
     assert.ok(child.events("shutdown_aborting").length === 1);
     assert.equal(child.events("job")[0]?.outcome, "unacked");
+    assert.equal(child.events("shutdown_done")[0]?.left_unacked, 1, "the unacked job is counted");
     assert.deepEqual(await listTree(dataDir), []);
     await waitFor(async () => await broker.count(broker.names.queue) === 1, { what: "requeued" });
     assert.equal(await broker.count(broker.names.publishQueue), 0);

@@ -14,6 +14,7 @@ import { type TopologyNames, topologyNames } from "../../src/queue/topology.ts";
 import { Consumer, type ConsumerOptions } from "../../src/queue/consumer.ts";
 import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
 import { recordEnv, testBrokerUrl } from "../support/test_broker.ts";
+import type { ServeTls } from "../support/tls.ts";
 
 /** A fresh `--env` value, so tests never share queues; recorded for the end-of-run check. */
 export function randomEnv(): string {
@@ -54,9 +55,13 @@ export class TelemetryServer {
   /** Decides the answer; the default serves the telemetry at once. */
   behave: (matchId: string, request: number) => Behaviour = () => ({ type: "ok" });
 
-  constructor(options: { events?: number } = {}) {
-    const { events = 30 } = options;
-    this.#server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+  #scheme: "http" | "https";
+
+  constructor(options: { events?: number; tls?: ServeTls } = {}) {
+    const { events = 30, tls } = options;
+    this.#scheme = tls === undefined ? "http" : "https";
+    const serveOptions = { port: 0, hostname: "127.0.0.1", onListen() {}, ...tls };
+    this.#server = Deno.serve(serveOptions, async (req) => {
       const matchId = new URL(req.url).pathname.replace(/^\/t\//, "").replace(/\.json$/, "");
       const request = (this.requests.get(matchId) ?? 0) + 1;
       this.requests.set(matchId, request);
@@ -107,7 +112,7 @@ export class TelemetryServer {
 
   /** The URL of a match's telemetry. */
   url(matchId: string): string {
-    return `http://127.0.0.1:${this.#server.addr.port}/t/${matchId}.json`;
+    return `${this.#scheme}://127.0.0.1:${this.#server.addr.port}/t/${matchId}.json`;
   }
 
   /** Stops the server, ending stalled bodies first. */

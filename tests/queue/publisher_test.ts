@@ -22,7 +22,7 @@ Deno.test("publishConfirmed() publishes persistent JSON, mandatory, through the 
   await publishConfirmed(channel(() => Promise.resolve(1), seen), {
     queue: "q",
     body: "{}",
-    properties: { messageId: "m-1" },
+    properties: { contentType: "application/json", messageId: "m-1" },
     timeoutMs: 1000,
   });
   assert.deepEqual(seen, [{
@@ -32,6 +32,17 @@ Deno.test("publishConfirmed() publishes persistent JSON, mandatory, through the 
     properties: { contentType: "application/json", messageId: "m-1", deliveryMode: 2 },
     mandatory: true,
   }]);
+});
+
+Deno.test("publishConfirmed() adds no content type the caller did not give (a dead letter's copy)", async () => {
+  const seen: { properties: Record<string, unknown> }[] = [];
+  await publishConfirmed(channel(() => Promise.resolve(1), seen as unknown[]), {
+    queue: "q",
+    body: "not json",
+    properties: { messageId: "m-1", headers: { "x-error": "bad" } },
+    timeoutMs: 1000,
+  });
+  assert.equal("contentType" in seen[0]!.properties, false);
 });
 
 Deno.test("publishConfirmed() fails with unroutable when the broker returned the message", async () => {

@@ -15,14 +15,22 @@ export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Options of {@linkcode spawnCli}. */
 export interface SpawnCliOptions {
-  /** Variables added to the inherited environment (`NO_COLOR=1` is always set). @default {{}} */
-  env?: Record<string, string>;
+  /**
+   * Variables added to the inherited environment (`NO_COLOR=1` is always
+   * set); `undefined` removes a variable. @default {{}}
+   */
+  env?: Record<string, string | undefined>;
   /** Whether the child's stdin is a pipe. @default {"null"} */
   stdin?: "piped" | "null";
   /** Whether the child's stdout is captured. @default {"null"} */
   stdout?: "piped" | "null";
   /** Whether the child's stderr is captured. @default {"null"} */
   stderr?: "piped" | "null";
+  /**
+   * Changes the arguments of `deno` (e.g. narrows a permission, to show what
+   * a build without it does; never widens them). @default {none}
+   */
+  denoArgs?: (args: string[]) => string[];
 }
 
 /**
@@ -34,21 +42,41 @@ export interface SpawnCliOptions {
  * @returns The running child; the caller waits for or kills it.
  */
 export function spawnCli(args: string[], options: SpawnCliOptions = {}): Deno.ChildProcess {
-  const { env = {}, stdin = "null", stdout = "null", stderr = "null" } = options;
+  const { env = {}, stdin = "null", stdout = "null", stderr = "null", denoArgs } = options;
   return new Deno.Command(Deno.execPath(), {
-    args: cliRunArgs(args),
+    args: denoArgs === undefined ? cliRunArgs(args) : denoArgs(cliRunArgs(args)),
     cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
+    ...childEnv(env),
     stdin,
     stdout,
     stderr,
   }).spawn();
 }
 
+/**
+ * The `env`/`clearEnv` of a child: the inherited environment, `NO_COLOR=1`,
+ * and `env` on top, where `undefined` removes a variable.
+ *
+ * @param env Variables to set or (as `undefined`) remove.
+ * @returns Options for `new Deno.Command`.
+ */
+export function childEnv(
+  env: Record<string, string | undefined>,
+): { env: Record<string, string>; clearEnv?: boolean } {
+  const removed = Object.keys(env).filter((name) => env[name] === undefined);
+  const set = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+  if (removed.length === 0) return { env: { NO_COLOR: "1", ...set } };
+  const inherited = Deno.env.toObject();
+  for (const name of removed) delete inherited[name];
+  return { env: { ...inherited, NO_COLOR: "1", ...set }, clearEnv: true };
+}
+
 /** Options of {@linkcode runCli}. */
 export interface RunCliOptions {
-  /** Variables added to the inherited environment. @default {{}} */
-  env?: Record<string, string>;
+  /** Variables added to the inherited environment; `undefined` removes one. @default {{}} */
+  env?: Record<string, string | undefined>;
   /** Text written to the child's stdin, which is then closed. @default {no stdin} */
   stdin?: string;
 }

@@ -11,6 +11,7 @@
 
 import { join } from "node:path";
 import { withTempDir } from "./helpers.ts";
+import type { ServeTls } from "./tls.ts";
 
 /** Answers one request; `count` is the 1-based number of this request to the route. */
 export type Handler = (
@@ -63,9 +64,15 @@ export interface TestServer {
  * Starts a server on 127.0.0.1 and a free port. Unknown paths answer 404.
  *
  * @param routes Initial routes.
+ * @param options `tls`: serve HTTPS with this certificate (see tls.ts).
  * @returns The running server; close it at the end of the test.
  */
-export function startServer(routes: Record<string, Handler | Handler[]> = {}): TestServer {
+export function startServer(
+  routes: Record<string, Handler | Handler[]> = {},
+  options: { tls?: ServeTls } = {},
+): TestServer {
+  const { tls } = options;
+  const scheme = tls === undefined ? "http" : "https";
   const table = new Map<string, Handler[]>();
   const counts = new Map<string, number>();
   const requests: SeenRequest[] = [];
@@ -75,7 +82,8 @@ export function startServer(routes: Record<string, Handler | Handler[]> = {}): T
   });
   let closed: Promise<void> | undefined;
 
-  const httpServer = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+  const serveOptions = { hostname: "127.0.0.1", port: 0, onListen() {}, ...tls };
+  const httpServer = Deno.serve(serveOptions, (request) => {
     const path = new URL(request.url).pathname;
     const count = (counts.get(path) ?? 0) + 1;
     counts.set(path, count);
@@ -90,12 +98,12 @@ export function startServer(routes: Record<string, Handler | Handler[]> = {}): T
   const port = httpServer.addr.port;
 
   const server: TestServer = {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `${scheme}://127.0.0.1:${port}`,
     port,
     requests,
     closing,
     url(path: string, host = "127.0.0.1") {
-      return `http://${host}:${port}${path}`;
+      return `${scheme}://${host}:${port}${path}`;
     },
     route(path: string, handler: Handler | Handler[]) {
       table.set(path, Array.isArray(handler) ? handler : [handler]);

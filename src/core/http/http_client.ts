@@ -13,6 +13,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { IncomingMessage } from "node:http";
+import { processTrustOptions } from "./tls_trust.ts";
 
 /** A request: headers and a signal that aborts it, body included. */
 export interface HttpRequest {
@@ -32,6 +33,30 @@ export interface HttpResponse {
   body: ReadableStream<Uint8Array>;
 }
 
+/**
+ * The body ended before it was complete (the connection closed, or the
+ * server sent less than it announced). `received` counts the bytes that
+ * arrived from the socket, including those still queued for the reader,
+ * which the stream's error discards.
+ */
+export class BodyCutError extends Error {
+  /** Bytes received from the socket before the cut. */
+  readonly received: number;
+
+  /**
+   * @param received Bytes received from the socket before the cut.
+   * @param cause The socket's error, when it gave one.
+   */
+  constructor(received: number, cause?: unknown) {
+    super(
+      cause instanceof Error ? cause.message : "connection closed before the end of the body",
+      cause === undefined ? undefined : { cause },
+    );
+    this.name = "BodyCutError";
+    this.received = received;
+  }
+}
+
 /** Performs one GET without following redirects. */
 export type HttpGet = (url: URL, request: HttpRequest) => Promise<HttpResponse>;
 
@@ -42,14 +67,17 @@ export type HttpGet = (url: URL, request: HttpRequest) => Promise<HttpResponse>;
  * @param url The URL (http or https).
  * @param request Headers and abort signal.
  * @returns The response once its headers arrived.
- * @throws The socket's error (e.g. `ECONNREFUSED`), or the signal's reason.
+ * @throws The socket's error (e.g. `ECONNREFUSED`), a `NotCapable` for a
+ * missing permission, a `TelemetryError` for an unreadable CA file, or the
+ * signal's reason.
  */
 export function nodeHttpGet(url: URL, request: HttpRequest): Promise<HttpResponse> {
   const { headers, signal } = request;
   const client = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const req = client.get(url, { headers });
+    const tlsOptions = url.protocol === "https:" ? processTrustOptions() : {};
+    const req = client.get(url, { headers, ...tlsOptions });
     function onAbort() {
       req.destroy();
       reject(signal.reason);
@@ -81,6 +109,7 @@ function flattenHeaders(headers: IncomingMessage["headers"]): Record<string, str
 
 function bodyStream(res: IncomingMessage, signal: AbortSignal): ReadableStream<Uint8Array> {
   let finished = false;
+  let received = 0;
   return new ReadableStream<Uint8Array>({
     start(controller) {
       function fail(err: unknown) {
@@ -95,6 +124,7 @@ function bodyStream(res: IncomingMessage, signal: AbortSignal): ReadableStream<U
       signal.addEventListener("abort", onAbort, { once: true });
       res.on("data", (chunk: Uint8Array) => {
         if (finished) return;
+        received += chunk.length;
         controller.enqueue(chunk);
         if ((controller.desiredSize ?? 0) <= 0) res.pause();
       });
@@ -102,7 +132,7 @@ function bodyStream(res: IncomingMessage, signal: AbortSignal): ReadableStream<U
         signal.removeEventListener("abort", onAbort);
         if (finished) return;
         if (!res.complete) {
-          fail(new Error("connection closed before the end of the body"));
+          fail(new BodyCutError(received));
           return;
         }
         finished = true;
@@ -110,11 +140,11 @@ function bodyStream(res: IncomingMessage, signal: AbortSignal): ReadableStream<U
       });
       res.on("error", (err: Error) => {
         signal.removeEventListener("abort", onAbort);
-        fail(signal.aborted ? signal.reason : err);
+        fail(signal.aborted ? signal.reason : new BodyCutError(received, err));
       });
       res.on("close", () => {
         signal.removeEventListener("abort", onAbort);
-        fail(new Error("connection closed before the end of the body"));
+        fail(new BodyCutError(received));
       });
     },
     pull() {

@@ -7,7 +7,8 @@
  */
 
 import { abortedError, TelemetryError } from "../errors.ts";
-import { type HttpGet, nodeHttpGet } from "./http_client.ts";
+import { connectError } from "./connect_error.ts";
+import { BodyCutError, type HttpGet, nodeHttpGet } from "./http_client.ts";
 import { checkUrl, redactUrl, type UrlPolicy } from "./url_policy.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUTS } from "../defaults.ts";
 
@@ -73,7 +74,8 @@ const RETRIABLE_STATUS = new Set([408, 425, 429]);
  * @returns The open download; its body must be consumed or cancelled, then `close()` called.
  * @throws {TelemetryError} `usage`/`url_refused` for a refused URL or hop;
  * `transient` for network errors, timeouts, 408/425/429/5xx; `permanent` for
- * other statuses and too many redirects.
+ * other statuses and too many redirects; `fatal` for a missing permission or
+ * an untrusted certificate (see connect_error.ts).
  *
  * @example
  * ```ts ignore
@@ -148,7 +150,7 @@ export async function openDownload(
           signal: attempt,
         });
       } catch (err) {
-        throw attempt.aborted ? attemptError() : networkError(current, err);
+        throw attempt.aborted ? attemptError() : connectError(current.host, err);
       } finally {
         clearTimeout(headersTimer);
       }
@@ -162,7 +164,10 @@ export async function openDownload(
             `more than ${maxRedirects} redirects, last from ${redactUrl(current)}`,
           );
         }
-        current = checkUrl(resolveLocation(response.headers["location"], current), policy);
+        current = checkRedirect(resolveLocation(response.headers["location"], current), {
+          from: current,
+          policy,
+        });
         continue;
       }
       if (status < 200 || status > 299) {
@@ -249,8 +254,10 @@ function guardBody(
       } catch (err) {
         // The server answered: a read that fails now (and not because the
         // attempt ended) is a connection closed in the middle of the body.
+        // Chunks still queued when the connection closed were received too.
+        const arrived = err instanceof BodyCutError ? Math.max(received, err.received) : received;
         controller.error(
-          err instanceof TelemetryError ? err : attemptError() ?? shortBody(url, received, {
+          err instanceof TelemetryError ? err : attemptError() ?? shortBody(url, arrived, {
             contentLength,
             cause: err,
           }),
@@ -280,6 +287,26 @@ function guardBody(
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * Applies the URL policy to a redirect's target; a refusal says that it was
+ * a redirect, and from which URL (the target alone would read as the URL the
+ * user gave).
+ */
+function checkRedirect(target: string, options: { from: URL; policy: UrlPolicy }): URL {
+  try {
+    return checkUrl(target, options.policy);
+  } catch (err) {
+    if (!(err instanceof TelemetryError) || err.code !== "url_refused") throw err;
+    const why = err.message.replace(/^URL refused: /, "");
+    throw new TelemetryError(
+      err.kind,
+      err.code,
+      `redirect from ${redactUrl(options.from)} refused: ${why}`,
+      { cause: err },
+    );
+  }
 }
 
 /**
@@ -322,16 +349,6 @@ function shortBody(
     "short_body",
     `connection closed after ${received}${of} bytes from ${url.host}`,
     cause === undefined ? {} : { cause },
-  );
-}
-
-function networkError(url: URL, err: unknown): TelemetryError {
-  const reason = err instanceof Error ? err.message : String(err);
-  return new TelemetryError(
-    "transient",
-    "network",
-    `cannot reach ${url.host}: ${reason}`,
-    { cause: err },
   );
 }
 

@@ -93,10 +93,17 @@ Deno.test("openDownload() checks every redirect hop against the policy", async (
   await withServer(async (server) => {
     server.route("/final", json(BODY));
     server.route("/to-localhost", redirect(server.url("/final", "localhost")));
-    await expectTelemetryError(
+    const err = await expectTelemetryError(
       openDownload(server.url("/to-localhost"), opts(server.origin)),
       "usage",
       "url_refused",
+    );
+    // It says it was a redirect, and from where: the target alone reads as the URL given.
+    assert.equal(
+      err.message.split(" (")[0],
+      `redirect from ${
+        server.url("/to-localhost")
+      } refused: host localhost is not in the allow-list`,
     );
     assert.equal(server.count("/final"), 0);
   });
@@ -250,6 +257,29 @@ Deno.test("openDownload() fails a body shorter than its Content-Length", async (
       "short_body",
     );
     assert.match(err.message, new RegExp(`^connection closed after 1000 of ${BODY.length} bytes`));
+  });
+});
+
+Deno.test("openDownload() counts the bytes still queued when a slow reader meets a cut body", async () => {
+  await withServer(async (server) => {
+    const sent = 300_000;
+    server.route("/short", shortBody(BODY, sent));
+    const dl = await openDownload(server.url("/short"), opts(server.origin));
+    try {
+      // A busy pipeline (as in consume): the chunks wait in the queue while the connection closes.
+      await new Promise((r) => setTimeout(r, 300));
+      const err = await expectTelemetryError(
+        dl.body.pipeTo(new WritableStream()),
+        "transient",
+        "short_body",
+      );
+      assert.match(
+        err.message,
+        new RegExp(`^connection closed after ${sent} of ${BODY.length} bytes`),
+      );
+    } finally {
+      dl.close();
+    }
   });
 });
 

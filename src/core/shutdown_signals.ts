@@ -22,7 +22,7 @@ export interface ShutdownHandlers {
  *
  * @example
  * ```ts
- * import { onShutdownSignals } from "./shutdown.ts";
+ * import { onShutdownSignals } from "./shutdown_signals.ts";
  * const dispose = onShutdownSignals({ graceful() {}, immediate() {} });
  * dispose();
  * ```
