@@ -33,7 +33,12 @@ export function addBrokerOptions<
 >(command: Command<Args, Opts, Globals>) {
   return command
     .addOption(new Option("--env <name>", "environment suffix of every queue name ([a-z0-9-]+)"))
-    .addOption(new Option("--amqp-url <url>", "broker URL, amqp:// or amqps://"));
+    .addOption(
+      new Option(
+        "--amqp-url <url>",
+        "broker URL, amqp:// or amqps:// (query: heartbeat=0-65535 s, frameMax>=8192, channelMax)",
+      ),
+    );
 }
 
 /**

@@ -45,7 +45,7 @@ export function defaultLogFormat(): LogFormat {
  * import { createLogger } from "./logger.ts";
  * const lines: string[] = [];
  * const log = createLogger({ format: "json", write: (l) => lines.push(l) });
- * log.info("job_done", { match_id: "abc", bytes: 12 });
+ * log.info("job", { match_id: "abc", outcome: "downloaded", bytes: 12 });
  * ```
  */
 export function createLogger(options: LoggerOptions = {}): Logger {

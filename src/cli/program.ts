@@ -10,10 +10,17 @@
 
 import { Command, CommanderError, type CommandUnknownOpts } from "commander";
 import denoJson from "../../deno.json" with { type: "json" };
-import type { ExitCodeValue } from "./exit_code.ts";
-import { useDenoOutput } from "./commander_output.ts";
+import { ExitCode, type ExitCodeValue } from "./exit_code.ts";
+import { commanderOutput, useDenoOutput } from "./commander_output.ts";
 
 export { CommanderError };
+
+/**
+ * The line that ends every usage error (exit 2), whether commander found it
+ * (an unknown flag, a bad value) or a command did (a bad match id, a
+ * missing `--env`).
+ */
+export const USAGE_HINT = "(run with --help for usage)";
 
 /** Builds one command; `onExit` receives its exit code. */
 type CommandFactory = (onExit: (code: ExitCodeValue) => void) => CommandUnknownOpts;
@@ -35,7 +42,8 @@ const COMMANDS: Record<string, () => Promise<CommandFactory>> = {
  * `telemetry completions` describes.
  *
  * @param onExit Receives the exit code when a command's action ends.
- * @returns The program, with `exitOverride` on it and on every command.
+ * @returns The program, with `exitOverride` and the {@linkcode USAGE_HINT} after usage errors
+ *   on it and on every command.
  */
 export async function buildProgram(
   onExit: (code: ExitCodeValue) => void,
@@ -65,14 +73,29 @@ async function buildFor(
   onExit: (code: ExitCodeValue) => void,
 ): Promise<CommandUnknownOpts> {
   const factories = await Promise.all(names.map((name) => COMMANDS[name]!()));
+  const output = commanderOutput();
+  // A usage error a command found itself ends with the hint commander adds to its own.
+  const exit = (code: ExitCodeValue) => {
+    if (code === ExitCode.Usage) output.writeErr?.(`${USAGE_HINT}\n`);
+    onExit(code);
+  };
   const program: CommandUnknownOpts = new Command("telemetry")
     .description("Download, queue-consume and verify PUBG match telemetry.")
-    .version(denoJson.version, "-V, --version", "print the version")
-    .showHelpAfterError("(run with --help for usage)")
-    .showSuggestionAfterError(true)
-    .exitOverride();
-  for (const factory of factories) program.addCommand(factory(onExit));
-  for (const command of program.commands) command.exitOverride();
-  useDenoOutput(program);
+    .version(denoJson.version, "-V, --version", "print the version");
+  for (const factory of factories) program.addCommand(factory(exit));
+  // Commander copies these settings only to commands made with `.command()`: set on every one.
+  forEachCommand(program, (command) => {
+    command.exitOverride().showHelpAfterError(USAGE_HINT).showSuggestionAfterError(true);
+  });
+  useDenoOutput(program, output);
   return program;
+}
+
+/** Calls `fn` on `command` and on each of its subcommands, depth first. */
+function forEachCommand(
+  command: CommandUnknownOpts,
+  fn: (command: CommandUnknownOpts) => void,
+): void {
+  fn(command);
+  for (const sub of command.commands) forEachCommand(sub, fn);
 }

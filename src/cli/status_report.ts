@@ -9,6 +9,7 @@
 
 import type { HealthAnswer } from "../core/http/health_probe.ts";
 import type { StoreStats } from "../core/store/store_stats.ts";
+import { plural } from "./plural.ts";
 import { QUEUE_ROLES, type QueueRole, type QueueState } from "../queue/status.ts";
 import type { BrokerStatus } from "../queue/status.ts";
 
@@ -81,7 +82,7 @@ export function assessStatus(report: StatusReport): Assessment {
     } else if (input.consumers === 0) {
       const waiting = input.messages ?? 0;
       problems.push(
-        `nothing consumes ${input.name} (${waiting} job${waiting === 1 ? "" : "s"} waiting)`,
+        `nothing consumes ${input.name} (${plural(waiting, "job")} waiting)`,
       );
     }
     for (const role of QUEUE_ROLES) {
@@ -92,7 +93,9 @@ export function assessStatus(report: StatusReport): Assessment {
     }
     const dlq = broker.queues.dead_letter;
     if (maxDlq !== null && (dlq.messages ?? 0) > maxDlq) {
-      problems.push(`${dlq.messages} dead letters in ${dlq.name}, more than --max-dlq ${maxDlq}`);
+      problems.push(
+        `${plural(dlq.messages ?? 0, "dead letter")} in ${dlq.name}, more than --max-dlq ${maxDlq}`,
+      );
     }
     if (broker.deadLetters?.error !== undefined) {
       warnings.push(`dead letters not counted by kind: ${broker.deadLetters.error}`);
@@ -113,12 +116,16 @@ export function assessStatus(report: StatusReport): Assessment {
   const stats = store?.stats;
   if (stats !== undefined && stats.staleTempFiles > 0) {
     warnings.push(
-      `${stats.staleTempFiles} temp files older than 1 h in ${stats.dataDir}: left by a crash ` +
-        `('telemetry verify --fix' removes them)`,
+      `${plural(stats.staleTempFiles, "temp file")} older than 1 h in ${stats.dataDir}: ` +
+        `left by a crash ('telemetry verify --fix' removes ${
+          stats.staleTempFiles === 1 ? "it" : "them"
+        })`,
     );
   }
   if (stats !== undefined && stats.unreadable > 0) {
-    warnings.push(`${stats.unreadable} entries of ${stats.dataDir} could not be read`);
+    warnings.push(
+      `${plural(stats.unreadable, "entry", "entries")} of ${stats.dataDir} could not be read`,
+    );
   }
   return { healthy: problems.length === 0, problems, warnings };
 }
@@ -146,9 +153,7 @@ export function statusText(report: StatusReport, assessment: Assessment): string
   for (const warning of assessment.warnings) lines.push(`warning: ${warning}`);
   const count = assessment.problems.length;
   lines.push(
-    assessment.healthy
-      ? "status: healthy"
-      : `status: unhealthy (${count} problem${count === 1 ? "" : "s"})`,
+    assessment.healthy ? "status: healthy" : `status: unhealthy (${plural(count, "problem")})`,
   );
   return lines;
 }
@@ -234,11 +239,12 @@ function storeText(store: NonNullable<StatusReport["store"]>): string {
   if (stats === undefined) return `${store.dataDir}: not read (see warning)`;
   const temp = stats.tempFiles === 0
     ? "no temp files"
-    : `${stats.tempFiles} temp files (${
+    : `${plural(stats.tempFiles, "temp file")} (${
       formatBytes(stats.tempBytes)
     }, ${stats.staleTempFiles} older than 1 h)`;
-  return `${stats.dataDir}: ${stats.matches} matches, ${formatBytes(stats.bytes)}; ${temp}; ` +
-    `${stats.withoutFile} match dirs without raw.json.gz (${stats.seconds.toFixed(1)} s)`;
+  return `${stats.dataDir}: ${plural(stats.matches, "match", "matches")}, ` +
+    `${formatBytes(stats.bytes)}; ${temp}; ` +
+    `${plural(stats.withoutFile, "match dir")} without raw.json.gz (${stats.seconds.toFixed(1)} s)`;
 }
 
 function workerText(worker: HealthAnswer): string {

@@ -13,6 +13,7 @@ import { addSomeDownloadOptions } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { collectList, parsePositiveInt } from "../cli/parse.ts";
+import { plural } from "../cli/plural.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
@@ -196,7 +197,9 @@ function summaryText(summary: AnnounceSummary): string {
   const unconfirmed = summary.unconfirmed > 0 ? `, unconfirmed ${summary.unconfirmed}` : "";
   const seconds = `(${summary.seconds.toFixed(1)} s)`;
   return summary.dryRun
-    ? `dry run: ${summary.wouldAnnounce} ok files would be announced to ${summary.queue}; ${rest} ${seconds}`
+    ? `dry run: ${
+      plural(summary.wouldAnnounce, "ok file")
+    } would be announced to ${summary.queue}; ${rest} ${seconds}`
     : `announced ${summary.announced} to ${summary.queue}; ${rest}${unconfirmed} ${seconds}`;
 }
 
@@ -223,7 +226,7 @@ function failureText(summary: AnnounceSummary): string {
     summary.error,
     `announced ${summary.announced} (confirmed)`,
     ...(summary.unconfirmed > 0 ? [`${summary.unconfirmed} sent but unconfirmed`] : []),
-    ...(summary.notSent > 0 ? [`${summary.notSent} files not audited`] : []),
+    ...(summary.notSent > 0 ? [`${plural(summary.notSent, "file")} not audited`] : []),
     "run the same command again to finish (a file may then be announced twice, as consume may)",
   ].join("; ");
 }

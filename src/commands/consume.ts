@@ -10,6 +10,7 @@ import { hostname } from "node:os";
 import { addBrokerOptions, BROKER_ENV_HELP, confirmTimeoutOption } from "../cli/broker_options.ts";
 import { addDownloadOptions, toDownloadSettings } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import { type CommandIo, processIo } from "../cli/io.ts";
 import { createLogger } from "../cli/logger.ts";
 import { parsePort, parsePositiveInt, parseSeconds } from "../cli/parse.ts";
 import { errorLine } from "../core/errors.ts";
@@ -105,8 +106,10 @@ Queues (env prod): consumes match.telemetry.prod (bound to match.exchange.prod),
 retries through match.telemetry.retry.prod, dead-letters to dlq.telemetry.prod,
 announces to match.processing.telemetry.prod.
 
-Exit codes: 0 stopped by SIGTERM/SIGINT, 1 data dir not writable or broker refused
-the login/vhost/topology, 2 usage error. An unreachable broker is retried forever.`,
+Exit codes: 0 stopped by SIGTERM/SIGINT, 1 data dir not writable, broker refused
+the login/vhost/topology, or a fatal error (a missing permission, an untrusted TLS
+certificate: the job stays queued), 2 usage error. An unreachable broker is retried
+forever. A private CA: NODE_EXTRA_CA_CERTS or DENO_CERT (a PEM file).`,
   );
   command.action(async (flags) => {
     onExit(await runConsumeCommand(flags, Deno.env.toObject()));
@@ -119,11 +122,13 @@ the login/vhost/topology, 2 usage error. An unreachable broker is retried foreve
  *
  * @param flags The parsed flags.
  * @param env The environment variables.
+ * @param io Where a usage error goes (injected by tests); the worker's own lines are log lines.
  * @returns The exit code.
  */
 export async function runConsumeCommand(
   flags: ConsumeCommandFlags,
   env: Record<string, string | undefined>,
+  io: CommandIo = processIo,
 ): Promise<ExitCodeValue> {
   const log = createLogger(flags.logFormat === undefined ? {} : { format: flags.logFormat });
   let config;
@@ -134,7 +139,8 @@ export async function runConsumeCommand(
       defaultWorkerId: `${hostname()}-${Deno.pid}`,
     });
   } catch (err) {
-    log.error("usage", { error: errorLine(err) });
+    // A usage error is one `error: …` line, as for every command, not a log line.
+    io.error(`error: ${errorLine(err)}`);
     return exitCodeFor(err);
   }
   const { runConsume } = await import("../queue/run.ts");

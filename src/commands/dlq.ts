@@ -13,7 +13,7 @@ import {
   Option,
   type OptionValues,
 } from "commander";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { addBrokerOptions, BROKER_ENV_HELP, confirmTimeoutOption } from "../cli/broker_options.ts";
 import { parseDuration } from "../cli/duration.ts";
 import { ExitCode, exitCodeFor, exitCodeForSignal, type ExitCodeValue } from "../cli/exit_code.ts";
@@ -22,7 +22,6 @@ import { listenForInterrupt } from "../cli/interrupt.ts";
 import { collectList, parsePositiveInt } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
-import { createAtomicFile } from "../core/store/atomic_file.ts";
 import { type BrokerSettings, resolveBrokerSettings } from "../queue/broker_settings.ts";
 import {
   DEAD_LETTER_KINDS,
@@ -41,6 +40,12 @@ import {
   shortWarning,
   summaryJson,
 } from "./dlq_output.ts";
+import {
+  type AsyncWriter,
+  exportFileSink,
+  type ExportSink,
+  exportStreamSink,
+} from "./dlq_export_sink.ts";
 
 /** The flags every `dlq` subcommand shares. */
 export interface DlqFilterFlags {
@@ -80,6 +85,8 @@ export interface DlqCommandContext {
   env: Record<string, string | undefined>;
   /** Stops the run; the command listens for SIGINT/SIGTERM when absent. */
   signal?: AbortSignal;
+  /** Where `export -o -` writes its records, asynchronously. @default {Deno.stdout} */
+  stdout?: AsyncWriter;
 }
 
 /**
@@ -267,7 +274,9 @@ ${EXIT_HELP}`,
 
 One JSON object per line: {"body": …, "body_encoding": "utf8"|"base64",
 "headers": {…}, "properties": {…}}. The dead letters stay in the queue, in
-order. A file is written to a temp file first and renamed when complete.
+order. A file is written to a temp file beside it first (.<file>.<hex>.partial),
+renamed when complete and removed on an error, Ctrl-C or SIGTERM. With -o - a
+slow reader pauses the export (the broker connection stays alive).
 
 Examples:
   telemetry dlq export --env prod -o dlq-prod.ndjson
@@ -480,14 +489,16 @@ export async function runDlqExport(
   flags: DlqExportFlags,
   context: DlqCommandContext,
 ): Promise<ExitCodeValue> {
-  const { io } = context;
+  const { io, stdout = Deno.stdout } = context;
   const toStdout = flags.output === "-";
   return await withSelection(flags, context, async (selection, signal) => {
     const { scanDeadLetters } = await import("../queue/dlq.ts");
     let sink: ExportSink;
     try {
       // Before connecting: an output that cannot be written fails before the broker is touched.
-      sink = toStdout ? stdoutSink(io) : await fileSink(resolve(flags.output));
+      sink = toStdout
+        ? exportStreamSink(stdout, { signal })
+        : await exportFileSink(resolve(flags.output));
     } catch (err) {
       io.error(`error: cannot write ${flags.output}: ${errorLine(err)}`);
       return ExitCode.Failed;
@@ -503,14 +514,16 @@ export async function runDlqExport(
       bar?.finish();
       if (summary.failure === undefined) await sink.commit();
     } catch (err) {
-      // Only the file can fail here: the broker's failures come back in the summary.
+      // Only the output can fail here: the broker's failures come back in the summary.
       bar?.finish();
-      await sink.abort();
-      io.error(`error: export failed: ${errorLine(err)}; nothing was written`);
+      const what = toStdout ? "the output is incomplete" : `${flags.output} was not written`;
+      io.error(`error: export failed: ${errorLine(err)}; ${what}; the queue is unchanged`);
       return ExitCode.Failed;
+    } finally {
+      // A no-op after a commit; otherwise the temp file goes (also on Ctrl-C or SIGTERM).
+      await sink.abort();
     }
     if (summary.failure !== undefined) {
-      await sink.abort();
       return reportFailure(io, summary, {
         what: "export",
         after: toStdout
@@ -677,59 +690,6 @@ function progressBar(
     (p: DlqProgress) => bar.update(p.scanned, p.total, `${verb} ${p.done}`),
     { finish: () => bar.finish() },
   );
-}
-
-/** Where `export` writes its records. */
-interface ExportSink {
-  write(line: string): void | Promise<void>;
-  commit(): Promise<void>;
-  abort(): Promise<void>;
-}
-
-function stdoutSink(io: CommandIo): ExportSink {
-  return {
-    write: (line) => io.print(line),
-    commit: () => Promise.resolve(),
-    abort: () => Promise.resolve(),
-  };
-}
-
-/**
- * Writes into a temp file next to `path`, in 64 KiB batches; renamed onto
- * `path` on commit. The directory must exist (a typo does not create one).
- */
-async function fileSink(path: string): Promise<ExportSink> {
-  const dir = dirname(path);
-  const info = await Deno.stat(dir).catch(() => undefined);
-  if (!info?.isDirectory) throw new Error(`no such directory: ${dir}`);
-  const file = await createAtomicFile(dir);
-  const writer = file.writable.getWriter();
-  const encoder = new TextEncoder();
-  let batch: string[] = [];
-  let size = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const text = batch.join("");
-    batch = [];
-    size = 0;
-    await writer.write(encoder.encode(text));
-  };
-  return {
-    async write(line) {
-      batch.push(line, "\n");
-      size += line.length + 1;
-      if (size >= 64 * 1024) await flush();
-    },
-    async commit() {
-      await flush();
-      writer.releaseLock();
-      await file.commit(path);
-    },
-    async abort() {
-      await writer.abort().catch(() => {});
-      await file.abort();
-    },
-  };
 }
 
 function usage(message: string): TelemetryError {

@@ -8,6 +8,7 @@
 
 import type { DeadLetterInfo } from "../queue/dead_letter.ts";
 import type { DlqSummary } from "../queue/dlq.ts";
+import { plural } from "../cli/plural.ts";
 
 /** The header of {@linkcode letterLine}'s columns. */
 export const LETTER_HEADER = [
@@ -131,10 +132,6 @@ export function shortWarning(summary: DlqSummary): string | undefined {
   if (!summary.short) return undefined;
   return `warning: ${summary.queue} held ${summary.total} dead letters at the start but only ` +
     `${summary.scanned} could be read: another client removed some meanwhile`;
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 function oneLine(text: string): string {

@@ -72,6 +72,8 @@ Examples:
 Environment:
   TELEMETRY_DATA_DIR       default for --data-dir
   TELEMETRY_ALLOWED_HOSTS  default for --allow-host (comma-separated)
+  NODE_EXTRA_CA_CERTS      a PEM file of extra CAs to trust (a mirror's private CA)
+  DENO_CERT                the same, as Deno's own clients read it
 
 Exit codes: 0 downloaded or already present, 1 a download failed or the data dir
 is unusable, 2 usage error (bad flag, bad match id, URL refused by policy),
@@ -99,19 +101,19 @@ export async function runDownload(
   const log = createLogger(flags.logFormat === undefined ? {} : { format: flags.logFormat });
   const settings = toDownloadSettings(flags);
   const json = flags.json === true;
+  // A usage error is one `error: …` line, as for every command, before the data dir is touched.
   if (flags.jobs !== undefined) {
     if (url !== undefined || flags.matchId !== undefined) {
-      log.error("usage", { error: "give either a URL or --jobs, not both" });
+      io.error("error: give either a URL or --jobs, not both");
       return ExitCode.Usage;
     }
   } else if (url === undefined) {
-    log.error("usage", { error: "missing URL: telemetry download <url> (or --jobs FILE)" });
+    io.error("error: missing URL: telemetry download <url> (or --jobs FILE)");
     return ExitCode.Usage;
   } else {
-    // A usage error is reported as such before the data dir is touched.
     const problem = usageProblem(url, flags.matchId, settings);
     if (problem !== undefined) {
-      reportFailure(problem, { url, matchId: flags.matchId, json, io, log });
+      io.error(`error: ${errorLine(problem)}`);
       return exitCodeFor(problem);
     }
   }
@@ -188,8 +190,8 @@ async function runSingle(job: JobInput, context: RunContext): Promise<ExitCodeVa
 
 /**
  * Downloads one job and reports it: retries as `warn` log lines, the result
- * on stdout, a failure as one log line (and a result line in a batch). A
- * job stopped by a signal is not reported: the caller says `interrupted`.
+ * on stdout, a failure once (see `reportFailure`). A job stopped by a
+ * signal is not reported: the caller says `interrupted`.
  */
 async function downloadJob(
   job: JobInput,
@@ -263,8 +265,9 @@ async function runBatch(source: string, context: RunContext): Promise<ExitCodeVa
       },
     });
   } catch (err) {
+    // `cannot read --jobs FILE: …` (a usage error), or a read error midway.
     bar?.finish();
-    log.error("jobs_unreadable", { source, error: errorLine(err) });
+    io.error(`error: ${errorLine(err)}`);
     return exitCodeFor(err);
   }
   if (interrupt.received !== undefined) {
@@ -328,20 +331,21 @@ function reportFailure(
   const { url, matchId, json, io, log, line } = context;
   const kind = err instanceof TelemetryError ? err.kind : "permanent";
   const code = err instanceof TelemetryError ? err.code : "internal";
-  log.error("download_failed", {
-    ...(line === undefined ? {} : { line }),
-    match_id: matchId,
-    url: url === "" ? undefined : redactUrl(url),
-    kind,
-    code,
-    error: errorLine(err),
-  });
-  if (!json) {
-    // A batch prints one result line per job; a single download's one line is the log line.
-    if (line !== undefined) {
-      io.print(`${"failed".padEnd(14)} ${matchId ?? "-"}  ${lineText(line)}${errorLine(err)}`);
-    }
-  } else {
+  if (line === undefined) {
+    // A single download's one line is the log line (and, with --json, the result object).
+    log.error("download_failed", {
+      match_id: matchId,
+      url: url === "" ? undefined : redactUrl(url),
+      kind,
+      code,
+      error: errorLine(err),
+    });
+  } else if (!json) {
+    // A job of a batch fails in one line on stderr, worded like `enqueue`'s `refused  line N: …`.
+    const match = matchId === undefined ? "" : ` (match ${matchId})`;
+    io.error(`failed  line ${line}${match}: ${errorLine(err)}`);
+  }
+  if (json) {
     io.print(JSON.stringify({
       outcome: "failed",
       ...(line === undefined ? {} : { line }),

@@ -11,8 +11,10 @@ import { addBrokerOptions, BROKER_ENV_HELP, confirmTimeoutOption } from "../cli/
 import { addSomeDownloadOptions, toUrlPolicy } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
+import { plural } from "../cli/plural.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
+import { fsErrorReason } from "../core/store/fs_error.ts";
 import { resolveBrokerSettings } from "../queue/broker_settings.ts";
 import type {
   EnqueueInput,
@@ -90,7 +92,8 @@ ${BROKER_ENV_HELP}
 Exit codes: 0 every job queued (or skipped; with --dry-run: valid); 1 a line was
 refused, a publish was not confirmed, or the broker was unreachable, lost or
 lacks the queue (the error line says from which line to re-send); 2 usage error
-(bad flag, missing --env, unreadable --jobs file, the <url> job refused);
+(bad flag, missing --env, unreadable --jobs file, a --skip-stored --data-dir
+that does not exist, the <url> job refused);
 130/143 stopped by Ctrl-C/SIGTERM (what was sent is confirmed first).`,
   );
   command.action(async (url, flags) => {
@@ -133,6 +136,7 @@ export async function runEnqueueCommand(
       skipStoredIn: flags.skipStored === true ? flags.dataDir : undefined,
       confirmTimeoutMs: Math.round(flags.confirmTimeout * 1000),
     };
+    if (settings.skipStoredIn !== undefined) await checkSkipStoredDir(settings.skipStoredIn);
     source = await jobSource(url, flags);
   } catch (err) {
     io.error(`error: ${errorLine(err)}`);
@@ -213,6 +217,29 @@ async function jobSource(
   return [{ text: JSON.stringify({ match_id: flags.matchId, telemetry_url: url }) }];
 }
 
+/**
+ * Refuses a `--data-dir` that `--skip-stored` cannot look in: a typo would
+ * otherwise skip nothing and queue every job again.
+ */
+async function checkSkipStoredDir(dataDir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dataDir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw usage(
+        `--data-dir ${dataDir} does not exist: --skip-stored looks there for stored files`,
+      );
+    }
+    throw usage(`cannot read --data-dir ${dataDir} for --skip-stored: ${fsErrorReason(err)}`);
+  }
+  if (!info.isDirectory) {
+    throw usage(
+      `--data-dir ${dataDir} is not a directory: --skip-stored looks there for stored files`,
+    );
+  }
+}
+
 function resultText(result: EnqueueResult, single: boolean): string | undefined {
   if (result.outcome === "refused") {
     return single ? `error: ${result.error}` : `refused  ${result.error}`;
@@ -236,7 +263,9 @@ function summaryText(summary: EnqueueSummary): string {
   const unconfirmed = summary.unconfirmed > 0 ? `, unconfirmed ${summary.unconfirmed}` : "";
   const seconds = `(${summary.seconds.toFixed(1)} s)`;
   return summary.dryRun
-    ? `dry run: ${summary.valid} valid jobs would be queued to ${summary.queue}; ${rest} ${seconds}`
+    ? `dry run: ${
+      plural(summary.valid, "valid job")
+    } would be queued to ${summary.queue}; ${rest} ${seconds}`
     : `queued ${summary.queued} to ${summary.queue}; ${rest}${unconfirmed} ${seconds}`;
 }
 

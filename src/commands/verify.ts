@@ -51,7 +51,7 @@ function defineVerifyCommand() {
       "a data dir, one matchID=<id> directory or one raw.json.gz (default: --data-dir)",
     )
     .addOption(
-      new Option("--data-dir <dir>", "store root audited when no path is given")
+      new Option("--data-dir <dir>", "store root audited when no path is given (a directory)")
         .env("TELEMETRY_DATA_DIR").default(DEFAULT_DATA_DIR),
     )
     .addOption(
@@ -109,7 +109,8 @@ Environment:
   TELEMETRY_DATA_DIR  default for --data-dir
 
 Exit codes: 0 every file ok; 1 a problem was found (with --fix: a problem is left
-that --fix did not resolve, e.g. a missing raw.json.gz); 2 usage error.`,
+that --fix did not resolve, e.g. a missing raw.json.gz), or the data dir is not a
+directory; 2 usage error.`,
   );
   command.action(async (paths, flags) => {
     onExit(await runVerifyCommand(paths, flags, processIo));

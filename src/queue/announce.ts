@@ -11,6 +11,7 @@
  */
 
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
+import { TelemetryError } from "../core/errors.ts";
 import { runPool } from "../core/pool.ts";
 import { auditFile } from "../verify/audit_file.ts";
 import type { FileTarget } from "../verify/result.ts";
@@ -19,7 +20,9 @@ import type { ScanResult } from "../verify/scan.ts";
 import type { VerifyStatus } from "../verify/status.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
 import { processingBody } from "./messages.ts";
+import { missingQueueLine } from "./operator_target.ts";
 import { openPublishTarget, type PublishTarget } from "./publish_target.ts";
+import { topologyNames } from "./topology.ts";
 
 /** What became of one file. */
 export type AnnounceOutcome =
@@ -151,9 +154,19 @@ export async function runAnnounce(
     seconds: 0,
     error: undefined,
   };
-  const target = dryRun
-    ? undefined
-    : await openPublishTarget(broker, { queue, confirmTimeoutMs, connectTimeoutMs, signal });
+  let target: PublishTarget | undefined;
+  if (!dryRun) {
+    try {
+      target = await openPublishTarget(broker, {
+        queue,
+        confirmTimeoutMs,
+        connectTimeoutMs,
+        signal,
+      });
+    } catch (err) {
+      throw missingPublishQueue(err, broker);
+    }
+  }
   const report = (result: AnnounceResult) => {
     if (result.outcome === "announced") summary.announced++;
     else if (result.outcome === "would_announce") summary.wouldAnnounce++;
@@ -217,6 +230,27 @@ export async function runAnnounce(
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;
+}
+
+/**
+ * The error of a `--publish-queue` that does not exist. The line of
+ * `openPublishTarget` suggests `telemetry consume`, which declares the
+ * processing queue of its env; a queue of another name belongs to whoever
+ * reads it, and the hint says so instead.
+ */
+function missingPublishQueue(err: unknown, broker: BrokerSettings): unknown {
+  const queue = broker.names.publishQueue;
+  const standard = topologyNames(broker.env).publishQueue;
+  const missing = err instanceof TelemetryError && err.message === missingQueueLine(queue, broker);
+  if (!missing || queue === standard) return err;
+  return new TelemetryError(
+    err.kind,
+    err.code,
+    `queue ${queue} does not exist on ${broker.redactedUrl}: it is not the processing queue ` +
+      `of --env ${broker.env} (${standard}); whoever owns ${queue} must declare it ` +
+      `(or pass the right --publish-queue)`,
+    { cause: err },
+  );
 }
 
 /**

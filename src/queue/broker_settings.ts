@@ -139,7 +139,39 @@ function amqpUrlFrom(given: string | undefined, vars: Record<string, string | un
   if (!url.searchParams.has("frameMax")) {
     url.searchParams.set("frameMax", String(DEFAULT_FRAME_MAX));
   }
+  checkUrlOptions(url.searchParams);
   return url.href;
+}
+
+/**
+ * The numeric query options the AMQP client reads from the URL, and the
+ * values it can use: it parses them with `parseInt` and fails late (a `NaN`
+ * heartbeat crashes the process; a `frameMax` below 8192 fails every
+ * connect) or sends them in 16- and 32-bit fields of `connection.tune-ok`.
+ */
+const URL_OPTIONS = [
+  { name: "heartbeat", min: 0, max: 0xffff, note: "seconds; 0 turns heartbeats off" },
+  {
+    name: "frameMax",
+    min: 8192,
+    max: 0xffff_ffff,
+    note: "bytes; 8192 is the AMQP client's minimum",
+  },
+  { name: "channelMax", min: 0, max: 0xffff, note: "0 leaves the limit to the broker" },
+] as const;
+
+function checkUrlOptions(params: URLSearchParams): void {
+  for (const { name, min, max, note } of URL_OPTIONS) {
+    for (const value of params.getAll(name)) {
+      const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= min && n <= max)) {
+        throw usage(
+          `invalid --amqp-url / RABBITMQ_URL: ${name} ${JSON.stringify(value)} is not allowed: ` +
+            `expected an integer from ${min} to ${max} (${note})`,
+        );
+      }
+    }
+  }
 }
 
 function usage(message: string): TelemetryError {

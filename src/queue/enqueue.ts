@@ -9,7 +9,7 @@
  * @module
  */
 
-import { errorLine } from "../core/errors.ts";
+import { errorLine, type TelemetryError } from "../core/errors.ts";
 import { checkUrl, type UrlPolicy } from "../core/http/url_policy.ts";
 import { denoFileSystem } from "../core/store/file_system.ts";
 import { rawPath } from "../core/store/storage.ts";
@@ -40,7 +40,10 @@ export interface EnqueueResult {
   matchId: string | undefined;
   /** Why it was refused or not confirmed (one line). */
   error?: string;
-  /** Machine-readable reason of a refusal (`bad_body`, `missing_field`, `bad_match_id`, `url_refused`). */
+  /**
+   * Machine-readable reason of a refusal (`bad_body`, `missing_field`,
+   * `bad_match_id`, `url_refused`; `bad_job` for a line longer than the limit).
+   */
   code?: string;
   /** The stored file of a skipped job. */
   path?: string;
@@ -84,6 +87,8 @@ export interface EnqueueInput {
   line?: number | undefined;
   /** The JSON object, as text. */
   text: string;
+  /** Set when the line was refused before it was read as JSON (longer than the limit). */
+  error?: TelemetryError | undefined;
 }
 
 /** Settings of {@linkcode runEnqueue}. */
@@ -264,7 +269,9 @@ export async function runEnqueue(
       if (next.done === true) break;
       const input = next.value;
       if (input.line !== undefined) lastLine = input.line;
-      const check = validateJob(input.text, policy);
+      const check: JobCheck = input.error === undefined
+        ? validateJob(input.text, policy)
+        : { failure: failureOf(input.error), matchId: undefined };
       if (check.failure !== undefined) {
         const { failure, matchId } = check;
         report({

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { TelemetryError } from "../core/errors.ts";
 import type { Settlement } from "./settle.ts";
 
 /** What the worker reports; the worker never depends on prom-client itself. */
@@ -124,6 +125,7 @@ export async function createMetrics(): Promise<Metrics> {
  * @param port The TCP port (0 picks a free one).
  * @param context The metrics and the health probe.
  * @returns The server; `shutdown()` it when done.
+ * @throws {TelemetryError} kind `fatal`, code `io`, when another process holds the port.
  *
  * @example
  * ```ts ignore
@@ -140,7 +142,20 @@ export function serveMetrics(
   context: { metrics: Metrics; health: () => { ok: boolean; detail: string } },
 ): Deno.HttpServer<Deno.NetAddr> {
   const { metrics, health } = context;
-  return Deno.serve({ port, onListen() {} }, async (request) => {
+  try {
+    return Deno.serve({ port, onListen() {} }, handler);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AddrInUse)) throw err;
+    throw new TelemetryError(
+      "fatal",
+      "io",
+      `metrics port ${port} is already in use (--metrics-port): ` +
+        "stop the other process or pick another port",
+      { cause: err },
+    );
+  }
+
+  async function handler(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === "/metrics") {
       return new Response(await metrics.render(), {
@@ -152,5 +167,5 @@ export function serveMetrics(
       return new Response(`${ok ? "ok" : "unhealthy"}: ${detail}\n`, { status: ok ? 200 : 503 });
     }
     return new Response("not found\n", { status: 404 });
-  });
+  }
 }

@@ -161,9 +161,9 @@ export function summaryTable(
     `  ${"status".padEnd(14)}${"count".padStart(8)}`,
     ...rows,
     `  ${"total".padEnd(14)}${String(summary.results).padStart(8)}`,
-    `${summary.files} files, ${mb} MB decompressed in ${
+    `${summary.files} file${summary.files === 1 ? "" : "s"}, ${mb} MB decompressed in ${
       summary.seconds.toFixed(1)
-    } s (${rate} MB/s); ${summary.problems} problems`,
+    } s (${rate} MB/s); ${summary.problems} problem${summary.problems === 1 ? "" : "s"}`,
   ];
   if (options.dryRun === true) {
     lines.push(`dry run: --fix would resolve ${summary.resolved}, leave ${summary.unresolved}`);

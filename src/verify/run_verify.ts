@@ -62,7 +62,8 @@ export interface VerifyOptions {
  * @param paths The paths given on the command line (may be empty: the data dir).
  * @param options Data dir, filter, jobs, size cap, fix mode, callbacks.
  * @returns When every result was reported.
- * @throws {TelemetryError} kind `usage` when a path does not exist (before any result).
+ * @throws {TelemetryError} kind `usage` when a path does not exist, kind `permanent` (code
+ * `data_dir`) when the data dir audited for want of a path is not a directory (before any result).
  * @throws {RangeError} when `jobs` is not a positive integer.
  * @throws {Error} when a data dir cannot be listed or a worker fails.
  *

@@ -36,7 +36,8 @@ export interface ScanResult {
  * @param paths The paths given on the command line (may be empty).
  * @param options The default data dir and the match id filter.
  * @returns The files to audit and the layout problems.
- * @throws {TelemetryError} kind `usage`, code `bad_option`, when a path does not exist.
+ * @throws {TelemetryError} kind `usage`, code `bad_option`, when a path does not exist;
+ * kind `permanent`, code `data_dir`, when there is no path and the data dir is not a directory.
  *
  * @example
  * ```ts ignore

@@ -73,7 +73,8 @@ export interface ScanStreamOptions {
 /**
  * Walks the paths to audit, down to the `matchID=` entries. A path may be a
  * data dir (every `matchID=*` entry in it), one `matchID=…` directory, or
- * one file. Without paths, the data dir is walked. Other directories in a
+ * one file. Without paths, the data dir is walked: it must be a directory
+ * (or a link to one), not a file to audit. Other directories in a
  * data dir (such as `.quarantine`) and other files are ignored, except
  * stray temp files.
  *
@@ -89,7 +90,8 @@ export interface ScanStreamOptions {
  * @param paths The paths given on the command line (may be empty).
  * @param options The default data dir and the match id filter.
  * @returns The units and data-dir-level findings, lazily.
- * @throws {TelemetryError} kind `usage`, code `bad_option`, when a path does not exist.
+ * @throws {TelemetryError} kind `usage`, code `bad_option`, when a path does not exist;
+ * kind `permanent`, code `data_dir`, when there is no path and the data dir is not a directory.
  *
  * @example
  * ```ts ignore
@@ -104,6 +106,7 @@ export function walkRoots(
   options: ScanStreamOptions,
 ): AsyncIterable<WalkItem> {
   const { dataDir, matchIds = [] } = options;
+  if (paths.length === 0) assertDataDir(resolve(dataDir));
   const roots = (paths.length === 0 ? [dataDir] : paths).map((p) => classifyRoot(resolve(p)));
   return walk(roots, new Set(matchIds));
 }
@@ -139,7 +142,8 @@ export function* expandUnit(unit: ScanUnit, matchIds: readonly string[]): Genera
  * @param paths The paths given on the command line (may be empty).
  * @param options The default data dir and the match id filter.
  * @returns The items, lazily.
- * @throws {TelemetryError} kind `usage`, code `bad_option`, when a path does not exist.
+ * @throws {TelemetryError} kind `usage`, code `bad_option`, when a path does not exist;
+ * kind `permanent`, code `data_dir`, when there is no path and the data dir is not a directory.
  *
  * @example
  * ```ts ignore
@@ -169,17 +173,33 @@ type Root =
   | { kind: "entry"; path: string; id: string; isDir: boolean }
   | { kind: "file"; path: string };
 
+/**
+ * Refuses a data dir (`--data-dir`, `TELEMETRY_DATA_DIR`) that is a file,
+ * in the words and kind `download` uses (`data dir … is not a directory`,
+ * `permanent`, code `data_dir`), instead of auditing the file itself; one
+ * that does not exist (or a link to nothing) is a usage error, like a
+ * missing path.
+ */
+function assertDataDir(path: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path); // followed: a data dir may be a link to another disk
+  } catch (err) {
+    if (isMissing(err)) throw noSuchPath(path);
+    throw err;
+  }
+  if (!info.isDirectory) {
+    throw new TelemetryError("permanent", "data_dir", `data dir ${path} is not a directory`);
+  }
+}
+
 function classifyRoot(path: string): Root {
   let info: Deno.FileInfo;
   try {
     info = Deno.lstatSync(path);
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-    throw new TelemetryError(
-      "usage",
-      "bad_option",
-      `cannot verify ${path}: no such file or directory`,
-    );
+    if (isMissing(err)) throw noSuchPath(path);
+    throw err;
   }
   const id = matchIdOfDirName(basename(path));
   if (id === undefined && (info.isDirectory || (info.isSymlink && isDirectory(path)))) {
@@ -405,6 +425,19 @@ function missingDetail(others: string[], hasTemps: boolean): string {
 }
 
 /** Whether `path` leads to a directory, following a symlink. */
+/** A path that is not there: missing, or under a file (`file/sub`, ENOTDIR). */
+function isMissing(err: unknown): boolean {
+  return err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory;
+}
+
+function noSuchPath(path: string): TelemetryError {
+  return new TelemetryError(
+    "usage",
+    "bad_option",
+    `cannot verify ${path}: no such file or directory`,
+  );
+}
+
 function isDirectory(path: string): boolean {
   try {
     return Deno.statSync(path).isDirectory;

@@ -95,6 +95,27 @@ Deno.test("bash completion: flag values, arguments and the words already typed",
   });
 });
 
+Deno.test("bash completion: a list value completes its last item after a comma (dlq list --kind a,b)", async () => {
+  const text = script("bash");
+  const cases: [string[], string[]][] = [
+    [["telemetry", "dlq", "list", "--kind", "permanent,tr"], ["permanent,transient"]],
+    [["telemetry", "dlq", "list", "--kind", "usage,permanent,re"], ["usage,permanent,redelivered"]],
+    [["telemetry", "dlq", "list", "--kind=permanent,tr"], ["--kind=permanent,transient"]],
+    [["telemetry", "dlq", "replay", "--kind", "tr"], ["transient"]],
+  ];
+  for (const [words, expected] of cases) {
+    assert.deepEqual(await bashComplete(text, words), expected, words.join(" "));
+  }
+  const list = PROGRAM.commands.find((c) => c.name() === "dlq")?.commands
+    .find((c) => c.name() === "list");
+  const kinds = list?.options.find((o) => o.long === "--kind")?.argChoices ?? [];
+  assert.ok(kinds.includes("transient") && kinds.includes("permanent"), kinds.join(" "));
+  assert.deepEqual(
+    await bashComplete(text, ["telemetry", "dlq", "list", "--kind", "transient,"]),
+    kinds.map((kind) => `transient,${kind}`),
+  );
+});
+
 Deno.test("completions: a flag added to a command completes with no change to the generator", async () => {
   const program = await buildProgram(() => {});
   const verify = program.commands.find((c) => c.name() === "verify")!;

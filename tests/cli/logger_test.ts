@@ -6,14 +6,15 @@ const time = new Date("2026-11-28T12:00:00.000Z");
 Deno.test("createLogger() writes one JSON object per line in json format", () => {
   const lines: string[] = [];
   const log = createLogger({ format: "json", write: (l) => lines.push(l), now: () => time });
-  log.info("job_done", { match_id: "abc", bytes: 12, missing: undefined });
+  log.info("job", { match_id: "abc", outcome: "downloaded", bytes: 12, missing: undefined });
   log.error("failed", { error: "multi\nline" });
   assert.equal(lines.length, 2);
   assert.deepEqual(JSON.parse(lines[0] ?? ""), {
     time: "2026-11-28T12:00:00.000Z",
     level: "info",
-    event: "job_done",
+    event: "job",
     match_id: "abc",
+    outcome: "downloaded",
     bytes: 12,
   });
   assert.ok(!(lines[1] ?? "").includes("\n"));

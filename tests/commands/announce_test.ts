@@ -96,7 +96,7 @@ Deno.test("telemetry announce --dry-run audits and counts, and publishes nothing
     assert.match(stdout, /^missing {7}.*matchID=missing-one: no directory matchID=missing-one/m);
     assert.match(
       stdout,
-      /^dry run: 1 ok files would be announced to .*; not announced 1 \(missing 1\)/m,
+      /^dry run: 1 ok file would be announced to .*; not announced 1 \(missing 1\)/m,
     );
     assert.equal(await broker.count(broker.names.publishQueue), 0);
   });
@@ -144,6 +144,26 @@ Deno.test("telemetry announce exits 1 with one line when the broker is unreachab
       missing,
       new RegExp(`^error: queue match\\.processing\\.telemetry\\.${env} does not exist`),
     );
+    assert.match(
+      missing,
+      new RegExp(`'telemetry consume --env ${env}' declares it when it starts`),
+    );
+
+    const [, other, otherCode] = await runCli(
+      ["announce", "--env", env, dataDir, "--publish-queue", `analytics.inbox.${env}`],
+      { env: await brokerChildEnv() },
+    );
+    assert.equal(otherCode, 1);
+    assert.equal(other.trim().split("\n").length, 1, other);
+    assert.match(
+      other.trim(),
+      new RegExp(
+        `^error: queue analytics\\.inbox\\.${env} does not exist on amqp://\\S+: it is not the ` +
+          `processing queue of --env ${env} \\(match\\.processing\\.telemetry\\.${env}\\); ` +
+          `whoever owns analytics\\.inbox\\.${env} must declare it \\(or pass the right --publish-queue\\)$`,
+      ),
+    );
+    assert.doesNotMatch(other, /telemetry consume/);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { toDlqSelection } from "../../src/commands/dlq.ts";
+import { USAGE_HINT } from "../../src/cli/program.ts";
 import {
   alternating,
   type DeadLetterEnv,
@@ -261,7 +262,7 @@ Deno.test("dlq purge without --yes removes nothing, says how many it would, exit
     assert.equal(
       stderr.trim(),
       `error: purge deletes dead letters for good: run it again with --yes to remove the ` +
-        `5 of 10 dead letters that match in ${dlq.names.deadLetterQueue}`,
+        `5 of 10 dead letters that match in ${dlq.names.deadLetterQueue}\n${USAGE_HINT}`,
     );
     assert.deepEqual(await dlq.numbers(dlq.names.deadLetterQueue), range(0, 10));
   });
@@ -341,6 +342,65 @@ Deno.test("dlq export writes body, headers and properties as NDJSON and leaves t
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  });
+});
+
+Deno.test("dlq export -o FILE stopped by SIGTERM removes its .<file>.<hex>.partial temp file", async () => {
+  await withDlq(async (dlq) => {
+    const total = 3000;
+    await dlq.fill(letters(total, () => ({ kind: "permanent", error: "e".repeat(2000) })));
+    const dir = await Deno.makeTempDir({ prefix: "dlq-export-term-" });
+    const partial = /^\.dlq\.ndjson\.[0-9a-f]{12}\.partial$/;
+    const child = new Child(dlqArgs(dlq, "export", "-o", join(dir, "dlq.ndjson")));
+    try {
+      // Halfway: the temp file, named for the export, holds its first 64 KiB batch.
+      await waitFor(() => {
+        const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+        return names.length === 1 && partial.test(names[0]!) &&
+          Deno.statSync(join(dir, names[0]!)).size > 0;
+      }, { what: "the export's temp file with its first records", timeoutMs: 30_000 });
+      child.process.kill("SIGSTOP");
+      child.process.kill("SIGTERM");
+      child.process.kill("SIGCONT");
+      assert.equal(await child.exit(), 143, child.stderr);
+      assert.match(
+        child.stderr,
+        /^error: export stopped after \d+ of 3000: interrupted; .*dlq\.ndjson was not written/m,
+      );
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "no temp file left");
+    } finally {
+      await child.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+    assert.equal(await dlq.settled(dlq.names.deadLetterQueue, { atLeast: total }), total);
+  });
+});
+
+Deno.test("dlq export -o - into a stalled pipe keeps the broker connection and writes every record", async () => {
+  await withDlq(async (dlq) => {
+    const total = 2000;
+    await dlq.fill(letters(total, () => ({ kind: "transient", error: "s".repeat(2000) })));
+    // A 1 s heartbeat: a process that blocks on stdout for 6 s misses several,
+    // and the broker closes its connection.
+    const url = `${dlq.url}${dlq.url.includes("?") ? "&" : "?"}heartbeat=1`;
+    const child = spawnCli(
+      ["dlq", "export", "-o", "-", "--env", dlq.env, "--amqp-url", url],
+      { stdout: "piped", stderr: "piped" },
+    );
+    const stderr = new Response(child.stderr).text();
+    await new Promise((resolve) => setTimeout(resolve, 6_000)); // nobody reads stdout meanwhile
+    const records: string[] = [];
+    await readLines(child.stdout, (line) => records.push(line));
+    const { code } = await child.status;
+    const errors = await stderr;
+    assert.equal(code, 0, errors);
+    assert.match(errors, /exported 2000 dead letters .* to stdout/);
+    assert.equal(records.length, total);
+    assert.deepEqual(
+      records.map((line) => JSON.parse(JSON.parse(line).body).match_id),
+      range(0, total).map((i) => `dl-${i}`),
+    );
+    assert.equal(await dlq.settled(dlq.names.deadLetterQueue, { atLeast: total }), total);
   });
 });
 

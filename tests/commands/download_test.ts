@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import {
+  bytes,
   gzipEncoded,
   json,
   redirect,
@@ -15,6 +16,7 @@ import {
 import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
 import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
 import { ROOT, runCli, type RunCliOptions, spawnCli } from "../support/cli.ts";
+import { USAGE_HINT } from "../../src/cli/program.ts";
 
 const REAL_MATCH_ID = "8c1c8a56-4104-46ef-8aec-5e012b041574";
 const TEMP_NAME = /^\.raw\.json\.gz\..*\.tmp$/;
@@ -39,6 +41,15 @@ async function cli(
 
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l.trim() !== "");
+}
+
+/** The one `error: …` line of a usage error, after checking the hint follows it and nothing else. */
+function usageLine(stderr: string): string {
+  const [line, hint, ...rest] = lines(stderr);
+  assert.match(line ?? "", /^error: /, stderr);
+  assert.equal(hint, USAGE_HINT, stderr);
+  assert.deepEqual(rest, [], stderr);
+  return line!;
 }
 
 /** Common flags: the loopback server's host and port allowed, the test's data dir, quick retries. */
@@ -161,8 +172,7 @@ Deno.test("telemetry download exits 2 with one line for a bad match id", async (
       );
       assert.equal(code, 2, err);
       assert.equal(out, "");
-      assert.equal(lines(err).length, 1, err);
-      assert.ok(err.includes("invalid match id"), err);
+      assert.match(usageLine(err), /^error: invalid match id /);
     }
     assert.equal(server.count("/a.json"), 0);
     assert.deepEqual(await entries(dataDir), []);
@@ -180,8 +190,7 @@ Deno.test("telemetry download exits 2 with one line for a refused URL", async ()
       const [out, err, code] = await cli(downloadArgs(server, dataDir, url, "--match-id", ID_A));
       assert.equal(code, 2, err);
       assert.equal(out, "");
-      assert.equal(lines(err).length, 1, err);
-      assert.match(err, pattern);
+      assert.match(usageLine(err), pattern);
     }
     // Plain http without --allow-http.
     const [, err, code] = await cli([
@@ -212,8 +221,7 @@ Deno.test("telemetry download exits 2 with one line for a bad flag value or a mi
       const [out, err, code] = await cli(args);
       assert.equal(code, 2, `${args.join(" ")}: ${err}`);
       assert.equal(out, "");
-      assert.equal(lines(err).length, 1, err);
-      assert.match(err, pattern);
+      assert.match(usageLine(err), pattern);
     }
   } finally {
     await Deno.remove(dataDir, { recursive: true });
@@ -316,7 +324,7 @@ Deno.test("telemetry download --jobs runs a batch with one result line per job",
   });
 });
 
-Deno.test("telemetry download --jobs reports a line that is not a job", async () => {
+Deno.test("telemetry download --jobs reports a line that is not a job, once, on stderr", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/a.json", gzipEncoded(A_GZ));
     const input = `not json\n{"match_id":"${ID_A}","telemetry_url":"${
@@ -327,18 +335,21 @@ Deno.test("telemetry download --jobs reports a line that is not a job", async ()
     });
     assert.equal(code, 1, err);
     const results = lines(out);
-    assert.equal(results.length, 3, "one result line per job in text mode");
-    assert.equal(results.filter((l) => /^downloaded\s/.test(l)).length, 1);
-    assert.equal(results.filter((l) => /^failed\s/.test(l)).length, 2);
-    assert.match(out, /^failed +- +line 1 +the job is not JSON$/m);
-    assert.match(out, /^failed +- +line 3 +the job is not a JSON object$/m);
-    const logged = lines(err).map((l) => JSON.parse(l));
-    const failures = logged.filter((l) => l.event === "download_failed");
-    assert.deepEqual(failures.map((l) => [l.line, l.code]), [[1, "bad_job"], [3, "bad_job"]]);
+    assert.equal(results.length, 1, "stdout: the jobs stored");
+    assert.match(results[0]!, /^downloaded\s/);
+    // Each failure once, on stderr, in the shape of enqueue's `refused  line N: …`; no log record of it.
+    const failures = lines(err).filter((l) => !l.startsWith("{"));
+    assert.deepEqual(failures.sort(), [
+      "failed  line 1: the job is not JSON",
+      "failed  line 3: the job is not a JSON object",
+    ]);
+    assert.deepEqual(lines(err).filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event), [
+      "batch_done",
+    ]);
   });
 });
 
-Deno.test("telemetry download --jobs gives every result line its line number and match id", async () => {
+Deno.test("telemetry download --jobs gives every result and failure line its line number and match id", async () => {
   await withServer(async (server, dataDir) => {
     server.route("/a.json", gzipEncoded(A_GZ));
     server.route("/c.json", gzipEncoded(C_GZ));
@@ -354,20 +365,23 @@ Deno.test("telemetry download --jobs gives every result line its line number and
     const [out, err, code] = await cli(args, { stdin: input });
     assert.equal(code, 1, err);
     const text = lines(out);
-    assert.equal(text.length, 5, out);
-    const expected: [RegExp, number][] = [
-      [new RegExp(`^downloaded +${ID_A} +line 1 +\\S+raw\\.json\\.gz +\\d+ bytes`), 1],
-      [/^failed +- +line 2 +the job is not JSON$/, 2],
-      [/^failed +m404 +line 3 +HTTP 404 /, 3],
-      [new RegExp(`^downloaded +${ID_C} +line 4 `), 4],
-      [/^failed +m-no-url +line 5 +the job has no "telemetry_url"$/, 5],
-    ];
-    for (const [pattern, line] of expected) {
-      assert.ok(text.some((l) => pattern.test(l)), `line ${line} as ${pattern}:\n${out}`);
-    }
+    assert.equal(text.length, 2, out);
+    assert.match(
+      text[0]!,
+      new RegExp(`^downloaded +${ID_A} +line 1 +\\S+raw\\.json\\.gz +\\d+ bytes`),
+    );
+    assert.match(text[1]!, new RegExp(`^downloaded +${ID_C} +line 4 `));
+    const failed = lines(err).filter((l) => l.startsWith("failed "));
+    assert.equal(failed.length, 3, err);
+    assert.equal(failed[0], "failed  line 2: the job is not JSON");
+    assert.match(failed[1]!, /^failed {2}line 3 \(match m404\): HTTP 404 /);
+    assert.equal(failed[2], 'failed  line 5 (match m-no-url): the job has no "telemetry_url"');
+    assert.equal(lines(err).length, 4, `the failures and batch_done, nothing twice:\n${err}`);
 
     const [json, err2, code2] = await cli([...args, "--json", "--force"], { stdin: input });
     assert.equal(code2, 1, err2);
+    // With --json a failure is its result object on stdout, and nothing on stderr.
+    assert.deepEqual(lines(err2).map((l) => JSON.parse(l).event), ["batch_done"]);
     const results = lines(json).map((l) => JSON.parse(l));
     assert.deepEqual(
       results.map((r) => [r.line, r.match_id, r.outcome, r.error_code]),
@@ -379,6 +393,46 @@ Deno.test("telemetry download --jobs gives every result line its line number and
         [5, "m-no-url", "failed", "bad_job"],
       ],
     );
+  });
+});
+
+Deno.test("telemetry download says an HTML page is not telemetry (permanent invalid_json, not retried)", async () => {
+  await withServer(async (server, dataDir) => {
+    const page = new TextEncoder().encode("<!DOCTYPE html>\n<html><body>Sign in</body></html>\n");
+    server.route("/login", bytes(page, { "content-type": "text/html" }));
+    const args = downloadArgs(server, dataDir, server.url("/login"), "--match-id", ID_A);
+    const [out, err, code] = await cli([...args, "--log-format", "text"]);
+    assert.equal(code, 1, err);
+    assert.equal(out, "");
+    assert.equal(lines(err).length, 1, err);
+    assert.match(err, /kind=permanent code=invalid_json /);
+    assert.match(
+      err,
+      /the content is an HTML page \(starts with '<'\), not JSON: the URL may point to an error or login page/,
+    );
+    assert.doesNotMatch(err, /expected a JSON value/);
+    const [json] = await cli([...args, "--json"]);
+    const result = JSON.parse(json);
+    assert.deepEqual([result.error_kind, result.error_code], ["permanent", "invalid_json"]);
+    assert.equal(server.count("/login"), 2, "one request per run: not retried");
+    assert.deepEqual(await entries(dataDir), []);
+  });
+});
+
+Deno.test("telemetry download names --max-decompressed-bytes when content decompresses beyond it", async () => {
+  await withServer(async (server, dataDir) => {
+    server.route("/a.gz", gzipEncoded(A_GZ));
+    server.route("/a.json", json(A));
+    for (const path of ["/a.gz", "/a.json"]) {
+      const extra = ["--match-id", ID_A, "--max-decompressed-bytes", "64KiB", "--json"];
+      const [out, err, code] = await cli(downloadArgs(server, dataDir, server.url(path), ...extra));
+      assert.equal(code, 1, err);
+      const result = JSON.parse(out);
+      assert.equal(result.error_code, "too_large", path);
+      assert.match(result.error, /--max-decompressed-bytes 65536|--max-decompressed-bytes\)/, path);
+      assert.match(err, /--max-decompressed-bytes/, path);
+    }
+    assert.deepEqual(await entries(dataDir), []);
   });
 });
 
@@ -652,8 +706,10 @@ Deno.test("telemetry download --allow-host takes host or host:port and nothing e
     const [out, err, code] = await cli(["download", url, "--allow-host", value]);
     assert.equal(code, 2, `${JSON.stringify(value)}: ${err}`);
     assert.equal(out, "");
-    assert.equal(lines(err).length, 1, err);
-    assert.match(err, /expected host or host:port, such as cdn\.example\.com or 127\.0\.0\.1:8080/);
+    assert.match(
+      usageLine(err),
+      /expected host or host:port, such as cdn\.example\.com or 127\.0\.0\.1:8080/,
+    );
   }
   const [, err, code] = await cli(["download", url], {
     env: { TELEMETRY_ALLOWED_HOSTS: "ok.example,https://bad.example" },

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { USAGE_HINT } from "../../src/cli/program.ts";
 import { join } from "node:path";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { readLines, runCli, spawnCli } from "../support/cli.ts";
@@ -105,7 +106,7 @@ Deno.test("telemetry enqueue <url> --match-id queues one job; without --match-id
       env: childEnv,
     });
     assert.equal(missingCode, 2);
-    assert.deepEqual(errorLines(missing), [missing.trim()]);
+    assert.deepEqual(errorLines(missing).slice(1), [USAGE_HINT], missing);
     assert.match(missing, /^error: missing --match-id: a telemetry URL names the asset/);
 
     const [, refused, refusedCode] = await runCli(
@@ -176,6 +177,82 @@ Deno.test("telemetry enqueue exits 2 with one line on bad usage", async () => {
     assert.equal(stdout, "");
     assert.match(stderr, pattern);
     assert.doesNotMatch(stderr, /\n {4}at /, "no stack trace");
+  }
+});
+
+Deno.test("telemetry enqueue --jobs DIR exits 2 with one line and no resume hint", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const [stdout, stderr, code] = await runCli(["enqueue", "--env", "x", "--jobs", dir], {
+      env: await brokerChildEnv(),
+    });
+    assert.equal(code, 2, stderr);
+    assert.equal(stdout, "");
+    assert.equal(errorLines(stderr)[0], `error: --jobs ${dir} is a directory, not a file of jobs`);
+    assert.doesNotMatch(stderr, /re-send|queued|os error/);
+  } finally {
+    await Deno.remove(dir);
+  }
+});
+
+Deno.test("telemetry enqueue --skip-stored with a --data-dir that does not exist exits 2 naming it", async () => {
+  const file = await writeLines([jobLine("s-1")]);
+  try {
+    for (const extra of [[], ["--dry-run"]]) {
+      const [stdout, stderr, code] = await runCli(
+        ["enqueue", "--env", "x", "--jobs", file, "--skip-stored", "--data-dir", "/typo", ...extra],
+        { env: await brokerChildEnv() },
+      );
+      assert.equal(code, 2, stderr);
+      assert.equal(stdout, "");
+      assert.equal(
+        errorLines(stderr)[0],
+        "error: --data-dir /typo does not exist: --skip-stored looks there for stored files",
+      );
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("telemetry enqueue reads a BOM at the start of the file and of a line as download --jobs does", async () => {
+  const bom = "\uFEFF";
+  const file = await writeLines([`${bom}${jobLine("b-1")}`, `${bom}${jobLine("b-2")}`]);
+  const one = await writeLines([jobLine("b-3")]);
+  try {
+    const [stdout, stderr, code] = await runCli(
+      ["enqueue", "--env", "x", "--jobs", file, "--dry-run", "--json"],
+      { env: await brokerChildEnv() },
+    );
+    assert.equal(code, 0, stderr);
+    const results = jsonLines(stdout);
+    assert.deepEqual(results.slice(0, 2).map((r) => [r.line, r.outcome, r.match_id]), [
+      [1, "valid", "b-1"],
+      [2, "valid", "b-2"],
+    ]);
+    const [single] = await runCli(["enqueue", "--env", "x", "--jobs", one, "--dry-run"], {
+      env: await brokerChildEnv(),
+    });
+    assert.match(single, /^dry run: 1 valid job would be queued to match\.telemetry\.x;/);
+  } finally {
+    await Deno.remove(file);
+    await Deno.remove(one);
+  }
+});
+
+Deno.test("telemetry enqueue refuses a giant line with its number and the limit, and reads on", async () => {
+  const giant = `{"match_id":"${"g".repeat(2 * 1024 * 1024)}"}`;
+  const file = await writeLines([jobLine("g-1"), giant, jobLine("g-3")]);
+  try {
+    const [stdout, stderr, code] = await runCli(
+      ["enqueue", "--env", "x", "--jobs", file, "--dry-run"],
+      { env: await brokerChildEnv() },
+    );
+    assert.equal(code, 1, stderr);
+    assert.match(stdout, /^refused {2}line 2: the line is longer than 1048576 bytes, the limit/m);
+    assert.match(stdout, /^dry run: 2 valid jobs would be queued to .*; refused 1, skipped 0/m);
+  } finally {
+    await Deno.remove(file);
   }
 });
 

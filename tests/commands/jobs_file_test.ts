@@ -1,5 +1,43 @@
 import assert from "node:assert/strict";
-import { parseJobLine, readJobs } from "../../src/commands/jobs_file.ts";
+import { join } from "node:path";
+import {
+  MAX_JOB_LINE_BYTES,
+  openJobLines,
+  parseJobLine,
+  readJobs,
+  type SourceLine,
+} from "../../src/commands/jobs_file.ts";
+import { runCli } from "../support/cli.ts";
+import { withTempDir } from "../support/helpers.ts";
+
+const BOM = "\uFEFF";
+
+/** Writes `text` to a temp file, runs `fn` with its path, removes it. */
+async function withFile(
+  text: string | Uint8Array,
+  fn: (path: string) => Promise<void>,
+): Promise<void> {
+  const path = await Deno.makeTempFile({ suffix: ".ndjson" });
+  try {
+    if (typeof text === "string") await Deno.writeTextFile(path, text);
+    else await Deno.writeFile(path, text);
+    await fn(path);
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+async function allLines(path: string, maxLineBytes?: number): Promise<SourceLine[]> {
+  const lines: SourceLine[] = [];
+  const options = maxLineBytes === undefined ? {} : { maxLineBytes };
+  for await (const line of await openJobLines(path, options)) lines.push(line);
+  return lines;
+}
+
+/** A job line of a URL the default policy refuses (http): parsed, never downloaded. */
+function refusedJob(matchId: string): string {
+  return JSON.stringify({ match_id: matchId, telemetry_url: `http://example.invalid/${matchId}` });
+}
 
 Deno.test("parseJobLine() reads queue-shaped objects", () => {
   assert.deepEqual(
@@ -60,4 +98,136 @@ Deno.test("readJobs() reports an unreadable file as a usage error", async () => 
   await assert.rejects(async () => {
     for await (const _ of readJobs("/nonexistent/jobs.ndjson")) { /* nothing */ }
   }, /cannot read --jobs \/nonexistent\/jobs\.ndjson/);
+});
+
+Deno.test("openJobLines() refuses a line longer than the limit by number, and reads on", async () => {
+  // 3 MiB, in many chunks of the file's stream: the old reader took time
+  // quadratic in this length and kept all of it.
+  const long = `{"match_id":"${"x".repeat(3 * 1024 * 1024)}"}`;
+  await withFile(`{"telemetry_url":"a"}\n${long}\n{"telemetry_url":"b"}\n`, async (path) => {
+    const lines = await allLines(path);
+    assert.deepEqual(lines.map((l) => [l.line, l.text.slice(0, 30)]), [
+      [1, '{"telemetry_url":"a"}'],
+      [2, ""],
+      [3, '{"telemetry_url":"b"}'],
+    ]);
+    const error = lines[1]?.error;
+    assert.equal(error?.kind, "usage");
+    assert.equal(error?.code, "bad_job");
+    assert.match(error?.message ?? "", new RegExp(`longer than ${MAX_JOB_LINE_BYTES} bytes`));
+    const jobs = [];
+    for await (const job of readJobs(path)) jobs.push(job);
+    assert.deepEqual(jobs.map((j) => [j.line, j.error?.code]), [[1, undefined], [2, "bad_job"], [
+      3,
+      undefined,
+    ]]);
+  });
+});
+
+Deno.test("openJobLines() keeps a long line under the limit whole, across chunks", async () => {
+  const url = `https://h/${"u".repeat(700 * 1024)}`;
+  await withFile(`\n{"telemetry_url":"${url}"}\r\n`, async (path) => {
+    const jobs = [];
+    for await (const job of readJobs(path)) jobs.push(job);
+    assert.deepEqual(jobs, [{ line: 2, url }]);
+  });
+});
+
+Deno.test("openJobLines() counts the limit in bytes, without the newline or the CR of a CRLF", async () => {
+  const text = "1234567890\r\n12345678901\n\u00e912345678\n\u00e9123456789\n1234567890";
+  await withFile(text, async (path) => {
+    const lines = await allLines(path, 10);
+    assert.deepEqual(lines.map((l) => [l.line, l.text, l.error === undefined]), [
+      [1, "1234567890", true],
+      [2, "", false],
+      [3, "\u00e912345678", true], // 10 bytes: é is 2
+      [4, "", false],
+      [5, "1234567890", true], // the last line, without a newline
+    ]);
+  });
+});
+
+Deno.test("readJobs() drops a byte order mark at the start of the file and of a later line", async () => {
+  // A file saved with a BOM, and another one appended to it (cat a b).
+  const text = `${BOM}{"telemetry_url":"a"}\n${BOM}{"telemetry_url":"b","match_id":"m"}\n`;
+  await withFile(text, async (path) => {
+    const jobs = [];
+    for await (const job of readJobs(path)) jobs.push(job);
+    assert.deepEqual(jobs, [{ line: 1, url: "a" }, { line: 2, url: "b", matchId: "m" }]);
+  });
+});
+
+Deno.test("openJobLines() refuses a directory as a usage error, before reading", async () => {
+  await withTempDir(async (dir) => {
+    await assert.rejects(openJobLines(dir), (err) => {
+      assert.ok(err instanceof Error && "kind" in err && err.kind === "usage");
+      assert.equal(err.message, `--jobs ${dir} is a directory, not a file of jobs`);
+      return true;
+    });
+  });
+});
+
+Deno.test("telemetry download --jobs reads a BOM at the start of the file and of a line as enqueue does", async () => {
+  await withTempDir(async (dir) => {
+    const jobs = join(dir, "jobs.ndjson");
+    await Deno.writeTextFile(jobs, `${BOM}${refusedJob("a")}\n${BOM}${refusedJob("b")}\n`);
+    const [stdout, stderr, code] = await runCli([
+      "download",
+      "--jobs",
+      jobs,
+      "--json",
+      "--data-dir",
+      join(dir, "data"),
+    ]);
+    assert.equal(code, 1, stderr);
+    const results = stdout.trim().split("\n").map((l) => JSON.parse(l));
+    // Both lines were read as jobs: refused for their URL, not as "not JSON".
+    assert.deepEqual(
+      results.map((r) => [r.line, r.match_id, r.error_code]).sort(),
+      [[1, "a", "url_refused"], [2, "b", "url_refused"]],
+    );
+  });
+});
+
+Deno.test("telemetry download --jobs refuses a giant line with its number and the limit, and goes on", async () => {
+  await withTempDir(async (dir) => {
+    const jobs = join(dir, "jobs.ndjson");
+    const giant = `[${"1,".repeat(2 * 1024 * 1024)}1]`;
+    await Deno.writeTextFile(jobs, `${giant}\n${refusedJob("b")}\n`);
+    const [stdout, stderr, code] = await runCli([
+      "download",
+      "--jobs",
+      jobs,
+      "--json",
+      "--data-dir",
+      join(dir, "data"),
+    ]);
+    assert.equal(code, 1, stderr);
+    const results = stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(results.map((r) => [r.line, r.error_code]).sort(), [
+      [1, "bad_job"],
+      [2, "url_refused"],
+    ]);
+    assert.match(
+      results.find((r) => r.line === 1)?.error,
+      /^the line is longer than 1048576 bytes/,
+    );
+  });
+});
+
+Deno.test("telemetry download --jobs DIR exits 2 with one line", async () => {
+  await withTempDir(async (dir) => {
+    const [stdout, stderr, code] = await runCli([
+      "download",
+      "--jobs",
+      dir,
+      "--log-format",
+      "text",
+      "--data-dir",
+      join(dir, "data"),
+    ]);
+    assert.equal(code, 2, stderr);
+    assert.equal(stdout, "");
+    assert.match(stderr, new RegExp(`--jobs ${dir} is a directory, not a file of jobs`));
+  });
 });

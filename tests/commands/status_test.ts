@@ -221,9 +221,12 @@ Deno.test("status: the store scan counts matches, bytes and temp files by names 
         const screen = out.join("\n");
         assert.match(
           screen,
-          /store: \S+: 2 matches, 2\.9 KiB; 2 temp files \(57 B, 1 older than 1 h\); 1 match dirs without raw\.json\.gz/,
+          /store: \S+: 2 matches, 2\.9 KiB; 2 temp files \(57 B, 1 older than 1 h\); 1 match dir without raw\.json\.gz/,
         );
-        assert.match(screen, /warning: 1 temp files older than 1 h in .*telemetry verify --fix/);
+        assert.match(
+          screen,
+          /warning: 1 temp file older than 1 h in .*\('telemetry verify --fix' removes it\)/,
+        );
         const json = JSON.parse(
           (await runStatus([...await base(env), "--data-dir", dir, "--json"]))
             .out[0]!,
@@ -317,6 +320,48 @@ Deno.test("status --metrics-url: the worker's /healthz, 200 healthy, 503 or no a
   });
 });
 
+Deno.test("status --metrics-url: a stopped worker is 'connection refused', and the URL's password is never shown", async () => {
+  await withBroker(async (broker, env) => {
+    const consumer = await attachConsumer(broker.names.queue);
+    const ok = serveHealth(200, "ok: consuming\n");
+    try {
+      const port = closedPort();
+      const stopped = `http://admin:s3cret-pw@127.0.0.1:${port}`;
+      const shown = `http://127.0.0.1:${port}/healthz`;
+      const screen = await runStatus([...await base(env), "--no-store", "--metrics-url", stopped]);
+      assert.equal(screen.code, 1);
+      assert.deepEqual(screen.err, [
+        `unhealthy: the worker's ${shown} did not answer: connection refused`,
+      ]);
+      assert.ok(
+        screen.out.includes(`worker: ${shown}: no answer: connection refused`),
+        screen.out.join("\n"),
+      );
+      const json = await runStatus([
+        ...await base(env),
+        "--no-store",
+        "--metrics-url",
+        stopped,
+        "--json",
+      ]);
+      const report = JSON.parse(json.out[0]!);
+      assert.equal(report.worker.url, shown);
+      assert.equal(report.worker.error, "connection refused");
+
+      const live = ok.url.replace("http://", "http://admin:s3cret-pw@");
+      const healthy = await runStatus([...await base(env), "--no-store", "--metrics-url", live]);
+      assert.equal(healthy.code, 0, healthy.err.join("\n"));
+      assert.ok(healthy.out.includes(`worker: ${ok.url}/healthz: 200 ok: consuming`));
+      for (const run of [screen, json, healthy]) {
+        assert.doesNotMatch([...run.out, ...run.err].join("\n"), /s3cret|admin/);
+      }
+    } finally {
+      await ok.close();
+      await consumer.close();
+    }
+  });
+});
+
 Deno.test("telemetry status: an unreachable broker is one line and exit 1", async () => {
   const [stdout, stderr, code] = await runCli(
     ["status", "--env", "prod", "--no-store", "--timeout", "5"],
@@ -344,7 +389,10 @@ Deno.test("telemetry status: an unreachable broker is one line and exit 1", asyn
 Deno.test("telemetry status: usage errors exit 2 with one line", async () => {
   const cases: [string[], RegExp][] = [
     [["status", "--no-store"], /missing environment/],
-    [["status", "--env", "prod", "--metrics-url", "localhost:9092"], /--metrics-url/],
+    [
+      ["status", "--env", "prod", "--metrics-url", "localhost:9092"],
+      /^error: --metrics-url localhost:9092 is not a URL: expected http:\/\/HOST:PORT \(e\.g\. http:\/\/127\.0\.0\.1:9092\)$/m,
+    ],
     [["status", "--env", "prod", "--max-dlq", "-1"], /--max-dlq/],
     [["status", "--env", "Prod!"], /invalid --env/],
   ];

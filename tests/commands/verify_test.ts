@@ -211,6 +211,40 @@ Deno.test("verify --match-id restricts the audit, TELEMETRY_DATA_DIR sets the da
   });
 });
 
+Deno.test("verify refuses a --data-dir or TELEMETRY_DATA_DIR that is a file, in download's words; a file path is audited", async () => {
+  await withTempDir(async (dir) => {
+    const file = join(dir, "raw.json.gz");
+    await Deno.writeFile(file, gzip(telemetryJson("ok-1", 50)));
+    const runs: [string[], Record<string, string>][] = [
+      [["verify", "--data-dir", file], {}],
+      [["verify"], { TELEMETRY_DATA_DIR: file }],
+    ];
+    for (const [args, env] of runs) {
+      const [out, err, code] = await runCli(args, { env });
+      assert.equal(code, 1, err);
+      assert.equal(out, "");
+      assert.equal(err, `error: data dir ${file} is not a directory\n`);
+    }
+    // The words of `download`, which exits 1 for it too.
+    const [, downloadErr, downloadCode] = await runCli(
+      ["download", "https://telemetry-cdn.pubg.com/x.json", "--data-dir", file],
+    );
+    assert.equal(downloadCode, 1);
+    assert.ok(downloadErr.includes(`data dir ${file} is not a directory`), downloadErr);
+    // Given as a path, a file is what to audit.
+    const [out, err, code] = await runCli(["verify", "--json", file]);
+    assert.equal(code, 0, err);
+    assert.equal(jsonLines(out)[0]?.status, "ok");
+    // A data dir under a file does not exist: a usage error, not an os error.
+    const [, missing, missingCode] = await runCli(["verify", "--data-dir", join(file, "sub")]);
+    assert.equal(missingCode, 2, missing);
+    assert.match(
+      missing,
+      /^error: cannot verify \S+raw\.json\.gz\/sub: no such file or directory$/m,
+    );
+  });
+});
+
 Deno.test("verify warns when there is nothing to verify", async () => {
   await withTempDir(async (dir) => {
     const [out, err, code] = await runCli(["verify", dir]);

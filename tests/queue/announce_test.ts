@@ -11,7 +11,7 @@ import { resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
 import { auditFile } from "../../src/verify/audit_file.ts";
 import { scanPaths } from "../../src/verify/scan.ts";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
-import { nodeTest } from "../support/test_broker.ts";
+import { nodeTest, testBrokerUrl } from "../support/test_broker.ts";
 import { gzip, telemetryJson, writeMatch } from "../verify/fixtures.ts";
 import { randomEnv, TestBroker, waitFor } from "./harness.ts";
 import { takeJson, testBrokerSettings, withBroker } from "./operator_support.ts";
@@ -154,7 +154,38 @@ Deno.test("runAnnounce() refuses to start when the processing queue does not exi
       }),
       (err) =>
         err instanceof TelemetryError &&
-        err.message.includes(`queue match.processing.telemetry.${env} does not exist`),
+        err.message.includes(`queue match.processing.telemetry.${env} does not exist`) &&
+        err.message.endsWith(`'telemetry consume --env ${env}' declares it when it starts`),
+    );
+  });
+});
+
+Deno.test("runAnnounce() says a missing --publish-queue of another name is its owner's to declare", async () => {
+  await withStore(async (dataDir) => {
+    await writeMatch(dataDir, "ok-1", gzip(telemetryJson("ok-1", 50)));
+    const env = randomEnv();
+    const queue = `analytics.inbox.${env}`;
+    const broker = resolveBrokerSettings({
+      env,
+      amqpUrl: await testBrokerUrl(),
+      publishQueue: queue,
+    }, {});
+    const scan = await scanPaths([dataDir], { dataDir });
+    await assert.rejects(
+      runAnnounce(scan, { broker, workerId: "w" }, {
+        onResult: () => assert.fail("nothing audited before the broker is usable"),
+      }),
+      (err) => {
+        assert.ok(err instanceof TelemetryError);
+        assert.equal(err.kind, "permanent");
+        assert.equal(
+          err.message,
+          `queue ${queue} does not exist on ${broker.redactedUrl}: it is not the processing ` +
+            `queue of --env ${env} (match.processing.telemetry.${env}); whoever owns ${queue} ` +
+            `must declare it (or pass the right --publish-queue)`,
+        );
+        return true;
+      },
     );
   });
 });

@@ -148,6 +148,31 @@ Deno.test("runEnqueue() with dryRun validates and counts, publishing nothing and
   );
 });
 
+Deno.test("runEnqueue() refuses a line the reader refused, by its number, without parsing it", async () => {
+  const broker = resolveBrokerSettings({
+    env: randomEnv(),
+    amqpUrl: "amqp://guest:guest@127.0.0.1:1/",
+  }, {});
+  const error = new TelemetryError("usage", "bad_job", "the line is longer than 10 bytes");
+  const results: EnqueueResult[] = [];
+  const summary = await runEnqueue(
+    [{ line: 1, text: jobLine("a") }, { line: 2, text: "", error }, {
+      line: 3,
+      text: jobLine("c"),
+    }],
+    { broker, policy, dryRun: true },
+    { onResult: (r) => results.push(r) },
+  );
+  assert.deepEqual([summary.valid, summary.refused], [2, 1]);
+  assert.deepEqual(results[1], {
+    line: 2,
+    outcome: "refused",
+    matchId: undefined,
+    error: "line 2: the line is longer than 10 bytes",
+    code: "bad_job",
+  });
+});
+
 Deno.test("runEnqueue() with skipStoredIn leaves out matches whose raw.json.gz is stored", async () => {
   const dataDir = await Deno.makeTempDir();
   try {

@@ -102,6 +102,17 @@ Deno.test("summaryTable() lists ok and the statuses seen, then the totals", () =
   assert.match(lines.at(-1)!, /--fix resolved 0, left 1 unresolved/);
 });
 
+Deno.test("summaryTable() writes 1 file and 1 problem in the singular", () => {
+  const one = new Tally();
+  one.add(BAD);
+  assert.match(summaryTable(one.summary()).at(-1)!, /^1 file, .*; 1 problem$/);
+  const two = new Tally();
+  two.add(BAD);
+  two.add(OK);
+  assert.match(summaryTable(two.summary()).at(-1)!, /^2 files, .*; 1 problem$/);
+  assert.match(summaryTable(new Tally().summary()).at(-1)!, /^0 files, .*; 0 problems$/);
+});
+
 Deno.test("problemLine() says what, where and what --fix did", () => {
   const line = problemLine({
     ...BAD,

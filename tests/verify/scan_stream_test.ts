@@ -47,6 +47,29 @@ Deno.test("walkRoots() checks every path before it walks", async () => {
   });
 });
 
+Deno.test("walkRoots() refuses a data dir that is a file (a file given as a path is audited)", async () => {
+  await withTempDir(async (dir) => {
+    await store(dir);
+    const file = join(dir, "matchID=a1", "raw.json.gz");
+    assert.throws(
+      () => walkRoots([], { dataDir: file }),
+      (err) =>
+        err instanceof TelemetryError && err.kind === "permanent" && err.code === "data_dir" &&
+        err.message === `data dir ${file} is not a directory`,
+    );
+    const items = await Array.fromAsync(walkRoots([file], { dataDir: file }));
+    assert.deepEqual(items, [{ kind: "unit", unit: { kind: "file", path: file } }]);
+    // A link to a directory is a data dir; a path under a file does not exist (usage).
+    await Deno.symlink(dir, join(dir, "link"));
+    const linked = await Array.fromAsync(walkRoots([], { dataDir: join(dir, "link") }));
+    assert.ok(linked.some((item) => item.kind === "unit"), JSON.stringify(linked));
+    assert.throws(
+      () => walkRoots([], { dataDir: join(file, "sub") }),
+      (err) => err instanceof TelemetryError && err.kind === "usage" && err.code === "bad_option",
+    );
+  });
+});
+
 Deno.test("walkRoots() gives one unit per matchID= entry, and the data dir's own findings", async () => {
   await withTempDir(async (dir) => {
     await store(dir);

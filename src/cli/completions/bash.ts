@@ -99,7 +99,10 @@ ${fn}__value() {
       case "$2" in *' '*) parent="\${2% *}" ;; esac
       mapfile -t COMPREPLY < <(compgen -W "$(${fn}__subcommands "$parent")" -- "$cur") ;;
     choices:*)
-      mapfile -t COMPREPLY < <(compgen -W "\${1#choices:}" -- "$cur") ;;
+      # After a comma (--kind permanent,tr): the items before it stay, the last one completes.
+      local head=''
+      case "$cur" in *,*) head="\${cur%,*}," ;; esac
+      mapfile -t COMPREPLY < <(compgen -W "\${1#choices:}" -P "$head" -- "\${cur##*,}") ;;
   esac
 }
 

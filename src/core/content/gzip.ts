@@ -271,7 +271,7 @@ function startBody(state: GunzipState): void {
         new TelemetryError(
           "permanent",
           "too_large",
-          `decompressed content exceeds ${state.maxOutputBytes} bytes`,
+          `decompressed content exceeds --max-decompressed-bytes ${state.maxOutputBytes}`,
           { offset: state.maxOutputBytes },
         ),
       );

@@ -163,7 +163,9 @@ export async function ingest(
         .pipeTo(new WritableStream({ write: check }));
     } else {
       const content = stream
-        .pipeThrough(new ByteLimitStream(maxDecompressedBytes, { what: "content" }))
+        .pipeThrough(
+          new ByteLimitStream(maxDecompressedBytes, { what: "content (--max-decompressed-bytes)" }),
+        )
         .pipeThrough(
           new TransformStream<Uint8Array, Uint8Array>({
             async transform(chunk, controller) {

@@ -69,6 +69,7 @@ const DIGIT_0 = 0x30;
 const DIGIT_1 = 0x31;
 const DIGIT_9 = 0x39;
 const COLON = 0x3a; // :
+const LESS_THAN = 0x3c; // <
 const UPPER_E = 0x45; // E
 const OPEN_BRACKET = 0x5b; // [
 const BACKSLASH = 0x5c; // \
@@ -504,7 +505,7 @@ export class JsonValidator {
           i = skipWhitespace(buf, i, n);
           if (i === n) break;
           c = buf[i]!;
-          if (c !== OPEN_BRACKET) this.#notAnArray(i, c);
+          if (c !== OPEN_BRACKET) this.#notAnArray(i, c, buf);
           stack[depth++] = IN_ARRAY;
           i++;
           state = S_TOP_FIRST;
@@ -689,7 +690,16 @@ export class JsonValidator {
   }
 
   /** Throws for `c` at `i`, where the top-level array must start. */
-  #notAnArray(i: number, c: number): never {
+  #notAnArray(i: number, c: number, buf: Uint8Array): never {
+    if (c === LESS_THAN) {
+      // A server that answers 200 with a page (a captive portal, a login or error page).
+      const offset = this.#bytes + i;
+      const xml = startsWithAt(buf, i, XML_DECLARATION);
+      const what = xml ? "an XML document (starts with '<?xml')" : "an HTML page (starts with '<')";
+      const message =
+        `the content is ${what}, not JSON: the URL may point to an error or login page`;
+      return this.#throw(new TelemetryError("permanent", "invalid_json", message, { offset }));
+    }
     const kind = valueKind(c);
     if (kind === undefined) this.#fail(i, "expected a JSON value", c);
     const where = `byte ${this.#bytes + i}`;
@@ -852,6 +862,15 @@ function valueKind(byte: number): string | undefined {
 }
 
 /** A byte for messages: 'x' when printable ASCII, else its hex. */
+/** What an XML document starts with. */
+const XML_DECLARATION = new TextEncoder().encode("<?xml");
+
+/** Whether `buf` holds `prefix` at `i`. */
+function startsWithAt(buf: Uint8Array, i: number, prefix: Uint8Array): boolean {
+  if (i + prefix.length > buf.length) return false;
+  return prefix.every((byte, k) => buf[i + k] === byte);
+}
+
 function showByte(byte: number): string {
   return byte >= SPACE && byte < DEL ? `'${String.fromCharCode(byte)}'` : `byte ${hex(byte)}`;
 }

@@ -7,9 +7,13 @@
  */
 
 import { errorLine, TelemetryError } from "../errors.ts";
+import { redactUrl } from "./url_policy.ts";
 
 /** Default of {@linkcode HealthProbeOptions.timeoutMs}. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 5_000;
+
+/** What `--metrics-url` should look like, for its usage errors. */
+const EXPECTED_METRICS_URL = "expected http://HOST:PORT (e.g. http://127.0.0.1:9092)";
 
 /** Longest body kept from the answer. */
 const MAX_BODY_CHARS = 200;
@@ -24,13 +28,13 @@ export interface HealthProbeOptions {
 
 /** What `/healthz` answered. */
 export interface HealthAnswer {
-  /** The URL asked. */
+  /** The URL asked, without its credentials (see `redactUrl`): it is shown and logged. */
   url: string;
   /** The HTTP status, or null when there was no answer. */
   status: number | null;
   /** The first line of the body (at most 200 characters), or null. */
   body: string | null;
-  /** Why there was no answer (connection refused, timeout). */
+  /** Why there was no answer (`connection refused`, `no answer within 5 s`, a DNS error). */
   error?: string;
 }
 
@@ -41,7 +45,9 @@ export interface HealthAnswer {
  *
  * @param metricsUrl The worker's metrics address, `http:` or `https:`.
  * @returns The `/healthz` URL.
- * @throws {TelemetryError} kind `usage`, code `bad_option`, when it is not an http(s) URL.
+ * @throws {TelemetryError} kind `usage`, code `bad_option`, when it is not an
+ * http(s) URL (`localhost:9092`, say); the message shows the expected form
+ * and never the credentials of the value.
  *
  * @example
  * ```ts
@@ -52,14 +58,23 @@ export interface HealthAnswer {
  * ```
  */
 export function healthzUrl(metricsUrl: string): string {
-  let url: URL;
+  let url: URL | undefined;
   try {
     url = new URL(metricsUrl);
   } catch {
-    throw usage(`invalid --metrics-url ${JSON.stringify(metricsUrl)}: not a URL`);
+    url = undefined;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw usage(`invalid --metrics-url: scheme ${url.protocol} is not http: or https:`);
+  const http = url?.protocol === "http:" || url?.protocol === "https:";
+  if (url === undefined || (!http && !metricsUrl.includes("://"))) {
+    // `localhost:9092` parses as a URL of scheme `localhost:`: it is a host and port.
+    // A value with credentials in it is not repeated.
+    const shown = metricsUrl.includes("@")
+      ? ""
+      : ` ${/^[\x21-\x7e]+$/.test(metricsUrl) ? metricsUrl : JSON.stringify(metricsUrl)}`;
+    throw usage(`--metrics-url${shown} is not a URL: ${EXPECTED_METRICS_URL}`);
+  }
+  if (!http) {
+    throw usage(`--metrics-url ${redactUrl(url)} is not an http(s) URL: ${EXPECTED_METRICS_URL}`);
   }
   const path = url.pathname.replace(/\/+$/, "");
   if (!path.endsWith("/healthz")) {
@@ -75,7 +90,8 @@ export function healthzUrl(metricsUrl: string): string {
  *
  * @param url The URL (see {@linkcode healthzUrl}).
  * @param options Deadline and fetch.
- * @returns The status and the first line of the body, or the error.
+ * @returns The status and the first line of the body, or why there was no
+ * answer; its `url` is shown without credentials.
  *
  * @example
  * ```ts ignore
@@ -90,17 +106,40 @@ export async function probeHealth(
 ): Promise<HealthAnswer> {
   const { timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS, fetch: doFetch = fetch } = options;
   const signal = AbortSignal.timeout(timeoutMs);
+  const shown = redactUrl(url);
   try {
     const response = await doFetch(url, { signal, redirect: "manual" });
     const text = await response.text();
     const line = text.split("\n", 1)[0]?.trim() ?? "";
-    return { url, status: response.status, body: line.slice(0, MAX_BODY_CHARS) };
+    return { url: shown, status: response.status, body: line.slice(0, MAX_BODY_CHARS) };
   } catch (err) {
-    const error = signal.aborted
-      ? `no answer within ${timeoutMs / 1000} s`
-      : errorLine(err) || "request failed";
-    return { url, status: null, body: null, error };
+    const error = signal.aborted ? `no answer within ${timeoutMs / 1000} s` : failureReason(err);
+    return { url: shown, status: null, body: null, error };
   }
+}
+
+/**
+ * Why a request got no answer, from the innermost error of its `cause`
+ * chain: fetch itself only says `fetch failed`. A refused connection (the
+ * worker is not running, or listens elsewhere) reads `connection refused`.
+ */
+function failureReason(err: unknown): string {
+  let innermost = err;
+  for (let e = err, depth = 0; e !== undefined && depth < 8; depth++) {
+    if (isConnectionRefused(e)) return "connection refused";
+    innermost = e;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  // "error sending request for url (…): client error (Connect): dns error: …": the URL is shown already.
+  const reason = errorLine(innermost).replace(/^error sending request for url \(.*?\): /, "");
+  return reason || errorLine(err) || "request failed";
+}
+
+function isConnectionRefused(err: unknown): boolean {
+  if (err instanceof Deno.errors.ConnectionRefused) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as Error & { code?: unknown }).code;
+  return code === "ECONNREFUSED" || /\bconnection refused\b/i.test(err.message);
 }
 
 function usage(message: string): TelemetryError {

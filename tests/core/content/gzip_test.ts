@@ -252,7 +252,7 @@ Deno.test("GunzipStream stops a decompression bomb at maxOutputBytes", async () 
   const bomb = gzip(new Uint8Array(50_000_000));
   const err = await gunzipError(bomb, { maxOutputBytes: 1_000_000 });
   assert.equal(err.code, "too_large");
-  assert.equal(err.message, "decompressed content exceeds 1000000 bytes");
+  assert.equal(err.message, "decompressed content exceeds --max-decompressed-bytes 1000000");
 });
 
 Deno.test("GunzipStream accepts output of exactly maxOutputBytes", async () => {

@@ -126,6 +126,22 @@ Deno.test("ingest() rejects truncated gzip and empty content", async () => {
   await assert.rejects(ingest(streamOf(await gzipBytes(new Uint8Array(0)))), failsWith("empty"));
 });
 
+Deno.test("ingest() names --max-decompressed-bytes when content is too large, gzip or plain", async () => {
+  const big = new TextEncoder().encode("[" + " ".repeat(5_000) + "]");
+  for (const input of [await gzipBytes(big), big]) {
+    await assert.rejects(
+      ingest(streamOf(input), { maxDecompressedBytes: 1000 }),
+      (err: unknown) => {
+        assert.ok(err instanceof TelemetryError, String(err));
+        assert.equal(err.code, "too_large");
+        assert.match(err.message, /--max-decompressed-bytes/);
+        assert.match(err.message, /1000/);
+        return true;
+      },
+    );
+  }
+});
+
 Deno.test("ingest() stops a decompression bomb at maxDecompressedBytes", async () => {
   const zeros = await gzipBytes(new TextEncoder().encode("[" + " ".repeat(5_000_000) + "]"));
   await assert.rejects(

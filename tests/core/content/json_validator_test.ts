@@ -170,6 +170,26 @@ Deno.test("JsonValidator reports each syntax error with its byte offset", () => 
   }
 });
 
+Deno.test("JsonValidator says an HTML page or XML document is not JSON, still permanent invalid_json", () => {
+  const html = "the content is an HTML page (starts with '<'), not JSON: " +
+    "the URL may point to an error or login page";
+  const xml = "the content is an XML document (starts with '<?xml'), not JSON: " +
+    "the URL may point to an error or login page";
+  const cases: [string, number[], number, string][] = [
+    ["<!DOCTYPE html>\n<html><body>Sign in</body></html>", [], 0, html],
+    ["<html>", [1], 0, html],
+    ["\r\n  <html>", [], 4, html],
+    ['<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>', [], 0, xml],
+  ];
+  for (const [text, cuts, offset, message] of cases) {
+    const err = failure(text, cuts);
+    assert.equal(err.kind, "permanent", text);
+    assert.equal(err.code, "invalid_json", text);
+    assert.equal(err.offset, offset, text);
+    assert.equal(err.message, message, text);
+  }
+});
+
 Deno.test("JsonValidator reports an unexpected end with the offset of the end", () => {
   const cases: [string, string][] = [
     ["[", "an array"],
