@@ -10,13 +10,21 @@ import type { AMQPMessage } from "amqp-client";
 import type { Logger } from "../core/log.ts";
 import { downloadTelemetry } from "../core/download.ts";
 import { ValidationThread } from "../core/content/validation_thread.ts";
-import { errorLine, isKind, type TelemetryError } from "../core/errors.ts";
+import { errorLine, isKind, TelemetryError } from "../core/errors.ts";
+import { isValidMatchId } from "../core/store/match_id.ts";
+import {
+  clearStarts,
+  countStarts,
+  endStart,
+  markStart,
+  type StartMark,
+} from "../core/store/start_marks.ts";
 import { realSleep, type Sleep } from "../core/http/retry.ts";
 import { redactUrl } from "../core/http/url_policy.ts";
 import { type Backoff, createBackoff } from "./backoff.ts";
 import type { ConsumeConfig } from "./config.ts";
 import { KeyedLock, Semaphore } from "./limiter.ts";
-import { failureOf, type Job, parseJob } from "./messages.ts";
+import { failureOf, type Job, parseJob, previousAttempts } from "./messages.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { isConfigurationError, openSession, type Session } from "./session.ts";
 import { type JobOutcome, settle, type Settlement } from "./settle.ts";
@@ -317,18 +325,25 @@ export class Consumer {
     } catch (err) {
       outcome = { type: "failed", job, failure: failureOf(err) };
     }
-    // A redelivery is counted before anything else, so that a job that kills
-    // the worker cannot come back forever (see settle()).
-    if (outcome === undefined && message.redelivered) outcome = { type: "redelivered", job };
+    // The broker's redelivered flag is not read: a broker crash or a failover
+    // sets it on a whole backlog that nobody started. Starts are counted
+    // instead, through the start marks in the store (see #start()).
+    const previous = previousAttempts(message.properties.headers);
     const run = async () => {
-      const result = outcome ?? await this.#fetch(job as Job, session);
+      const begun = outcome === undefined ? await this.#start(job as Job, previous, session) : {
+        outcome,
+        attempt: previous + 1,
+      };
       const settled = await settle(message, {
-        outcome: result,
+        outcome: begun.outcome,
+        attempt: begun.attempt,
         session,
         config: this.#config,
         now: this.#now,
         signal: this.#abortJobs.signal,
       });
+      await this.#endStart(begun, settled);
+      const result = begun.outcome;
       if (settled.outcome !== "unacked") this.#backoff.reset();
       else if (this.#stop.signal.aborted) this.#unackedSinceStop++;
       const seconds = Math.round(performance.now() - started) / 1000;
@@ -371,38 +386,113 @@ export class Consumer {
     unwatch();
   }
 
-  async #fetch(job: Job, session: Session): Promise<JobOutcome> {
+  /**
+   * Starts a job, in a download slot: counts its earlier starts that never
+   * finished (their workers died), dead-letters it when they reach
+   * `--max-deliveries`, else records this start (a mark in the store,
+   * fsynced) and downloads.
+   */
+  async #start(job: Job, previous: number, session: Session): Promise<StartedJob> {
     await this.#slots.acquire();
     try {
       // While the broker blocks publishing, start no new download: its
       // announcement could not be published, and the alarm may be long.
       await this.#untilUnblocked(session);
       // Taken from a session that is gone or a worker that is stopping: leave it for redelivery.
-      if (this.#stop.signal.aborted || !session.alive) return { type: "aborted", job };
-      this.#metrics?.inFlight(1);
+      if (this.#stop.signal.aborted || !session.alive) {
+        return { outcome: { type: "aborted", job }, attempt: previous + 1 };
+      }
+      // A bad match id names no directory: the download refuses it (usage), no start to record.
+      if (!isValidMatchId(job.matchId)) {
+        return { outcome: await this.#fetch(job), attempt: previous + 1 };
+      }
+      const dataDir = this.#config.download.dataDir;
+      let mark: StartMark;
       try {
-        const validators = this.#validators;
-        const result = await this.#download(job.url, {
-          ...this.#config.download,
-          matchId: job.matchId,
-          signal: this.#abortJobs.signal,
-          ...(validators === undefined ? {} : { openValidation: () => validators.open() }),
+        const starts = await countStarts(dataDir, job.matchId);
+        if (starts > 0 && previous + starts >= this.#config.maxDeliveries) {
+          return { outcome: { type: "crashed", job, starts }, attempt: previous + starts };
+        }
+        mark = await markStart(dataDir, job.matchId, {
+          worker: this.#config.workerId,
+          startedAt: this.#now().toISOString(),
         });
-        return { type: "stored", job, result };
+        const attempt = previous + starts + 1;
+        return { outcome: await this.#fetch(job), attempt, mark };
       } catch (err) {
-        if (isKind(err, "fatal")) return { type: "aborted", job, reason: this.#stopFatal(err) };
-        if (this.#abortJobs.signal.aborted) return { type: "aborted", job };
-        return { type: "failed", job, failure: failureOf(err) };
-      } finally {
-        this.#metrics?.inFlight(-1);
+        const failure = failureOf(storeError(err, job.matchId));
+        return { outcome: { type: "failed", job, failure }, attempt: previous + 1 };
       }
     } finally {
       this.#slots.release();
     }
   }
+
+  /**
+   * Ends this worker's start mark once the delivery is settled: acked, every
+   * mark of the match goes (the count now travels in the message, or the job
+   * is done); given back unacked on purpose (a stop, a lost connection, a
+   * fatal error), only this start goes: it does not count against the job.
+   * A job dead-lettered for its unfinished starts has no mark of its own:
+   * the marks of the dead workers go.
+   */
+  async #endStart(begun: StartedJob, settled: Settlement): Promise<void> {
+    const acked = settled.outcome !== "unacked";
+    const { outcome, mark } = begun;
+    try {
+      if (mark !== undefined) await endStart(mark, { settled: acked });
+      else if (outcome.type === "crashed" && acked) {
+        await clearStarts(this.#config.download.dataDir, outcome.job.matchId);
+      }
+    } catch (err) {
+      this.#log.warn("start_marks_left", { match_id: outcome.job?.matchId, error: errorLine(err) });
+    }
+  }
+
+  /** The download itself; a fatal error stops the worker and gives the job back. */
+  async #fetch(job: Job): Promise<JobOutcome> {
+    this.#metrics?.inFlight(1);
+    try {
+      const validators = this.#validators;
+      const result = await this.#download(job.url, {
+        ...this.#config.download,
+        matchId: job.matchId,
+        signal: this.#abortJobs.signal,
+        ...(validators === undefined ? {} : { openValidation: () => validators.open() }),
+      });
+      return { type: "stored", job, result };
+    } catch (err) {
+      if (isKind(err, "fatal")) return { type: "aborted", job, reason: this.#stopFatal(err) };
+      if (this.#abortJobs.signal.aborted) return { type: "aborted", job };
+      return { type: "failed", job, failure: failureOf(err) };
+    } finally {
+      this.#metrics?.inFlight(-1);
+    }
+  }
 }
 
-/** Dead letters are errors; retries, recounts and unacked jobs are warnings. */
+/** A job as started: its outcome, its delivery number, and this start's mark. */
+interface StartedJob {
+  /** What the job came to. */
+  outcome: JobOutcome;
+  /** The delivery number: earlier deliveries (`x-attempts`) plus unfinished starts, plus 1. */
+  attempt: number;
+  /** This start's mark, when one was recorded. */
+  mark?: StartMark;
+}
+
+/** A store error while recording a start: a transient `io` failure of the job. */
+function storeError(err: unknown, matchId: string): TelemetryError {
+  if (err instanceof TelemetryError) return err;
+  return new TelemetryError(
+    "transient",
+    "io",
+    `cannot record the start of ${matchId} in the store: ${errorLine(err)}`,
+    { cause: err },
+  );
+}
+
+/** Dead letters are errors; retries and unacked jobs are warnings. */
 function logLevelOf(settled: Settlement): "info" | "warn" | "error" {
   if (settled.outcome === "dead_lettered") return "error";
   if (settled.outcome === "downloaded" || settled.outcome === "already_exists") return "info";

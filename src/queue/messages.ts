@@ -40,9 +40,9 @@ export class MessageError extends Error {
 /** The kind, code and one-line text of a failure, as written to the DLQ headers. */
 export interface Failure {
   /**
-   * `transient`, `permanent` or `usage`, as the error said; `redelivered`
-   * when the job was delivered `--max-deliveries` times and never settled
-   * (the worker died or lost the broker during it each time).
+   * `transient`, `permanent`, `usage` or `fatal`, as the error said;
+   * `redelivered` when the job was started `--max-deliveries` times and
+   * never finished (its worker died during it each time).
    */
   kind: "transient" | "permanent" | "usage" | "fatal" | "redelivered";
   /** Machine-readable reason. */

@@ -77,7 +77,7 @@ export async function createMetrics(): Promise<Metrics> {
   const deadLettered = new client.Counter({
     name: `${prefix}dead_lettered_total`,
     help: "Jobs published to the dead-letter queue, by error kind " +
-      '(kind="redelivered": delivered --max-deliveries times without being settled).',
+      '(kind="redelivered": started --max-deliveries times and never finished: the worker died).',
     labelNames: ["kind"] as const,
     registers,
   });

@@ -5,6 +5,8 @@
  * - transient, deliveries left → retry queue with `x-attempts` → ack;
  * - permanent, usage, or transient with no deliveries left → DLQ with the
  *   original body and `x-error*` headers → ack;
+ * - started `--max-deliveries` times and never finished (its workers died
+ *   during it: see the start marks in consumer.ts) → DLQ, kind `redelivered`;
  * - aborted by shutdown, stopped by a fatal error of the worker (a missing
  *   permission, an untrusted certificate), or any publish/ack failure → not
  *   acked: the broker redelivers it when the channel closes.
@@ -20,7 +22,6 @@ import {
   deadLetterHeaders,
   type Failure,
   type Job,
-  previousAttempts,
   processingBody,
   retryHeaders,
 } from "./messages.ts";
@@ -32,16 +33,12 @@ export type JobOutcome =
   | { type: "stored"; job: Job; result: DownloadResult }
   | { type: "failed"; job: Job | undefined; failure: Failure }
   | { type: "aborted"; job: Job | undefined; reason?: string }
-  | { type: "redelivered"; job: Job | undefined };
+  | { type: "crashed"; job: Job; starts: number };
 
 /** How a delivery was settled (the `outcome` of the job's log line). */
 export interface Settlement {
-  /**
-   * `downloaded`, `already_exists`, `retry`, `dead_lettered`, `unacked`
-   * (left for redelivery), or `recounted` (a redelivery, counted in a copy
-   * put back on the job queue).
-   */
-  outcome: "downloaded" | "already_exists" | "retry" | "dead_lettered" | "unacked" | "recounted";
+  /** `downloaded`, `already_exists`, `retry`, `dead_lettered`, or `unacked` (left for redelivery). */
+  outcome: "downloaded" | "already_exists" | "retry" | "dead_lettered" | "unacked";
   /** This delivery's number (1 for the first). */
   attempt: number;
   /** Why it failed or was left unacked. */
@@ -54,22 +51,24 @@ export interface Settlement {
  * Settles one delivery according to its outcome.
  *
  * @param message The delivery.
- * @param context The outcome, the session it arrived on, the configuration,
- * the clock, and a signal that gives up a publish still waiting (shutdown).
+ * @param context The outcome, the delivery's number (earlier deliveries
+ * plus unfinished starts, plus 1), the session it arrived on, the
+ * configuration, the clock, and a signal that gives up a publish still
+ * waiting (shutdown).
  * @returns How it was settled; never throws.
  */
 export async function settle(
   message: AMQPMessage,
   context: {
     outcome: JobOutcome;
+    attempt: number;
     session: Session;
     config: ConsumeConfig;
     now: () => Date;
     signal?: AbortSignal;
   },
 ): Promise<Settlement> {
-  const { outcome, session, config, now, signal } = context;
-  const attempt = previousAttempts(message.properties.headers) + 1;
+  const { outcome, attempt, session, config, now, signal } = context;
   if (outcome.type === "aborted") {
     const error = outcome.reason ?? "not finished: stopping or channel closed";
     return { outcome: "unacked", attempt, error };
@@ -91,20 +90,8 @@ export async function settle(
     });
     properties = { contentType: "application/json" }; // the body we build is JSON
     settled = { outcome: outcome.result.outcome, attempt };
-  } else if (outcome.type === "redelivered" && attempt < config.maxDeliveries) {
-    // The broker redelivers a message whose delivery never settled (the
-    // worker died, or its session ended): that delivery counts. The count
-    // lives in the message, so it must be written before the job runs again.
-    const failure = unsettled(attempt);
-    queue = config.names.queue;
-    body = message.body ?? new Uint8Array();
-    properties = {
-      ...copyProperties(message),
-      headers: retryHeaders(message.properties.headers, { attempts: attempt, failure }),
-    };
-    settled = { outcome: "recounted", attempt, error: failure.message };
   } else {
-    const failure = outcome.type === "redelivered" ? unsettled(attempt) : outcome.failure;
+    const failure = outcome.type === "crashed" ? crashed(outcome.starts, attempt) : outcome.failure;
     const retry = failure.kind === "transient" && attempt < config.maxDeliveries;
     body = message.body ?? new Uint8Array();
     settled = {
@@ -167,13 +154,20 @@ export async function settle(
   return settled;
 }
 
-/** The failure of a delivery that never settled. */
-function unsettled(attempt: number): Failure {
+/**
+ * The failure of a job whose last `starts` starts never finished: each time,
+ * the worker died during it (killed, out of memory, a crash), since every
+ * other way a job ends removes its start mark.
+ */
+function crashed(starts: number, attempts: number): Failure {
+  const died = "the worker died during the job (killed, out of memory or crashed)";
+  const earlier = attempts - starts;
   return {
     kind: "redelivered",
     code: "redelivered",
-    message: `delivered ${attempt} times without being settled ` +
-      `(the worker died or lost the broker during the job)`,
+    message: earlier === 0
+      ? `started ${starts} times and never finished: each time ${died}`
+      : `gave up after ${attempts} deliveries: the last ${starts} started and never finished: ${died}`,
   };
 }
 

@@ -91,6 +91,7 @@ export async function listTree(dir: string): Promise<string[]> {
 
 /** What a {@linkcode withConsumer} test works with. */
 export interface ConsumerRun {
+  env: string;
   broker: TestBroker;
   server: TelemetryServer;
   child: Child;
@@ -114,7 +115,7 @@ export async function withConsumer(
   const child = new Child(testArgs(env, dataDir, setup.args), await brokerChildEnv());
   try {
     await waitFor(() => child.events("broker_connected").length === 1, { what: "child connected" });
-    await fn({ broker, server, child, dataDir });
+    await fn({ env, broker, server, child, dataDir });
   } finally {
     await child.kill();
     await broker.cleanup();

@@ -82,6 +82,31 @@ Deno.test("telemetry consume on SIGTERM mid-download exits 0 in time, leaves no 
   });
 });
 
+Deno.test("a job stopped by SIGTERM mid-download is not counted: the next worker runs it as delivery 1", async () => {
+  const args = ["--shutdown-timeout", "0", "--max-deliveries", "1"];
+  await withConsumer({ events: 5000, behave: stall, args }, async (run) => {
+    const { env, broker, server, child, dataDir } = run;
+    await broker.publish({ match_id: "stop-1", telemetry_url: server.url("stop-1") });
+    await waitFor(() => server.requests.get("stop-1") === 1, { what: "download started" });
+    child.process.kill("SIGTERM");
+    assert.equal(await child.exit(), 0);
+    assert.deepEqual(await listTree(dataDir), [], "no start mark left by a graceful stop");
+    server.behave = () => ({ type: "ok" });
+    // --max-deliveries 1: had the stop counted, this delivery would be dead-lettered.
+    const next = new Child(testArgs(env, dataDir, args), await brokerChildEnv());
+    try {
+      await waitFor(() => next.events("job").length === 1, { what: "the job settled" });
+      const [line] = next.events("job");
+      assert.equal(line?.outcome, "downloaded");
+      assert.equal(line?.attempt, 1);
+      assert.equal(await broker.count(broker.names.deadLetterQueue), 0);
+      assert.deepEqual(await listTree(dataDir), ["matchID=stop-1/raw.json.gz"]);
+    } finally {
+      await next.kill();
+    }
+  });
+});
+
 Deno.test("telemetry consume exits at once on a second signal, without partial files", async () => {
   const args = ["--shutdown-timeout", "60"];
   await withConsumer({ events: 5000, behave: stall, args }, async (run) => {
@@ -170,7 +195,10 @@ Deno.test("telemetry consume dead-letters a job that kills the worker --max-deli
     const [dead] = await broker.take(broker.names.deadLetterQueue);
     const headers = dead?.properties.headers ?? {};
     assert.equal(headers["x-error-kind"], "redelivered");
-    assert.match(String(headers["x-error"]), /delivered 2 times without being settled/);
+    assert.match(
+      String(headers["x-error"]),
+      /^started 2 times and never finished: each time the worker died/,
+    );
     assert.equal(server.requests.get("killer-1"), maxDeliveries, "no third download");
     // The job line follows the ack, which the DLQ count may beat.
     await waitFor(() => next.events("job").length >= 1, { what: "the job line" });
@@ -181,7 +209,8 @@ Deno.test("telemetry consume dead-letters a job that kills the worker --max-deli
     await waitFor(() => next.events("job").some((j) => j.outcome === "downloaded"), {
       what: "the next job downloaded",
     });
-    // kill -9 cannot clean up: the killed workers' temp files stay (verify --fix removes them).
+    // kill -9 cannot clean up: the killed workers' temp files stay (verify --fix removes
+    // them); their start marks went with the dead letter.
     const stored = (await listTree(dataDir)).filter((p) => !p.endsWith(".tmp"));
     assert.deepEqual(stored, ["matchID=after-1/raw.json.gz"]);
   } finally {

@@ -194,6 +194,19 @@ export class TestBroker {
     }
   }
 
+  /**
+   * Takes the first message of a queue without acking it and closes the
+   * channel: the broker puts it back, flagged redelivered, though no job
+   * ever started.
+   */
+  async takeBack(queue: string): Promise<void> {
+    await this.#ch(); // reconnects after a broker restart
+    const channel = await this.#client.channel();
+    const message = await channel.basicGet(queue, { noAck: false });
+    await channel.close();
+    if (message === null) throw new Error(`no message in ${queue}`);
+  }
+
   /** Deletes a queue (as an operator might, behind the worker's back). */
   async deleteQueue(queue: string): Promise<void> {
     await (await this.#ch()).queueDelete(queue);

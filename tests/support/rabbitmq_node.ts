@@ -45,18 +45,32 @@ exec >>"$dir/launcher.log" 2>&1
 echo $$ > "$dir/launcher.pid"
 stop=0
 trap 'stop=1' TERM INT HUP
-RABBITMQ_NODENAME="$node" \\
-RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" \\
-RABBITMQ_DIST_PORT="$(cat "$dir/dist_port")" \\
-RABBITMQ_MNESIA_BASE="$dir/mnesia" \\
-RABBITMQ_LOG_BASE="$dir/log" \\
-RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \\
-RABBITMQ_PID_FILE="$dir/node.pid" \\
-RABBITMQ_FEATURE_FLAGS_FILE="$dir/feature_flags" \\
-  rabbitmq-server >"$dir/server.log" 2>&1 </dev/null &
-server=$!
-while [ "$stop" = 0 ] && kill -0 "$owner" 2>/dev/null && kill -0 "$server" 2>/dev/null; do
-  sleep 0.2
+start_server() {
+  RABBITMQ_NODENAME="$node" \\
+  RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" \\
+  RABBITMQ_DIST_PORT="$(cat "$dir/dist_port")" \\
+  RABBITMQ_MNESIA_BASE="$dir/mnesia" \\
+  RABBITMQ_LOG_BASE="$dir/log" \\
+  RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \\
+  RABBITMQ_PID_FILE="$dir/node.pid" \\
+  RABBITMQ_FEATURE_FLAGS_FILE="$dir/feature_flags" \\
+    rabbitmq-server >>"$dir/server.log" 2>&1 </dev/null &
+  server=$!
+}
+start_server
+while :; do
+  while [ "$stop" = 0 ] && kill -0 "$owner" 2>/dev/null && kill -0 "$server" 2>/dev/null; do
+    sleep 0.2
+  done
+  # crashRabbitNode() killed the node on purpose: start it again on its data, as systemd would.
+  if [ "$stop" = 0 ] && [ -f "$dir/crashed" ] && kill -0 "$owner" 2>/dev/null; then
+    wait "$server" 2>/dev/null
+    sleep "$(cat "$dir/crashed")"
+    rm -f "$dir/crashed"
+    start_server
+    continue
+  fi
+  break
 done
 if kill -0 "$server" 2>/dev/null; then
   timeout 30 rabbitmqctl -n "$node" stop >/dev/null 2>&1
@@ -158,6 +172,61 @@ export async function stopRabbitNode(
     }
   }
   await Deno.remove(node.dir, { recursive: true }).catch(() => {});
+}
+
+/**
+ * Crashes a node started by {@linkcode startRabbitNode} the hard way, as a
+ * power cut or the OOM killer would: `kill -9` of every process of the node.
+ * Its launcher starts it again on the same data after `downMs`; this
+ * resolves when it answers on its AMQP port again.
+ *
+ * @param node The node.
+ * @param options How long the node stays down, and how long to wait for it.
+ * @returns When the restarted node answers.
+ * @throws {Error} When it does not come back within the timeout.
+ */
+export async function crashRabbitNode(
+  node: RabbitNode,
+  options: { downMs?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  const { downMs = 0, timeoutMs = 60_000 } = options;
+  await Deno.writeTextFile(`${node.dir}/crashed`, `${downMs / 1000}\n`);
+  const pids = nodeProcesses(node.name);
+  if (pids.length === 0) throw new Error(`node ${node.name} has no process to kill`);
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone already */ }
+  }
+  const deadline = Date.now() + timeoutMs;
+  // Wait for the old node to be gone, then for the new one to answer.
+  while (nodeProcesses(node.name).some((pid) => pids.includes(pid))) {
+    if (Date.now() > deadline) throw new Error(`node ${node.name} did not go down`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  while (!await answers(node.port) || await exists(`${node.dir}/crashed`)) {
+    if (Date.now() > deadline) throw new Error(`node ${node.name} did not come back after a crash`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  // The port answers a little before the broker serves: wait until it does.
+  while (true) {
+    try {
+      await rabbitmqctl(node.name, "await_startup");
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
