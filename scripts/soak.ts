@@ -7,12 +7,18 @@
  * node of its own, like the benchmarks, and never touches the machine's
  * broker.
  *
- * Reports wall time, jobs/s, peak RSS per worker, duplicates announced, jobs
- * lost (must be 0: every job announced, or dead-lettered), temp files left,
- * and each worker's RSS sampled every few seconds (the curve must be flat
- * after warm-up). Exits 1 when a job was lost or a temp file left.
+ * With `--broker-kills N`, the broker node is also crashed N times (`kill -9`
+ * of the node, restarted at once on its data, as systemd would), spread over
+ * the run: the backlog it flags redelivered must cost nothing (no job
+ * dead-lettered for it).
  *
- *   deno task soak [--jobs 5000] [--concurrency 8] [--sample 5]
+ * Reports wall time, jobs/s, peak RSS per worker, duplicates announced, jobs
+ * lost (must be 0: every job announced, or dead-lettered), temp files and
+ * start marks left, and each worker's RSS sampled every few seconds (the
+ * curve must be flat after warm-up). Exits 1 when a job was lost or a temp
+ * file left.
+ *
+ *   deno task soak [--jobs 5000] [--concurrency 8] [--sample 5] [--broker-kills 0]
  *
  * @module
  */
@@ -22,7 +28,13 @@ import { AMQPClient } from "amqp-client";
 import { cliRunArgs } from "./cli_run_args.ts";
 import { median, positiveNumber } from "./bench_lib.ts";
 import { topologyNames } from "../src/queue/topology.ts";
-import { rabbitmqctl, startRabbitNode, stopRabbitNode } from "../tests/support/rabbitmq_node.ts";
+import {
+  crashRabbitNode,
+  rabbitmqctl,
+  startRabbitNode,
+  stopRabbitNode,
+} from "../tests/support/rabbitmq_node.ts";
+import { isStartMarkName } from "../src/core/store/start_marks.ts";
 import { generateTelemetry, gzipBytes } from "../tests/support/telemetry_fixture.ts";
 
 /** The error that cuts a body mid-way (a transient fault the workers must retry). */
@@ -53,6 +65,10 @@ export interface SoakResult {
   deadReasons: [string, number][];
   lost: number;
   tempFilesLeft: number;
+  /** Start marks left in the store (a start whose worker died and whose job never came back). */
+  startMarksLeft: number;
+  /** When the broker was crashed (seconds since the start). */
+  brokerKills: number[];
   workers: { label: string; peakMiB: number; samples: [number, number][] }[];
   exitCodes: number[];
 }
@@ -64,9 +80,15 @@ export interface SoakResult {
  * @returns The figures.
  */
 export async function soak(
-  options: { jobs: number; concurrency: number; sampleSeconds: number },
+  options: { jobs: number; concurrency: number; sampleSeconds: number; brokerKills?: number },
 ): Promise<SoakResult> {
-  const { jobs, concurrency, sampleSeconds } = options;
+  const { jobs, concurrency, sampleSeconds, brokerKills = 0 } = options;
+  // Spread over the run, away from the restart at 30% and the worker kill at 60%.
+  const killAt = Array.from(
+    { length: brokerKills },
+    (_, k) => (k + 0.5) / (brokerKills + 0.5) * 0.9,
+  );
+  const kills: number[] = [];
   // At least 30 minutes, and never less than 10 jobs/s would need.
   const settleLimit = Math.max(1800, jobs / 10);
   const env = `soak-${crypto.randomUUID().slice(0, 8)}`;
@@ -209,7 +231,12 @@ export async function soak(
       const counts = await queueCounts(node.name, env);
       const settled = (counts.get(names.publishQueue) ?? 0) +
         (counts.get(names.deadLetterQueue) ?? 0);
-      if (!restarted && settled >= jobs * 0.3) {
+      if (kills.length < killAt.length && settled >= jobs * killAt[kills.length]!) {
+        kills.push(Math.round(since() * 10) / 10);
+        console.error(`${since().toFixed(1)} s: kill -9 of the broker node (${kills.length})`);
+        await crashRabbitNode(node);
+        console.error(`${since().toFixed(1)} s: broker node back`);
+      } else if (!restarted && settled >= jobs * 0.3) {
         restarted = true;
         console.error(`${since().toFixed(1)} s: broker restart (stop_app, start_app)`);
         await rabbitmqctl(node.name, "stop_app");
@@ -225,7 +252,10 @@ export async function soak(
       }
       const waiting = (counts.get(names.queue) ?? 0) + (counts.get(names.retryQueue) ?? 0);
       const unacked = counts.get(`${names.queue}:unacked`) ?? 0;
-      if (restarted && killed && waiting === 0 && unacked === 0 && settled >= jobs) break;
+      const allKills = kills.length === killAt.length;
+      if (restarted && killed && allKills && waiting === 0 && unacked === 0 && settled >= jobs) {
+        break;
+      }
       if (since() > settleLimit) {
         throw new Error(`soak did not settle in ${settleLimit} s: ${[...counts]}`);
       }
@@ -275,7 +305,9 @@ export async function soak(
       deadLettered,
       deadReasons: [...deadReasons],
       lost,
-      tempFilesLeft: await countTempFiles(dataDir),
+      tempFilesLeft: await countFiles(dataDir, (name) => name.endsWith(".tmp")),
+      startMarksLeft: await countFiles(dataDir, isStartMarkName),
+      brokerKills: kills,
       workers: workers.map((w) => ({
         label: w.label,
         peakMiB: Math.round(w.peakMiB),
@@ -342,12 +374,12 @@ async function queueCounts(node: string, env: string): Promise<Map<string, numbe
   return counts;
 }
 
-async function countTempFiles(dir: string): Promise<number> {
+async function countFiles(dir: string, wanted: (name: string) => boolean): Promise<number> {
   let n = 0;
   for await (const entry of Deno.readDir(dir)) {
     const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) n += await countTempFiles(path);
-    else if (entry.name.endsWith(".tmp")) n++;
+    if (entry.isDirectory) n += await countFiles(path, wanted);
+    else if (wanted(entry.name)) n++;
   }
   return n;
 }
@@ -373,12 +405,14 @@ if (import.meta.main) {
       jobs: { type: "string", default: "5000" },
       concurrency: { type: "string", default: "8" },
       sample: { type: "string", default: "5" },
+      "broker-kills": { type: "string", default: "0" },
     },
   });
   const result = await soak({
     jobs: positiveNumber(values.jobs, "--jobs"),
     concurrency: positiveNumber(values.concurrency, "--concurrency"),
     sampleSeconds: positiveNumber(values.sample, "--sample"),
+    brokerKills: Number(values["broker-kills"]),
   });
   console.log(`| figure | value |\n|---|---:|`);
   console.log(`| jobs | ${result.jobs} |`);
@@ -391,6 +425,8 @@ if (import.meta.main) {
   console.log(`| jobs lost | ${result.lost} |`);
   for (const [reason, n] of result.deadReasons) console.log(`| dead letter: ${reason} | ${n} |`);
   console.log(`| temp files left | ${result.tempFilesLeft} |`);
+  console.log(`| start marks left | ${result.startMarksLeft} |`);
+  console.log(`| broker kill -9 at (s) | ${result.brokerKills.join(", ") || "-"} |`);
   console.log(`| exit codes (kill -9, then SIGTERM each) | ${result.exitCodes.join(", ")} |`);
   console.log("\nRSS (MiB), median of each tenth of the run, per worker:");
   for (const w of result.workers) {
