@@ -1,7 +1,7 @@
 /**
  * `telemetry`: downloads PUBG match telemetry into the store, consumes the
  * download queue, and audits stored files. This file only wires the CLI to
- * the commands (`src/cli/program.ts`, loaded on demand so that `--version`
+ * the commands (`src/commands/program.ts`, loaded on demand so that `--version`
  * costs next to nothing) and turns their outcome into the process exit code.
  *
  * @module
@@ -21,7 +21,7 @@ export async function main(args: string[]): Promise<ExitCodeValue> {
     console.log(denoJson.version);
     return ExitCode.Ok;
   }
-  const { CommanderError, programFor } = await import("./src/cli/program.ts");
+  const { CommanderError, programFor } = await import("./src/commands/program.ts");
   let exitCode: ExitCodeValue = ExitCode.Ok;
   const program = await programFor(args, (code) => {
     exitCode = code;

@@ -7,6 +7,7 @@
  */
 
 import { type Command, Option, type OptionValues } from "commander";
+import { DEFAULT_CONFIRM_TIMEOUT_MS } from "../core/defaults.ts";
 import { parseSeconds } from "./parse.ts";
 
 /**
@@ -42,12 +43,13 @@ export function addBrokerOptions<
 }
 
 /**
- * `--confirm-timeout <seconds>` (default 30): the time the broker gets to
- * confirm a publish, the same flag for every command that publishes.
+ * `--confirm-timeout <seconds>`: the time the broker gets to confirm a
+ * publish, the same flag for every command that publishes; its default is
+ * {@linkcode DEFAULT_CONFIRM_TIMEOUT_MS}, in seconds.
  *
  * @returns The option, to pass to `addOption`.
  */
 export function confirmTimeoutOption() {
   return new Option("--confirm-timeout <seconds>", "time the broker gets to confirm a publish")
-    .argParser(parseSeconds).default(30);
+    .argParser(parseSeconds).default(DEFAULT_CONFIRM_TIMEOUT_MS / 1000);
 }

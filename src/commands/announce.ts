@@ -15,6 +15,8 @@ import { type CommandIo, processIo } from "../cli/io.ts";
 import { collectList, parsePositiveInt } from "../cli/parse.ts";
 import { plural } from "../cli/plural.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
+import { publishSummaryText } from "../cli/publish_summary.ts";
+import { DEFAULT_AUDIT_CONCURRENCY } from "../core/defaults.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
 import type { AnnounceResult, AnnounceSettings, AnnounceSummary } from "../queue/announce.ts";
@@ -57,7 +59,7 @@ function defineAnnounceCommand() {
       .addOption(new Option("--json", "print one JSON object per file, then a summary object"))
       .addOption(
         new Option("--concurrency <n>", "files audited at once").argParser(parsePositiveInt)
-          .default(navigator.hardwareConcurrency, "number of CPU cores"),
+          .default(DEFAULT_AUDIT_CONCURRENCY, "number of CPU cores"),
       )
       .addOption(
         confirmTimeoutOption(),
@@ -191,16 +193,13 @@ function resultJson(result: AnnounceResult): Record<string, unknown> {
 
 function summaryText(summary: AnnounceSummary): string {
   const reasons = Object.entries(summary.reasons).map(([status, n]) => `${status} ${n}`);
-  const rest = `not announced ${summary.notAnnounced}${
-    reasons.length > 0 ? ` (${reasons.join(", ")})` : ""
-  }`;
-  const unconfirmed = summary.unconfirmed > 0 ? `, unconfirmed ${summary.unconfirmed}` : "";
-  const seconds = `(${summary.seconds.toFixed(1)} s)`;
-  return summary.dryRun
-    ? `dry run: ${
-      plural(summary.wouldAnnounce, "ok file")
-    } would be announced to ${summary.queue}; ${rest} ${seconds}`
-    : `announced ${summary.announced} to ${summary.queue}; ${rest}${unconfirmed} ${seconds}`;
+  return publishSummaryText(summary, {
+    done: `announced ${summary.announced}`,
+    wouldBe: `${plural(summary.wouldAnnounce, "ok file")} would be announced`,
+    rest: `not announced ${summary.notAnnounced}${
+      reasons.length > 0 ? ` (${reasons.join(", ")})` : ""
+    }`,
+  });
 }
 
 function summaryJson(summary: AnnounceSummary): Record<string, unknown> {

@@ -13,6 +13,7 @@ import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { createLogger } from "../cli/logger.ts";
 import { parsePort, parsePositiveInt, parseSeconds } from "../cli/parse.ts";
+import { DEFAULT_DOWNLOAD_CONCURRENCY } from "../core/defaults.ts";
 import { errorLine } from "../core/errors.ts";
 import { type ConsumeFlags, resolveConsumeConfig } from "../queue/config.ts";
 
@@ -35,7 +36,7 @@ function defineConsumeCommand() {
       )
       .addOption(
         new Option("--concurrency <n>", "prefetch and downloads at once")
-          .argParser(parsePositiveInt).default(4),
+          .argParser(parsePositiveInt).default(DEFAULT_DOWNLOAD_CONCURRENCY),
       )
       .addOption(
         new Option("--retry-delay <seconds>", "wait in the retry queue after a transient failure")

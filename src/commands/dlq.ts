@@ -396,15 +396,11 @@ export async function runDlqList(
         after: `the queue is unchanged (list removes nothing)`,
       });
     }
-    if (json) {
-      io.print(JSON.stringify(summaryJson(summary, { listed: summary.done })));
-    } else {
-      if (summary.done > 0) io.print("");
-      io.print(countLine(summary, selection));
-      for (const line of kindLines(summary.byKind)) io.print(line);
-    }
-    warnShort(io, summary);
-    return ExitCode.Ok;
+    return reportDone(io, summary, {
+      json: json ? { listed: summary.done } : undefined,
+      line: countLine(summary, selection),
+      afterLetters: true,
+    });
   });
 }
 
@@ -432,18 +428,12 @@ export async function runDlqReplay(
       if (summary.failure !== undefined) {
         return reportFailure(io, summary, { what: "dry run", after: "nothing was changed" });
       }
-      if (json) {
-        io.print(JSON.stringify(summaryJson(summary, { dry_run: true, replayed: 0, target })));
-      } else {
-        if (summary.done > 0) io.print("");
-        io.print(
-          `dry run: would replay ${ofTotal(summary.matched, summary.total)} from ` +
-            `${summary.queue} to ${target} (nothing changed)`,
-        );
-        for (const line of kindLines(summary.byKind)) io.print(line);
-      }
-      warnShort(io, summary);
-      return ExitCode.Ok;
+      return reportDone(io, summary, {
+        json: json ? { dry_run: true, replayed: 0, target } : undefined,
+        line: `dry run: would replay ${ofTotal(summary.matched, summary.total)} from ` +
+          `${summary.queue} to ${target} (nothing changed)`,
+        afterLetters: true,
+      });
     }
     const bar = progressBar(io, "replay", "replayed");
     const summary = await replayDeadLetters({
@@ -463,18 +453,12 @@ export async function runDlqReplay(
           `; every other dead letter is still in ${summary.queue}, in order`,
       });
     }
-    if (json) {
-      io.print(JSON.stringify(summaryJson(summary, { replayed: summary.removed, target })));
-    } else {
-      const left = summary.total - summary.removed;
-      io.print(
-        `replayed ${ofTotal(summary.removed, summary.total)} from ${summary.queue} to ${target}` +
-          (left > 0 ? ` (${left} left in the DLQ, in order)` : ""),
-      );
-      for (const line of kindLines(summary.byKind)) io.print(line);
-    }
-    warnShort(io, summary);
-    return ExitCode.Ok;
+    const left = summary.total - summary.removed;
+    return reportDone(io, summary, {
+      json: json ? { replayed: summary.removed, target } : undefined,
+      line: `replayed ${ofTotal(summary.removed, summary.total)} from ${summary.queue} to ` +
+        `${target}${left > 0 ? ` (${left} left in the DLQ, in order)` : ""}`,
+    });
   });
 }
 
@@ -578,18 +562,12 @@ export async function runDlqPurge(
           `in order`,
       });
     }
-    if (json) {
-      io.print(JSON.stringify(summaryJson(summary, { removed: summary.removed })));
-    } else {
-      const left = summary.total - summary.removed;
-      io.print(
-        `removed ${ofTotal(summary.removed, summary.total)} from ${summary.queue}` +
-          (left > 0 ? ` (${left} left, in order)` : ""),
-      );
-      for (const line of kindLines(summary.byKind)) io.print(line);
-    }
-    warnShort(io, summary);
-    return ExitCode.Ok;
+    const left = summary.total - summary.removed;
+    return reportDone(io, summary, {
+      json: json ? { removed: summary.removed } : undefined,
+      line: `removed ${ofTotal(summary.removed, summary.total)} from ${summary.queue}` +
+        (left > 0 ? ` (${left} left, in order)` : ""),
+    });
   });
 }
 
@@ -645,6 +623,28 @@ function countLine(summary: DlqSummary, selection: DlqSelection): string {
   if (summary.total === 0) return `no dead letters in ${summary.queue}`;
   const filtered = isFiltered(selection.filter) || selection.limit !== undefined;
   return `${ofTotal(summary.done, summary.total)} in ${summary.queue}${filtered ? " match" : ""}`;
+}
+
+/**
+ * The end of a run that went through: its JSON summary (with `json`'s
+ * extra fields), or its line and the counts by kind (after a blank line
+ * when dead letters were printed above it); then the short-queue warning.
+ */
+function reportDone(
+  io: CommandIo,
+  summary: DlqSummary,
+  options: { json: Record<string, unknown> | undefined; line: string; afterLetters?: boolean },
+): ExitCodeValue {
+  const { json, line, afterLetters = false } = options;
+  if (json !== undefined) {
+    io.print(JSON.stringify(summaryJson(summary, json)));
+  } else {
+    if (afterLetters && summary.done > 0) io.print("");
+    io.print(line);
+    for (const kinds of kindLines(summary.byKind)) io.print(kinds);
+  }
+  warnShort(io, summary);
+  return ExitCode.Ok;
 }
 
 /** Prints the one error line of a run that stopped early; returns its exit code. */

@@ -15,6 +15,7 @@ import type { Logger } from "../core/log.ts";
 import { parsePositiveInt } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import type { DownloadProgress, DownloadResult, DownloadSettings } from "../core/download.ts";
+import { DEFAULT_DOWNLOAD_CONCURRENCY } from "../core/defaults.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { runPool } from "../core/pool.ts";
 import { checkUrl, redactUrl } from "../core/http/url_policy.ts";
@@ -45,7 +46,7 @@ function defineDownloadCommand() {
       )
       .addOption(
         new Option("--concurrency <n>", "downloads at once with --jobs").argParser(parsePositiveInt)
-          .default(4),
+          .default(DEFAULT_DOWNLOAD_CONCURRENCY),
       ),
   );
 }

@@ -13,6 +13,7 @@ import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { plural } from "../cli/plural.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
+import { publishSummaryText } from "../cli/publish_summary.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
 import { fsErrorReason } from "../core/store/fs_error.ts";
 import { resolveBrokerSettings } from "../queue/broker_settings.ts";
@@ -259,14 +260,11 @@ function resultJson(result: EnqueueResult): Record<string, unknown> {
 }
 
 function summaryText(summary: EnqueueSummary): string {
-  const rest = `refused ${summary.refused}, skipped ${summary.skipped}`;
-  const unconfirmed = summary.unconfirmed > 0 ? `, unconfirmed ${summary.unconfirmed}` : "";
-  const seconds = `(${summary.seconds.toFixed(1)} s)`;
-  return summary.dryRun
-    ? `dry run: ${
-      plural(summary.valid, "valid job")
-    } would be queued to ${summary.queue}; ${rest} ${seconds}`
-    : `queued ${summary.queued} to ${summary.queue}; ${rest}${unconfirmed} ${seconds}`;
+  return publishSummaryText(summary, {
+    done: `queued ${summary.queued}`,
+    wouldBe: `${plural(summary.valid, "valid job")} would be queued`,
+    rest: `refused ${summary.refused}, skipped ${summary.skipped}`,
+  });
 }
 
 function summaryJson(summary: EnqueueSummary): Record<string, unknown> {

@@ -7,6 +7,7 @@
  */
 
 import { TelemetryError } from "../core/errors.ts";
+import { parseJobJson } from "../core/job.ts";
 import { fsErrorReason } from "../core/store/fs_error.ts";
 
 /**
@@ -29,33 +30,19 @@ export interface JobLine {
 }
 
 /**
- * Parses one line of a jobs file.
+ * Parses one line of a jobs file with {@linkcode parseJobJson} (`match_id`
+ * optional: `download` can read it from the content).
  *
  * @param text The line, without newline.
  * @param line Its 1-based number.
  * @returns The job, or the reason it is not one (kind `usage`, code `bad_job`).
  */
 export function parseJobLine(text: string, line: number): JobLine {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { line, url: "", error: badJob("the job is not JSON") };
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { line, url: "", error: badJob("the job is not a JSON object") };
-  }
-  const record = value as Record<string, unknown>;
-  const url = record["telemetry_url"];
-  const matchId = record["match_id"];
-  if (matchId !== undefined && matchId !== null && typeof matchId !== "string") {
-    return { line, url: "", error: badJob('the job\'s "match_id" is not a string') };
-  }
-  const known = typeof matchId === "string" ? { matchId } : {};
-  if (typeof url !== "string" || url === "") {
-    return { line, url: "", ...known, error: badJob('the job has no "telemetry_url"') };
-  }
-  return { line, url, ...known };
+  const { job, fault } = parseJobJson(text, { requireMatchId: false });
+  const { matchId } = job ?? fault;
+  const known = matchId === undefined ? {} : { matchId };
+  if (fault !== undefined) return { line, url: "", ...known, error: badJob(fault.message) };
+  return { line, url: job.url, ...known };
 }
 
 /**

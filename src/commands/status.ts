@@ -3,7 +3,7 @@
  * file turns flags into settings, runs the three reads at once (broker,
  * store, worker) and maps the verdict to an exit code; the reads are
  * `src/queue/status.ts`, `src/core/store/store_stats.ts` and
- * `src/core/http/health_probe.ts`, the verdict `src/cli/status_report.ts`.
+ * `src/core/http/health_probe.ts`, the verdict `src/commands/status_report.ts`.
  *
  * @module
  */
@@ -18,9 +18,6 @@ import { DEFAULT_MAX_DLQ_SCAN } from "../core/defaults.ts";
 import { errorLine } from "../core/errors.ts";
 import { healthzUrl } from "../core/http/health_probe.ts";
 import { type BrokerSettings, resolveBrokerSettings } from "../queue/broker_settings.ts";
-
-/** Default of `--max-dlq-scan`: the core's, from the module that loads no AMQP code. */
-export const MAX_DLQ_SCAN_DEFAULT: number = DEFAULT_MAX_DLQ_SCAN;
 
 /** Default of `--timeout`, in seconds. */
 export const STATUS_TIMEOUT_DEFAULT_S = 10;
@@ -57,7 +54,7 @@ function defineStatusCommand() {
           new Option(
             "--max-dlq-scan <n>",
             "dead letters read at most to count them by x-error-kind (0: none)",
-          ).argParser(parseNonNegativeInt).default(MAX_DLQ_SCAN_DEFAULT),
+          ).argParser(parseNonNegativeInt).default(DEFAULT_MAX_DLQ_SCAN),
         )
         .addOption(new Option("--no-store", "skip the scan of --data-dir"))
         .addOption(
@@ -148,7 +145,7 @@ export async function runStatusCommand(
     import("../queue/status.ts"),
     import("../core/store/store_stats.ts"),
     import("../core/http/health_probe.ts"),
-    import("../cli/status_report.ts"),
+    import("./status_report.ts"),
   ]);
   const readStore = async () => {
     try {

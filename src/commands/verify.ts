@@ -12,7 +12,7 @@ import { collectList, parsePositiveInt, parseSize } from "../cli/parse.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import { errorLine } from "../core/errors.ts";
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/defaults.ts";
+import { DEFAULT_AUDIT_CONCURRENCY, DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/defaults.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
 import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";
 import { LineBatcher } from "../verify/line_batcher.ts";
@@ -69,7 +69,7 @@ function defineVerifyCommand() {
     .addOption(
       new Option("--jobs <n>", "files audited at once (2 or more: on worker threads)")
         .argParser(parsePositiveInt)
-        .default(navigator.hardwareConcurrency, "number of CPU cores"),
+        .default(DEFAULT_AUDIT_CONCURRENCY, "number of CPU cores"),
     )
     .addOption(
       new Option(

@@ -1,7 +1,8 @@
 /**
- * The defaults of the download settings, which the flags show in `--help`.
- * They live here, apart from the code that applies them, so that building
- * a command's flags loads no HTTP, gzip or JSON code.
+ * The defaults that a flag shows in `--help` and the code behind it applies
+ * too, each defined once. They live here, apart from that code, so that
+ * building a command's flags loads no HTTP, gzip, JSON or AMQP code. A
+ * default that only one module applies lives beside it instead.
  *
  * @module
  */
@@ -27,3 +28,12 @@ export const DEFAULT_LIMITS: { maxBytes: number; maxDecompressedBytes: number } 
 
 /** Dead letters `status` reads at most to count them by kind (`--max-dlq-scan`). */
 export const DEFAULT_MAX_DLQ_SCAN = 10_000;
+
+/** Downloads at once: `download --jobs` and `consume` (its prefetch too), `--concurrency`. */
+export const DEFAULT_DOWNLOAD_CONCURRENCY = 4;
+
+/** Files audited at once: `verify --jobs` and `announce --concurrency`, one per CPU core. */
+export const DEFAULT_AUDIT_CONCURRENCY: number = navigator.hardwareConcurrency;
+
+/** How long a publish may wait for the broker's confirm, in milliseconds (`--confirm-timeout`). */
+export const DEFAULT_CONFIRM_TIMEOUT_MS = 30_000;

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
+import { DEFAULT_AUDIT_CONCURRENCY, DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/defaults.ts";
 import { TelemetryError } from "../core/errors.ts";
 import { runPool } from "../core/pool.ts";
 import { auditFile } from "../verify/audit_file.ts";
@@ -20,7 +20,7 @@ import type { ScanResult } from "../verify/scan.ts";
 import type { VerifyStatus } from "../verify/status.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
 import { processingBody } from "./messages.ts";
-import { missingQueueLine } from "./operator_target.ts";
+import { missingQueueLine } from "./broker.ts";
 import { openPublishTarget, type PublishTarget } from "./publish_target.ts";
 import { topologyNames } from "./topology.ts";
 
@@ -83,7 +83,7 @@ export interface AnnounceSettings {
   workerId: string;
   /** Audit only; no broker needed. @default {false} */
   dryRun?: boolean;
-  /** Files audited at once. @default {navigator.hardwareConcurrency} */
+  /** Files audited at once. @default {DEFAULT_AUDIT_CONCURRENCY} */
   concurrency?: number;
   /** Decompressed size cap per file (`too_large` beyond). @default {4 GiB} */
   maxDecompressedBytes?: number;
@@ -134,7 +134,7 @@ export async function runAnnounce(
     broker,
     workerId,
     dryRun = false,
-    concurrency = navigator.hardwareConcurrency,
+    concurrency = DEFAULT_AUDIT_CONCURRENCY,
     maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
     confirmTimeoutMs,
     connectTimeoutMs,
@@ -190,7 +190,7 @@ export async function runAnnounce(
       bytes: undefined,
     });
   }
-  const stopped = () => signal?.aborted === true || target?.pipeline.failure !== undefined;
+  const stopped = () => signal?.aborted === true || target?.publisher.failure !== undefined;
   const progress: VerifyProgress = {
     files: 0,
     totalFiles: scan.files.length,

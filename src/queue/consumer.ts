@@ -21,12 +21,13 @@ import {
 } from "../core/store/start_marks.ts";
 import { realSleep, type Sleep } from "../core/http/retry.ts";
 import { redactUrl } from "../core/http/url_policy.ts";
-import { type Backoff, createBackoff } from "./backoff.ts";
+import { type Backoff, createBackoff } from "../core/backoff.ts";
 import type { ConsumeConfig } from "./config.ts";
 import { KeyedLock, Semaphore } from "./limiter.ts";
 import { failureOf, type Job, parseJob, previousAttempts } from "./messages.ts";
 import type { WorkerMetrics } from "./metrics.ts";
-import { isConfigurationError, openSession, type Session } from "./session.ts";
+import { BrokerError, isConfigurationError } from "./broker.ts";
+import { openSession, type Session } from "./session.ts";
 import { type JobOutcome, settle, type Settlement } from "./settle.ts";
 
 const HEALTHY_SESSION_MS = 30_000;
@@ -170,9 +171,10 @@ export class Consumer {
     let connectedOnce = false;
     while (!stop.aborted) {
       let session: Session | undefined;
-      const opening = openSession(this.#config.amqpUrl, {
+      const opening = openSession(this.#config, {
         names: this.#config.names,
         prefetch: this.#config.concurrency,
+        confirmTimeoutMs: this.#config.confirmTimeoutMs,
         onMessage: (message, from) => this.#onMessage(message, from),
         onBlocked: (reason) => this.#onBlocked(reason),
         signal: stop,
@@ -184,12 +186,15 @@ export class Consumer {
         session = await Promise.race([opening, stopped]);
       } catch (err) {
         if (!connectedOnce && isConfigurationError(err)) {
+          const why = err instanceof BrokerError ? errorLine(err.cause) : errorLine(err);
           throw new BrokerConfigError(
-            `broker ${this.#config.redactedUrl} refused the configuration: ${errorLine(err)}`,
+            `broker ${this.#config.redactedUrl} refused the configuration: ${why}`,
             { cause: err },
           );
         }
-        await this.#pause("broker_unreachable", errorLine(err));
+        // The log line names the URL already: the reason alone.
+        const reason = err instanceof BrokerError ? errorLine(err.cause) : errorLine(err);
+        await this.#pause("broker_unreachable", reason || "connection failed");
         continue;
       }
       if (session === undefined) {

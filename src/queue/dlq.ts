@@ -17,26 +17,24 @@
  * @module
  */
 
-import type { AMQPChannel, AMQPClient, AMQPMessage } from "amqp-client";
+import type { AMQPChannel, AMQPMessage } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
+import {
+  Broker,
+  BrokerError,
+  CLOSE_STEP_TIMEOUT_MS,
+  missingQueueLine,
+  withTimeout,
+} from "./broker.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
-import { CLOSE_STEP_TIMEOUT_MS, closeBroker, openConfirmChannel, withTimeout } from "./connect.ts";
 import {
   type DeadLetterFilter,
   type DeadLetterInfo,
   describeDeadLetter,
   matchesFilter,
 } from "./dead_letter.ts";
-import {
-  BrokerConnectError,
-  connectionFlow,
-  connectOperator,
-  declarePassive,
-  missingQueueLine,
-} from "./operator_target.ts";
-import { PublishPipeline } from "./publish_pipeline.ts";
-import { DEFAULT_CONFIRM_TIMEOUT_MS } from "./publish_target.ts";
-import type { FlowControl, PublishProperties } from "./publisher.ts";
+import { DEFAULT_CONFIRM_TIMEOUT_MS } from "../core/defaults.ts";
+import { type FlowControl, Publisher, type PublishProperties } from "./publisher.ts";
 import { type QueueSnapshot, snapshotQueue } from "./queue_snapshot.ts";
 
 /** Why a run stopped early. */
@@ -119,6 +117,11 @@ export interface DlqOptions {
   signal?: AbortSignal | undefined;
   /** How long the connect may take. @default {DEFAULT_CONNECT_TIMEOUT_MS} */
   connectTimeoutMs?: number;
+  /**
+   * A connection to use instead of opening one (`status` reads the queues
+   * and the dead letters on one); the run leaves it open.
+   */
+  connection?: Broker | undefined;
   /** See `SnapshotOptions.idleMs`. */
   idleMs?: number;
   /** See `SnapshotOptions.chunk`. */
@@ -206,7 +209,7 @@ export function replayDeadLetters(options: ReplayOptions): Promise<DlqSummary> {
     publishes: true,
     start: ({ channel, returned, flow }) => {
       if (channel === undefined) throw new Error("replay needs a confirm channel");
-      const pipeline = new PublishPipeline(channel, {
+      const pipeline = new Publisher(channel, {
         timeoutMs: confirmTimeoutMs,
         returned,
         flow,
@@ -326,6 +329,7 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
     idleMs,
     chunk,
     onProgress,
+    connection: given,
   } = options;
   const queue = broker.names.deadLetterQueue;
   const summary: DlqSummary = {
@@ -339,28 +343,29 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
     short: false,
   };
   if (signal?.aborted) return failed(summary, "interrupted", "interrupted before connecting");
-  let client: AMQPClient;
+  let connection: Broker;
   try {
-    client = await connectOperator(broker, { connectTimeoutMs, signal });
+    connection = given ?? await Broker.connect(broker, { timeoutMs: connectTimeoutMs, signal });
   } catch (err) {
     if (signal?.aborted) return failed(summary, "interrupted", "interrupted while connecting");
-    if (err instanceof BrokerConnectError) return failed(summary, err.kind, err.message);
+    if (err instanceof BrokerError) return failed(summary, err.kind, err.message);
     throw err;
   }
-  let lost: string | undefined;
-  client.onerror = (err) => lost ??= errorLine(err);
+  // The connection's end, or the publishing channel's (a connection lost is said once).
+  let channelLost: string | undefined;
+  const lost = () => connection.lostReason ?? channelLost;
   const lostFailure = (err?: unknown): DlqFailure => ({
     kind: "connection_lost",
-    message: `lost the broker: ${lost ?? errorLine(err)}`,
+    message: `lost the broker: ${lost() ?? errorLine(err)}`,
   });
   try {
-    const missing = await missingQueue(client, [queue, ...plan.requires]);
+    const missing = await missingQueue(connection, [queue, ...plan.requires]);
     if (missing !== undefined) {
       return failed(summary, "no_queue", missingQueueLine(missing, broker));
     }
     let snapshot: QueueSnapshot;
     try {
-      snapshot = await snapshotQueue(client, queue, {
+      snapshot = await snapshotQueue(connection, queue, {
         ...(idleMs === undefined ? {} : { idleMs }),
         ...(chunk === undefined ? {} : { chunk }),
       });
@@ -376,14 +381,14 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
       throw err;
     }
     summary.total = snapshot.expected;
-    const publisher = plan.publishes ? await openConfirmChannel(client) : undefined;
+    const publisher = plan.publishes ? await connection.confirmChannel() : undefined;
     if (publisher !== undefined) {
-      publisher.channel.onerror = (reason) => lost ??= `channel closed: ${reason}`;
+      publisher.channel.onerror = (reason) => channelLost ??= `channel closed: ${reason}`;
     }
     const action = plan.start({
       ...(publisher === undefined ? {} : { channel: publisher.channel }),
       returned: publisher?.returned ?? new Set(),
-      flow: connectionFlow(client),
+      flow: connection.flow,
     });
     const update = () => {
       Object.assign(summary, action.counts());
@@ -423,7 +428,7 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
     summary.short = snapshot.short;
     const actionFailure = action.failure();
     if (failure === undefined && actionFailure !== undefined) {
-      failure = lost === undefined
+      failure = lost() === undefined
         ? { kind: "publish_failed", message: actionFailure }
         : lostFailure();
     }
@@ -433,10 +438,10 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
     if (publisher !== undefined && !publisher.channel.closed) {
       await withTimeout(publisher.channel.close(), CLOSE_STEP_TIMEOUT_MS);
     }
-    if (lost === undefined) {
-      await untilRequeued(client, { queue, count: summary.total - action.counts().removed });
+    if (lost() === undefined) {
+      await untilRequeued(connection, { queue, count: summary.total - action.counts().removed });
     }
-    if (failure === undefined && lost !== undefined) failure = lostFailure();
+    if (failure === undefined && lost() !== undefined) failure = lostFailure();
     if (failure === undefined && signal?.aborted) {
       failure = { kind: "interrupted", message: "interrupted" };
     }
@@ -444,16 +449,16 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
     update();
     return summary;
   } catch (err) {
-    return failed(summary, "connection_lost", `lost the broker: ${lost ?? errorLine(err)}`);
+    return failed(summary, "connection_lost", `lost the broker: ${lost() ?? errorLine(err)}`);
   } finally {
-    await closeBroker(client);
+    if (given === undefined) await connection.close();
   }
 }
 
 /** The first of `queues` that does not exist. */
-async function missingQueue(client: AMQPClient, queues: string[]): Promise<string | undefined> {
+async function missingQueue(connection: Broker, queues: string[]): Promise<string | undefined> {
   for (const queue of queues) {
-    if (await declarePassive(client, queue) === undefined) return queue;
+    if (await connection.queueCounts(queue) === undefined) return queue;
   }
   return undefined;
 }
@@ -464,13 +469,13 @@ async function missingQueue(client: AMQPClient, queues: string[]): Promise<strin
  * messages back, and a command run right after this one must see them all.
  */
 async function untilRequeued(
-  client: AMQPClient,
+  connection: Broker,
   options: { queue: string; count: number; timeoutMs?: number },
 ): Promise<void> {
   const { queue, count, timeoutMs = 2_000 } = options;
   const deadline = performance.now() + timeoutMs;
   try {
-    const channel = await client.channel();
+    const channel = await connection.channel();
     try {
       while (performance.now() < deadline) {
         const { messageCount } = await channel.queueDeclare(queue, { passive: true });

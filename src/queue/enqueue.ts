@@ -3,7 +3,7 @@
  * way the match stage publishes them. Each line is validated exactly as the
  * worker will validate it (`parseJob`, then the URL policy), so nothing that
  * `consume` would dead-letter for its shape is ever queued. Publishes are
- * pipelined (`PublishPipeline`, through `openPublishTarget`) and a job is
+ * pipelined (a `Publisher`, through `openPublishTarget`) and a job is
  * reported `queued` only once the broker confirmed it into the queue.
  *
  * @module
@@ -119,8 +119,6 @@ export interface EnqueueHooks {
   signal?: AbortSignal | undefined;
 }
 
-const encoder = new TextEncoder();
-
 /** A job line that passed {@linkcode validateJob}, or why it did not. */
 export type JobCheck =
   | { job: Job; failure?: undefined }
@@ -153,7 +151,7 @@ export type JobCheck =
 export function validateJob(text: string, policy: UrlPolicy): JobCheck {
   let job: Job | undefined;
   try {
-    job = parseJob(encoder.encode(text));
+    job = parseJob(text);
     checkUrl(job.url, policy);
     return { job };
   } catch (err) {
@@ -320,7 +318,7 @@ export async function runEnqueue(
       if (!sent) {
         // A publish failed, or Ctrl-C came while this job waited to be sent: stop here.
         firstUnsent = line;
-        if (target.pipeline.failure === undefined) summary.error = "interrupted";
+        if (target.publisher.failure === undefined) summary.error = "interrupted";
         break;
       }
     }

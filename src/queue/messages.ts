@@ -7,6 +7,7 @@
 
 import type { DownloadResult } from "../core/download.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
+import { parseJobJson } from "../core/job.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
 
 /** A job taken from `match.telemetry.{env}`. */
@@ -51,7 +52,6 @@ export interface Failure {
   message: string;
 }
 
-const decoder = new TextDecoder();
 const DEAD_LETTER_KEYS = new Set(["x-death", "x-original-queue", "x-failed-at", "x-worker-id"]);
 
 /**
@@ -63,9 +63,10 @@ const DEAD_LETTER_KEYS = new Set(["x-death", "x-original-queue", "x-failed-at", 
 export const MAX_COPIED_HEADER_BYTES = 32 * 1024;
 
 /**
- * Reads a job message body.
+ * Reads a job message body (or a line `enqueue` is about to queue) with
+ * {@linkcode parseJobJson}, then checks the match id.
  *
- * @param body The raw body.
+ * @param body The raw body, or the JSON as text.
  * @returns The job.
  * @throws {MessageError} When the body is not a JSON object or lacks `match_id`/`telemetry_url`.
  * @throws {TelemetryError} kind `usage` when the match id is invalid.
@@ -77,27 +78,10 @@ export const MAX_COPIED_HEADER_BYTES = 32 * 1024;
  * if (job.matchId !== "abc") throw new Error("unexpected");
  * ```
  */
-export function parseJob(body: Uint8Array | null): Job {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(body ?? new Uint8Array()));
-  } catch {
-    throw new MessageError("bad_body", "message body is not valid JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new MessageError("bad_body", "message body is not a JSON object");
-  }
-  const record = value as Record<string, unknown>;
-  for (const field of ["match_id", "telemetry_url"]) {
-    if (typeof record[field] !== "string" || record[field] === "") {
-      throw new MessageError("missing_field", `message has no string field ${field}`);
-    }
-  }
-  return {
-    matchId: parseMatchId(record.match_id),
-    url: record.telemetry_url as string,
-    body: record,
-  };
+export function parseJob(body: Uint8Array | string | null): Job {
+  const { job, fault } = parseJobJson(body, { requireMatchId: true });
+  if (fault !== undefined) throw new MessageError(fault.code, fault.message);
+  return { matchId: parseMatchId(job.matchId), url: job.url, body: job.body };
 }
 
 /**

@@ -1,31 +1,20 @@
 /**
  * The broker side of a one-shot command that publishes many JSON messages
  * to one queue (`enqueue`, `announce`): connect within a deadline, make sure
- * the queue exists (`operator_target.ts`), and open a confirm channel with a
- * {@linkcode PublishPipeline} on it that honours the broker's flow control.
+ * the queue exists, and open a confirm channel with a {@linkcode Publisher}
+ * on it that honours the broker's flow control (all through `broker.ts`).
  *
  * @module
  */
 
-import type { AMQPClient } from "amqp-client";
+import { DEFAULT_CONFIRM_TIMEOUT_MS } from "../core/defaults.ts";
 import { errorLine, TelemetryError } from "../core/errors.ts";
+import { Broker, BrokerError, missingQueueLine } from "./broker.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
-import { closeBroker, openConfirmChannel } from "./connect.ts";
-import {
-  BrokerConnectError,
-  connectionFlow,
-  connectOperator,
-  declarePassive,
-  missingQueueLine,
-} from "./operator_target.ts";
-import { type OnSettled, PublishPipeline } from "./publish_pipeline.ts";
-import type { PublishProperties } from "./publisher.ts";
+import { type OnSettled, Publisher, type PublishProperties } from "./publisher.ts";
 
-/** The properties of every message (the pipeline adds `deliveryMode` 2 and a `messageId`). */
+/** The properties of every message (the publisher adds `deliveryMode` 2 and a `messageId`). */
 const JSON_MESSAGE: PublishProperties = { contentType: "application/json" };
-
-/** Default of {@linkcode PublishTargetOptions.confirmTimeoutMs}. */
-export const DEFAULT_CONFIRM_TIMEOUT_MS = 30_000;
 
 /** An open connection, ready to publish to one queue. */
 export interface PublishTarget {
@@ -33,11 +22,11 @@ export interface PublishTarget {
   readonly queue: string;
   /** Consumers of the queue when it was checked (0: messages wait for a worker). */
   readonly consumers: number;
-  /** The pipelined publisher (its `failure` stops the run). */
-  readonly pipeline: PublishPipeline;
+  /** The publisher (its `failure` stops the run). */
+  readonly publisher: Publisher;
   /**
    * Publishes one persistent JSON message to the queue through the
-   * pipeline (see {@linkcode PublishPipeline.publish}).
+   * publisher (see {@linkcode Publisher.publish}).
    *
    * @param body The JSON text.
    * @param onSettled Receives its fate: `undefined` once confirmed into the queue, else why not.
@@ -66,7 +55,7 @@ export interface PublishTargetOptions {
   windowSize?: number | undefined;
   /** How long the connect may take. @default {DEFAULT_CONNECT_TIMEOUT_MS} */
   connectTimeoutMs?: number | undefined;
-  /** Gives up connecting, and stops the pipeline's waits (Ctrl-C). */
+  /** Gives up connecting, and stops the publisher's waits (Ctrl-C). */
   signal?: AbortSignal | undefined;
 }
 
@@ -99,11 +88,11 @@ export async function openPublishTarget(
     connectTimeoutMs,
     signal,
   } = options;
-  let client: AMQPClient;
+  let connection: Broker;
   try {
-    client = await connectOperator(broker, { connectTimeoutMs, signal });
+    connection = await Broker.connect(broker, { timeoutMs: connectTimeoutMs, signal });
   } catch (err) {
-    if (!(err instanceof BrokerConnectError)) throw err;
+    if (!(err instanceof BrokerError)) throw err;
     throw err.kind === "refused"
       ? new TelemetryError(
         "permanent",
@@ -112,24 +101,21 @@ export async function openPublishTarget(
       )
       : new TelemetryError("transient", "network", err.message);
   }
-  let lost: string | undefined;
   let closing = false;
-  const end = (reason: string) => {
-    if (!closing) lost ??= reason;
-  };
-  client.onerror = (err) => end(errorLine(err));
-  client.ondisconnect = (err) => end(err ? errorLine(err) : "socket closed");
-  const flow = connectionFlow(client);
+  const lost = () => closing ? undefined : connection.lostReason;
+  const flow = connection.flow;
   try {
-    const counts = await declarePassive(client, queue);
+    const counts = await connection.queueCounts(queue);
     if (counts === undefined) {
       throw new TelemetryError("permanent", "bad_option", missingQueueLine(queue, broker));
     }
-    const { channel, returned } = await openConfirmChannel(client);
+    const { channel, returned } = await connection.confirmChannel();
     // The channel hears of a closed connection first: say it once.
     channel.onerror = (reason) =>
-      end(reason.startsWith("connection closed") ? reason : `channel closed: ${reason}`);
-    const pipeline = new PublishPipeline(channel, {
+      connection.fail(
+        reason.startsWith("connection closed") ? reason : `channel closed: ${reason}`,
+      );
+    const publisher = new Publisher(channel, {
       timeoutMs: confirmTimeoutMs,
       returned,
       flow,
@@ -137,8 +123,9 @@ export async function openPublishTarget(
       window: windowSize,
     });
     const failureLine = () => {
-      if (lost !== undefined) return `broker connection lost: ${lost}`;
-      const failure = pipeline.failure;
+      const reason = lost();
+      if (reason !== undefined) return `broker connection lost: ${reason}`;
+      const failure = publisher.failure;
       if (failure === undefined) return undefined;
       const blocked = flow.blocked;
       return blocked === undefined
@@ -148,25 +135,26 @@ export async function openPublishTarget(
     return {
       queue,
       consumers: counts.consumers,
-      pipeline,
+      publisher,
       publish: (body, onSettled) =>
-        pipeline.publish({ queue, body, properties: JSON_MESSAGE }, onSettled),
+        publisher.publish({ queue, body, properties: JSON_MESSAGE }, onSettled),
       async finish() {
-        await pipeline.drain();
-        const line = pipeline.failure === undefined ? undefined : failureLine();
+        await publisher.drain();
+        const line = publisher.failure === undefined ? undefined : failureLine();
         closing = true;
-        await closeBroker(client);
+        await connection.close();
         return line;
       },
     };
   } catch (err) {
+    const reason = connection.lostReason;
     closing = true;
-    await closeBroker(client);
+    await connection.close();
     if (err instanceof TelemetryError) throw err;
     throw new TelemetryError(
       "transient",
       "network",
-      `broker ${broker.redactedUrl}: ${lost ?? errorLine(err)}`,
+      `broker ${broker.redactedUrl}: ${reason ?? errorLine(err)}`,
     );
   }
 }

@@ -26,9 +26,15 @@
  * @module
  */
 
-import type { AMQPChannel, AMQPClient, AMQPConsumer, AMQPMessage } from "amqp-client";
+import type { AMQPChannel, AMQPConsumer, AMQPMessage } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
-import { CLOSE_STEP_TIMEOUT_MS, withTimeout } from "./connect.ts";
+import { CLOSE_STEP_TIMEOUT_MS, withTimeout } from "./broker.ts";
+
+/** What a snapshot needs of a connection: fresh channels. */
+export interface ChannelSource {
+  /** Opens a channel. */
+  channel(): Promise<AMQPChannel>;
+}
 
 /** Default of {@linkcode SnapshotOptions.idleMs}. */
 export const DEFAULT_SNAPSHOT_IDLE_MS = 2_000;
@@ -98,7 +104,7 @@ export interface QueueSnapshot extends AsyncIterable<AMQPMessage> {
  * ```
  */
 export async function snapshotQueue(
-  client: AMQPClient,
+  client: ChannelSource,
   queue: string,
   options: SnapshotOptions = {},
 ): Promise<QueueSnapshot> {
@@ -135,7 +141,7 @@ interface Part {
 
 class Snapshot implements QueueSnapshot {
   readonly expected: number;
-  #client: AMQPClient;
+  #client: ChannelSource;
   #control: AMQPChannel;
   #queue: string;
   #chunk: number;
@@ -153,7 +159,7 @@ class Snapshot implements QueueSnapshot {
 
   constructor(
     options: {
-      client: AMQPClient;
+      client: ChannelSource;
       control: AMQPChannel;
       queue: string;
       expected: number;

@@ -10,16 +10,8 @@
 
 import type { AMQPChannel, AMQPConsumer, AMQPMessage } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
-import {
-  CLOSE_STEP_TIMEOUT_MS,
-  closeBroker,
-  connectBroker,
-  connectionFlow,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  openConfirmChannel,
-  withTimeout,
-} from "./connect.ts";
-import type { FlowControl } from "./publisher.ts";
+import { Broker, type BrokerTarget, CLOSE_STEP_TIMEOUT_MS, withTimeout } from "./broker.ts";
+import { type FlowControl, Publisher } from "./publisher.ts";
 import { declareTopology, type TopologyNames } from "./topology.ts";
 
 /** An open session. */
@@ -27,11 +19,10 @@ export interface Session {
   /** The channel; deliveries must be acked on it and only while it is open. */
   readonly channel: AMQPChannel;
   /**
-   * The `messageId`s of mandatory publishes the broker returned as
-   * unroutable. RabbitMQ sends the return before the confirm of the same
-   * publish, so a publisher checks here once its confirm has come.
+   * Publishes on the session's channel (announcements, retries, dead
+   * letters), with confirms; its window is the prefetch.
    */
-  readonly returned: Set<string>;
+  readonly publisher: Publisher;
   /** Resolves with a one-line reason when the session ended, for whatever cause. */
   readonly lost: Promise<string>;
   /** Whether the connection and channel are still usable. */
@@ -58,11 +49,13 @@ export interface Session {
 export interface SessionOptions {
   /** Queue names. */
   names: TopologyNames;
-  /** Channel prefetch. */
+  /** Channel prefetch, and the publisher's window. */
   prefetch: number;
+  /** How long each publish may wait for its confirm. */
+  confirmTimeoutMs: number;
   /** Receives each delivery with the session it arrived on. */
   onMessage: (message: AMQPMessage, session: Session) => void;
-  /** How long the TCP connect and AMQP handshake may take. @default {30000} */
+  /** How long the TCP connect and AMQP handshake may take. @default {DEFAULT_CONNECT_TIMEOUT_MS} */
   connectTimeoutMs?: number;
   /** Gives up connecting (e.g. SIGTERM while the broker is away). */
   signal?: AbortSignal;
@@ -70,57 +63,41 @@ export interface SessionOptions {
   onBlocked?: (reason: string | undefined) => void;
 }
 
-/** A broker refusal that reconnecting cannot fix: bad credentials, vhost or topology. */
-export function isConfigurationError(err: unknown): boolean {
-  return /\((403|530|406)\)|ACCESS_REFUSED|NOT_ALLOWED|PRECONDITION_FAILED/.test(errorLine(err));
-}
-
 /**
  * Connects, opens a confirm channel, declares the topology and starts consuming with manual acks.
  *
- * @param url The broker URL (with credentials and heartbeat).
- * @param options Names, retry delay, prefetch and the delivery callback.
+ * @param target The broker URL (with credentials and heartbeat) and its redacted form.
+ * @param options Names, prefetch, confirm deadline and the delivery callback.
  * @returns The session.
- * @throws The connection or channel error (see {@linkcode isConfigurationError}).
+ * @throws {BrokerError} When the connect fails; the channel's error when a
+ * declaration is refused (see `isConfigurationError`).
  *
  * @example
  * ```ts ignore
  * import { openSession } from "./session.ts";
- * const session = await openSession("amqp://guest:guest@127.0.0.1/%2F?heartbeat=30", options);
+ * const session = await openSession({ amqpUrl, redactedUrl }, options);
  * console.log(await session.lost);
  * ```
  */
-export async function openSession(url: string, options: SessionOptions): Promise<Session> {
-  const {
-    names,
-    prefetch,
-    onMessage,
-    connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
-    signal,
-  } = options;
-  const connection = await connectBroker(url, { timeoutMs: connectTimeoutMs, signal });
-  let alive = true;
-  let resolveLost: (reason: string) => void = () => {};
-  const lost = new Promise<string>((resolve) => resolveLost = resolve);
-  const ended = new AbortController();
-  function end(reason: string) {
-    if (!alive) return;
-    alive = false;
-    ended.abort();
-    resolveLost(reason);
-    if (!connection.closed) connection.close().catch(() => {});
-  }
-  connection.onerror = (err) => end(`connection error: ${errorLine(err)}`);
-  connection.ondisconnect = (err) => end(`disconnected: ${err ? errorLine(err) : "socket closed"}`);
-  const flow = connectionFlow(connection);
+export async function openSession(target: BrokerTarget, options: SessionOptions): Promise<Session> {
+  const { names, prefetch, confirmTimeoutMs, onMessage, connectTimeoutMs, signal } = options;
+  const broker = await Broker.connect(target, { timeoutMs: connectTimeoutMs, signal });
+  const flow = broker.flow;
   if (options.onBlocked !== undefined) flow.watch(options.onBlocked);
   // Blocked during the handshake: the client recorded it before we listened.
   if (flow.blocked !== undefined) options.onBlocked?.(flow.blocked);
   try {
-    const { channel, returned } = await openConfirmChannel(connection);
-    channel.onerror = (reason) => end(`channel closed: ${reason}`);
+    const { channel, returned } = await broker.confirmChannel();
+    channel.onerror = (reason) => broker.fail(`channel closed: ${reason}`);
     await declareTopology(channel, { names });
     await channel.prefetch(prefetch);
+    const publisher = new Publisher(channel, {
+      window: prefetch,
+      timeoutMs: confirmTimeoutMs,
+      returned,
+      flow,
+      signal: broker.signal,
+    });
     const state: { consumer?: AMQPConsumer; cancelling?: Promise<unknown> } = {};
     const cancel = (): Promise<unknown> =>
       state.cancelling ??= channel.closed || state.consumer === undefined
@@ -128,17 +105,17 @@ export async function openSession(url: string, options: SessionOptions): Promise
         : state.consumer.cancel().catch(() => {});
     const session: Session = {
       channel,
-      returned,
-      lost,
-      signal: ended.signal,
+      publisher,
+      lost: broker.lost,
+      signal: broker.signal,
       flow,
       get alive() {
-        return alive && !channel.closed && !connection.closed;
+        return broker.alive && !channel.closed;
       },
       async cancel() {
         await cancel();
       },
-      fail: end,
+      fail: (reason) => broker.fail(reason),
       async close(options = {}) {
         const { budgetMs = 3 * CLOSE_STEP_TIMEOUT_MS } = options;
         const deadline = performance.now() + budgetMs;
@@ -146,11 +123,8 @@ export async function openSession(url: string, options: SessionOptions): Promise
         // A channel.close sent while a basic.cancel is unanswered can hang: cancel first.
         await withTimeout(cancel(), left());
         if (!channel.closed) await withTimeout(channel.close(), left());
-        alive = false;
-        ended.abort();
-        resolveLost("closed");
-        // A broker that does not answer the close: closeBroker drops the socket.
-        await closeBroker(connection, { stepMs: left() });
+        // A broker that does not answer the close: the socket is dropped.
+        await broker.close({ budgetMs: left() });
       },
     };
     // Deliveries may arrive before basicConsume resolves: the session must exist by then.
@@ -161,14 +135,12 @@ export async function openSession(url: string, options: SessionOptions): Promise
     );
     state.consumer = consumer;
     consumer.wait().then(
-      () => state.cancelling === undefined ? end("consumer cancelled") : undefined,
-      (err) => end(`consumer cancelled by the broker: ${errorLine(err)}`),
+      () => state.cancelling === undefined ? broker.fail("consumer cancelled") : undefined,
+      (err) => broker.fail(`consumer cancelled by the broker: ${errorLine(err)}`),
     );
     return session;
   } catch (err) {
-    alive = false;
-    ended.abort();
-    await closeBroker(connection);
+    await broker.close();
     throw err;
   }
 }

@@ -1,15 +1,8 @@
 /**
- * The one place where a delivery is settled. Every path acks only after a
- * confirmed publish, and never on a dead channel:
- * - stored (downloaded or already there) → processing message → ack;
- * - transient, deliveries left → retry queue with `x-attempts` → ack;
- * - permanent, usage, or transient with no deliveries left → DLQ with the
- *   original body and `x-error*` headers → ack;
- * - started `--max-deliveries` times and never finished (its workers died
- *   during it: see the start marks in consumer.ts) → DLQ, kind `redelivered`;
- * - aborted by shutdown, stopped by a fatal error of the worker (a missing
- *   permission, an untrusted certificate), or any publish/ack failure → not
- *   acked: the broker redelivers it when the channel closes.
+ * The one place where a delivery is settled, by the rule table
+ * {@linkcode SETTLE_RULES}: outcome × delivery count → where the message
+ * goes, with which headers, then ack or leave unacked. Every path acks only
+ * after a confirmed publish, and never on a dead channel.
  *
  * @module
  */
@@ -25,7 +18,7 @@ import {
   processingBody,
   retryHeaders,
 } from "./messages.ts";
-import { publishConfirmed, type PublishProperties } from "./publisher.ts";
+import type { PublishProperties } from "./publisher.ts";
 import type { Session } from "./session.ts";
 
 /** What processing a delivery came to, before settling. */
@@ -47,8 +40,169 @@ export interface Settlement {
   kind?: Failure["kind"];
 }
 
+/** Where a settled delivery goes. */
+export type Destination = "processing" | "retry" | "dead_letter" | "none";
+
+/** One row of {@linkcode SETTLE_RULES}: a case, and what settling it does. */
+export interface SettleRule {
+  /** What the job came to. */
+  outcome: string;
+  /** Which deliveries the row covers. */
+  deliveries: string;
+  /** The queue a message goes to (`none`: nothing is published). */
+  to: Destination;
+  /** What is published: the body and its headers. */
+  publishes: string;
+  /** Then: `ack`, or `leave unacked` (the broker redelivers it when the channel closes). */
+  then: "ack" | "leave unacked";
+  /** The `outcome` of the job's log line. */
+  logged: string;
+}
+
+/** The name of each row of {@linkcode SETTLE_RULES}. */
+export type SettleRuleName =
+  | "stored"
+  | "transient_retry"
+  | "transient_exhausted"
+  | "rejected"
+  | "crashed"
+  | "interrupted"
+  | "publish_failed";
+
 /**
- * Settles one delivery according to its outcome.
+ * The delivery rule, one row per case: outcome × delivery count → where the
+ * message goes, with which headers, then ack or leave unacked. `settle()`
+ * follows it through {@linkcode ruleFor}; the consume docs show it as it is
+ * (a test compares them).
+ */
+export const SETTLE_RULES: Readonly<Record<SettleRuleName, SettleRule>> = {
+  stored: {
+    outcome: "stored (downloaded, or already there)",
+    deliveries: "any",
+    to: "processing",
+    publishes: "the processing message (JSON, with `environment`, `queue_target`, the path)",
+    then: "ack",
+    logged: "`downloaded` / `already_exists`",
+  },
+  transient_retry: {
+    outcome: "transient failure",
+    deliveries: "below `--max-deliveries`",
+    to: "retry",
+    publishes:
+      "the original body; `x-attempts` = this delivery, `x-last-error`, expiration `--retry-delay`",
+    then: "ack",
+    logged: "`retry`",
+  },
+  transient_exhausted: {
+    outcome: "transient failure",
+    deliveries: "`--max-deliveries`",
+    to: "dead_letter",
+    publishes:
+      "the original body; `x-error` `gave up after N deliveries: …` and the other `x-error*` headers",
+    then: "ack",
+    logged: "`dead_lettered`",
+  },
+  rejected: {
+    outcome: "permanent or usage failure",
+    deliveries: "any",
+    to: "dead_letter",
+    publishes: "the original body; `x-error`, `x-error-kind`, `x-error-code`, `x-attempts`, …",
+    then: "ack",
+    logged: "`dead_lettered`",
+  },
+  crashed: {
+    outcome: "started and never finished (start marks of workers that died)",
+    deliveries: "`--max-deliveries`",
+    to: "dead_letter",
+    publishes:
+      "the original body; `x-error-kind` `redelivered`, `x-error` `started N times and never finished: …`",
+    then: "ack",
+    logged: "`dead_lettered`",
+  },
+  interrupted: {
+    outcome: "stopped on purpose (our stop, a lost session, a fatal error of the worker)",
+    deliveries: "any",
+    to: "none",
+    publishes: "nothing",
+    then: "leave unacked",
+    logged: "`unacked`",
+  },
+  publish_failed: {
+    outcome: "the publish or the ack failed (returned, nacked, no confirm in `--confirm-timeout`)",
+    deliveries: "any",
+    to: "none",
+    publishes: "(the publish that failed); the session is ended",
+    then: "leave unacked",
+    logged: "`unacked`",
+  },
+};
+
+/**
+ * The row of {@linkcode SETTLE_RULES} an outcome falls in, before publishing
+ * (`publish_failed` is decided by the publish itself).
+ *
+ * @param outcome What the job came to.
+ * @param context The delivery's number and `--max-deliveries`.
+ * @returns The row's name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ruleFor } from "./settle.ts";
+ * const failure = { kind: "transient", code: "network", message: "reset" } as const;
+ * assert.equal(ruleFor({ type: "failed", job: undefined, failure }, { attempt: 1, maxDeliveries: 5 }), "transient_retry");
+ * assert.equal(ruleFor({ type: "failed", job: undefined, failure }, { attempt: 5, maxDeliveries: 5 }), "transient_exhausted");
+ * ```
+ */
+export function ruleFor(
+  outcome: JobOutcome,
+  context: { attempt: number; maxDeliveries: number },
+): Exclude<SettleRuleName, "publish_failed"> {
+  switch (outcome.type) {
+    case "stored":
+      return "stored";
+    case "aborted":
+      return "interrupted";
+    case "crashed":
+      return "crashed";
+    case "failed":
+      if (outcome.failure.kind !== "transient") return "rejected";
+      return context.attempt < context.maxDeliveries ? "transient_retry" : "transient_exhausted";
+  }
+}
+
+/**
+ * {@linkcode SETTLE_RULES} as a Markdown table, for the consume docs.
+ *
+ * @returns The table, one line per row.
+ */
+export function settleRulesMarkdown(): string {
+  const lines = [
+    "| outcome | deliveries | published to | what | then | job line |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  const queues: Record<Destination, string> = {
+    processing: "`match.processing.telemetry.{env}`",
+    retry: "`match.telemetry.retry.{env}`",
+    dead_letter: "`dlq.telemetry.{env}`",
+    none: "-",
+  };
+  for (const rule of Object.values(SETTLE_RULES)) {
+    const cells = [
+      rule.outcome,
+      rule.deliveries,
+      queues[rule.to],
+      rule.publishes,
+      rule.then,
+      rule.logged,
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Settles one delivery by its row of {@linkcode SETTLE_RULES}.
  *
  * @param message The delivery.
  * @param context The outcome, the delivery's number (earlier deliveries
@@ -69,76 +223,28 @@ export async function settle(
   },
 ): Promise<Settlement> {
   const { outcome, attempt, session, config, now, signal } = context;
+  const rule = ruleFor(outcome, { attempt, maxDeliveries: config.maxDeliveries });
   if (outcome.type === "aborted") {
     const error = outcome.reason ?? "not finished: stopping or channel closed";
     return { outcome: "unacked", attempt, error };
   }
   if (!session.alive) return { outcome: "unacked", attempt, error: "channel closed" };
-
-  let queue: string;
-  let body: Uint8Array | string;
-  let properties: PublishProperties = {};
-  let settled: Settlement;
-  if (outcome.type === "stored") {
-    queue = config.names.publishQueue;
-    body = processingBody(outcome.job, {
-      result: outcome.result,
-      workerId: config.workerId,
-      environment: config.env,
-      queue,
-      now: now(),
-    });
-    properties = { contentType: "application/json" }; // the body we build is JSON
-    settled = { outcome: outcome.result.outcome, attempt };
-  } else {
-    const failure = outcome.type === "crashed" ? crashed(outcome.starts, attempt) : outcome.failure;
-    const retry = failure.kind === "transient" && attempt < config.maxDeliveries;
-    body = message.body ?? new Uint8Array();
-    settled = {
-      outcome: retry ? "retry" : "dead_lettered",
+  const { queue, body, properties, settled } = outcome.type === "stored"
+    ? processingMessage(outcome, { attempt, config, now })
+    : failureMessage(message, {
+      rule,
+      failure: outcome.type === "crashed" ? crashed(outcome.starts, attempt) : outcome.failure,
       attempt,
-      error: failure.message,
-      kind: failure.kind,
-    };
-    if (retry) {
-      queue = config.names.retryQueue;
-      properties = {
-        ...copyProperties(message),
-        headers: retryHeaders(message.properties.headers, { attempts: attempt, failure }),
-        // The wait in the retry queue, per message: see declareTopology().
-        expiration: String(config.retryDelayMs),
-      };
-    } else {
-      queue = config.names.deadLetterQueue;
-      const final = failure.kind === "transient"
-        ? { ...failure, message: `gave up after ${attempt} deliveries: ${failure.message}` }
-        : failure;
-      settled.error = final.message;
-      properties = {
-        ...copyProperties(message),
-        headers: deadLetterHeaders(message.properties.headers, {
-          failure: final,
-          attempts: attempt,
-          queue: config.names.queue,
-          workerId: config.workerId,
-          now: now(),
-        }),
-      };
-    }
-  }
-
-  try {
-    await publishConfirmed(session.channel, {
-      queue,
-      body,
-      properties,
-      timeoutMs: config.confirmTimeoutMs,
-      returned: session.returned,
-      // While the broker blocks publishing, the publish waits for the end of
-      // the alarm (or of the session, or of the worker's patience).
-      flow: session.flow,
-      signal: signal === undefined ? session.signal : AbortSignal.any([session.signal, signal]),
+      config,
+      now,
     });
+  try {
+    // While the broker blocks publishing, the publish waits for the end of
+    // the alarm (or of the session, or of the worker's patience).
+    await session.publisher.send(
+      { queue, body, properties },
+      signal === undefined ? {} : { signal },
+    );
   } catch (err) {
     // The channel can no longer be trusted: end the session so the message is redelivered.
     session.fail(`publish to ${queue} failed: ${errorLine(err)}`);
@@ -152,6 +258,82 @@ export async function settle(
     return { outcome: "unacked", attempt, error: errorLine(err) };
   }
   return settled;
+}
+
+/** What one row publishes, and the settlement it logs once acked. */
+interface Settling {
+  queue: string;
+  body: Uint8Array | string;
+  properties: PublishProperties;
+  settled: Settlement;
+}
+
+/** The `stored` row: the processing message. */
+function processingMessage(
+  outcome: Extract<JobOutcome, { type: "stored" }>,
+  context: { attempt: number; config: ConsumeConfig; now: () => Date },
+): Settling {
+  const { attempt, config, now } = context;
+  const queue = config.names.publishQueue;
+  const body = processingBody(outcome.job, {
+    result: outcome.result,
+    workerId: config.workerId,
+    environment: config.env,
+    queue,
+    now: now(),
+  });
+  return {
+    queue,
+    body,
+    properties: { contentType: "application/json" }, // the body we build is JSON
+    settled: { outcome: outcome.result.outcome, attempt },
+  };
+}
+
+/** The failure rows: the original body to the retry queue or the DLQ. */
+function failureMessage(
+  message: AMQPMessage,
+  context: {
+    rule: SettleRuleName;
+    failure: Failure;
+    attempt: number;
+    config: ConsumeConfig;
+    now: () => Date;
+  },
+): Settling {
+  const { rule, failure, attempt, config, now } = context;
+  const body = message.body ?? new Uint8Array();
+  if (SETTLE_RULES[rule].to === "retry") {
+    return {
+      queue: config.names.retryQueue,
+      body,
+      properties: {
+        ...copyProperties(message),
+        headers: retryHeaders(message.properties.headers, { attempts: attempt, failure }),
+        // The wait in the retry queue, per message: see declareTopology().
+        expiration: String(config.retryDelayMs),
+      },
+      settled: { outcome: "retry", attempt, error: failure.message, kind: failure.kind },
+    };
+  }
+  const final = rule === "transient_exhausted"
+    ? { ...failure, message: `gave up after ${attempt} deliveries: ${failure.message}` }
+    : failure;
+  return {
+    queue: config.names.deadLetterQueue,
+    body,
+    properties: {
+      ...copyProperties(message),
+      headers: deadLetterHeaders(message.properties.headers, {
+        failure: final,
+        attempts: attempt,
+        queue: config.names.queue,
+        workerId: config.workerId,
+        now: now(),
+      }),
+    },
+    settled: { outcome: "dead_lettered", attempt, error: final.message, kind: final.kind },
+  };
 }
 
 /**

@@ -8,12 +8,10 @@
  * @module
  */
 
-import type { AMQPClient } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
 import { DEFAULT_MAX_DLQ_SCAN } from "../core/defaults.ts";
-import { closeBroker } from "./connect.ts";
-import { BrokerConnectError, connectOperator, declarePassive } from "./operator_target.ts";
+import { Broker, BrokerError } from "./broker.ts";
 
 /** Default of {@linkcode BrokerStatusOptions.maxDlqScan}. */
 export { DEFAULT_MAX_DLQ_SCAN };
@@ -110,38 +108,39 @@ export async function readBrokerStatus(
     queues: mapRoles((role) => unknownQueue(queueNames[role])),
     deadLetters: null,
   };
-  let client: AMQPClient;
+  let connection: Broker;
   try {
-    client = await connectOperator(broker, { connectTimeoutMs, signal });
+    connection = await Broker.connect(broker, { timeoutMs: connectTimeoutMs, signal });
   } catch (err) {
-    if (!(err instanceof BrokerConnectError)) throw err;
+    if (!(err instanceof BrokerError)) throw err;
     status.failure = { kind: err.kind, message: err.message };
     return status;
   }
-  let lost: string | undefined;
-  client.onerror = (err) => lost ??= errorLine(err);
   try {
-    for (const role of QUEUE_ROLES) {
-      status.queues[role] = await queueState(client, queueNames[role]);
+    try {
+      for (const role of QUEUE_ROLES) {
+        status.queues[role] = await queueState(connection, queueNames[role]);
+      }
+    } catch (err) {
+      status.failure = {
+        kind: "lost",
+        message: `lost the broker at ${redactedUrl}: ${connection.lostReason ?? errorLine(err)}`,
+      };
+      return status;
     }
-  } catch (err) {
-    status.failure = {
-      kind: "lost",
-      message: `lost the broker at ${redactedUrl}: ${lost ?? errorLine(err)}`,
-    };
+    const dlq = status.queues.dead_letter;
+    if (maxDlqScan > 0 && (dlq.messages ?? 0) > 0) {
+      // On the same connection: status connects once.
+      status.deadLetters = await countDeadLetterKinds(broker, {
+        connection,
+        limit: maxDlqScan,
+        signal,
+      });
+    }
     return status;
   } finally {
-    await closeBroker(client);
+    await connection.close();
   }
-  const dlq = status.queues.dead_letter;
-  if (maxDlqScan > 0 && (dlq.messages ?? 0) > 0) {
-    status.deadLetters = await countDeadLetterKinds(broker, {
-      limit: maxDlqScan,
-      connectTimeoutMs,
-      signal,
-    });
-  }
-  return status;
 }
 
 /**
@@ -149,16 +148,11 @@ export async function readBrokerStatus(
  */
 async function countDeadLetterKinds(
   broker: BrokerSettings,
-  options: { limit: number; connectTimeoutMs: number | undefined; signal: AbortSignal | undefined },
+  options: { connection: Broker; limit: number; signal: AbortSignal | undefined },
 ): Promise<DeadLetterKinds> {
-  const { limit, connectTimeoutMs, signal } = options;
+  const { connection, limit, signal } = options;
   const { scanDeadLetters } = await import("./dlq.ts");
-  const summary = await scanDeadLetters({
-    broker,
-    limit,
-    signal,
-    ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
-  });
+  const summary = await scanDeadLetters({ broker, connection, limit, signal });
   const kinds: DeadLetterKinds = {
     byKind: summary.byKind,
     scanned: summary.scanned,
@@ -169,8 +163,8 @@ async function countDeadLetterKinds(
 }
 
 /** A queue as a passive declare sees it: a missing queue is reported missing rather than thrown. */
-async function queueState(client: AMQPClient, name: string): Promise<QueueState> {
-  const counts = await declarePassive(client, name);
+async function queueState(connection: Broker, name: string): Promise<QueueState> {
+  const counts = await connection.queueCounts(name);
   return counts === undefined
     ? { name, exists: false, messages: null, consumers: null }
     : { name, exists: true, ...counts };

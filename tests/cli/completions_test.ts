@@ -1,15 +1,23 @@
 /**
  * The completion scripts, generated from the real program: bash run
  * non-interactively (`COMP_WORDS`, `COMP_CWORD`, the completion function,
- * `COMPREPLY`), zsh and fish parsed by the shells when installed.
+ * `COMPREPLY`), and all three installed in the real shells, which complete
+ * command lines (`tests/support/shell_completion.ts`). A missing shell fails
+ * the tests that need it, naming the package (`.ci/run` installs them).
  */
 
 import assert from "node:assert/strict";
 import { Command, Option } from "commander";
-import { buildProgram } from "../../src/cli/program.ts";
+import { buildProgram } from "../../src/commands/program.ts";
 import { completionScript, type Shell } from "../../src/cli/completions/script.ts";
 import { completionModel, valueKind } from "../../src/cli/completions/model.ts";
 import { runCli } from "../support/cli.ts";
+import {
+  complete,
+  completeLines,
+  type Install,
+  requireShell,
+} from "../support/shell_completion.ts";
 
 const decoder = new TextDecoder();
 
@@ -152,21 +160,10 @@ Deno.test("completions: subcommands of subcommands (dlq list) complete with thei
   for (const [words, expected] of cases) {
     assert.deepEqual(await bashComplete(text, words), expected, words.join(" "));
   }
-  if (await hasShell("fish")) {
-    const { stdout } = await new Deno.Command("fish", {
-      args: [
-        "--no-config",
-        "-c",
-        "echo $SCRIPT | source; complete -C 'telemetry grp list --kind '",
-      ],
-      env: { SCRIPT: script("fish", program) },
-      stdout: "piped",
-    }).output();
-    assert.deepEqual(
-      decoder.decode(stdout).split("\n").filter((l) => l !== "").map((l) => l.split("\t")[0]),
-      ["permanent", "transient"],
-    );
-  }
+  assert.deepEqual(
+    await complete("fish", script("fish", program), "telemetry grp list --kind "),
+    ["permanent", "transient"],
+  );
 });
 
 Deno.test("valueKind() reads paths from the value's name", () => {
@@ -182,49 +179,67 @@ Deno.test("valueKind() reads paths from the value's name", () => {
   assert.deepEqual(valueKind("x", ["a", "b"]), { type: "choices", values: ["a", "b"] });
 });
 
-for (const shell of ["zsh", "fish"] as const) {
-  const installed = await hasShell(shell);
-  Deno.test({
-    name: installed
-      ? `${shell} completion: the script parses (${shell} -n) and names every command`
-      : `${shell} completion: the script parses [ignored: ${shell} is not installed]`,
-    ignore: !installed,
-    async fn() {
-      const text = script(shell);
-      const path = await Deno.makeTempFile({ suffix: `.${shell}` });
-      try {
-        await Deno.writeTextFile(path, text);
-        const { code, stderr } = await new Deno.Command(shell, {
-          args: ["-n", path],
-          stderr: "piped",
-        }).output();
-        assert.equal(code, 0, decoder.decode(stderr));
-      } finally {
-        await Deno.remove(path);
-      }
-      for (const name of commandNames()) assert.match(text, new RegExp(`\\b${name}\\b`));
-    },
+/** What the real shells must complete: a command, a subcommand, a flag. */
+const LINES: [line: string, expected: string[]][] = [
+  ["telemetry con", ["consume"]],
+  ["telemetry dlq re", ["replay"]],
+  ["telemetry download --all", ["--allow-host", "--allow-http"]],
+];
+
+const INSTALLS: [Shell, Install][] = [
+  ["bash", "source"],
+  ["zsh", "source"],
+  ["zsh", "directory"],
+  ["fish", "source"],
+  ["fish", "directory"],
+];
+
+for (const [shell, install] of INSTALLS) {
+  const how = install === "source" ? "sourced" : shell === "zsh" ? "in $fpath" : "autoloaded";
+  Deno.test(`${shell} completion, ${how}: a command, a subcommand and a flag complete in ${shell}`, async () => {
+    const text = script(shell);
+    const got = await completeLines(shell, text, LINES.map(([line]) => line), install);
+    LINES.forEach(([line, expected], i) => assert.deepEqual(got[i]!.sort(), expected, line));
   });
 }
 
-Deno.test("fish completion: 'telemetry d' and 'telemetry verify --' complete like bash", {
-  ignore: !(await hasShell("fish")),
-}, async () => {
+for (const shell of ["zsh", "fish"] as const) {
+  Deno.test(`${shell} completion: the script parses (${shell} -n) and names every command`, async () => {
+    await requireShell(shell);
+    const text = script(shell);
+    const path = await Deno.makeTempFile({ suffix: `.${shell}` });
+    try {
+      await Deno.writeTextFile(path, text);
+      const { code, stderr } = await new Deno.Command(shell, {
+        args: ["-n", path],
+        stderr: "piped",
+      }).output();
+      assert.equal(code, 0, decoder.decode(stderr));
+    } finally {
+      await Deno.remove(path);
+    }
+    for (const name of commandNames()) assert.match(text, new RegExp(`\\b${name}\\b`));
+  });
+}
+
+Deno.test("fish completion: 'telemetry d' and 'telemetry verify --' complete like bash", async () => {
   const text = script("fish");
-  const complete = async (line: string) => {
-    const { code, stdout, stderr } = await new Deno.Command("fish", {
-      args: ["--no-config", "-c", `echo $SCRIPT | source; complete -C ${quote(line)}`],
-      env: { SCRIPT: text },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(code, 0, decoder.decode(stderr));
-    return decoder.decode(stdout).split("\n").filter((l) => l !== "").map((l) => l.split("\t")[0]);
-  };
   const d = commandNames().filter((name) => name.startsWith("d"));
-  assert.deepEqual((await complete("telemetry d")).sort(), [...d].sort());
-  const flags = await complete("telemetry verify --");
+  assert.deepEqual((await complete("fish", text, "telemetry d")).sort(), [...d].sort());
+  const flags = await complete("fish", text, "telemetry verify --");
   assert.ok(flags.includes("--data-dir") && flags.includes("--fix"), flags.join(" "));
+});
+
+Deno.test("zsh completion: 'telemetry d', 'telemetry verify --' and a flag's choices complete like bash", async () => {
+  const [d, flags, formats] = await completeLines("zsh", script("zsh"), [
+    "telemetry d",
+    "telemetry verify --",
+    "telemetry download --log-format ",
+  ]);
+  const expected = commandNames().filter((name) => name.startsWith("d"));
+  assert.deepEqual(d!.sort(), expected.sort());
+  assert.ok(flags!.includes("--data-dir") && flags!.includes("--fix"), flags!.join(" "));
+  assert.deepEqual(formats!.sort(), ["json", "text"]);
 });
 
 Deno.test("telemetry completions: prints the script; an unknown shell is a usage error", async () => {
@@ -236,16 +251,3 @@ Deno.test("telemetry completions: prints the script; an unknown shell is a usage
   assert.equal(bad, 2);
   assert.match(err, /Allowed choices are bash, zsh, fish/);
 });
-
-async function hasShell(name: string): Promise<boolean> {
-  try {
-    const { code } = await new Deno.Command(name, { args: ["-c", "exit 0"] }).output();
-    return code === 0;
-  } catch {
-    return false;
-  }
-}
-
-function quote(text: string): string {
-  return `'${text.replaceAll("'", "\\'")}'`;
-}

@@ -16,7 +16,7 @@ Deno.test("exitCodeForSignal() gives 130 for SIGINT and 143 for SIGTERM", () => 
 
 /**
  * Every {@linkcode ErrorCode} with the kinds it is built with (`grep 'new TelemetryError('`):
- * a new code does not compile until it is listed here, and then needs its README row.
+ * a new code does not compile until it is listed here, and then needs its row in docs/operations.md.
  */
 const KINDS_OF_CODE = {
   bad_match_id: ["usage"],
@@ -51,12 +51,12 @@ const WORKER_CODES = {
   redelivered: ["redelivered"],
 } as const;
 
-Deno.test("README.md's table of error codes has a row for every code and kind", async () => {
-  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  const start = readme.indexOf("### Error kinds and codes");
-  assert.notEqual(start, -1, "README.md has an 'Error kinds and codes' section");
+Deno.test("docs/operations.md's table of error codes has a row for every code and kind", async () => {
+  const page = await Deno.readTextFile(new URL("../../docs/operations.md", import.meta.url));
+  const start = page.indexOf("### Error kinds and codes");
+  assert.notEqual(start, -1, "docs/operations.md has an 'Error kinds and codes' section");
   const rows = new Set(
-    readme.slice(start).split("\n").map((line) => /^\| `(\w+)` +\| `(\w+)` +\|/.exec(line))
+    page.slice(start).split("\n").map((line) => /^\| `(\w+)` +\| `(\w+)` +\|/.exec(line))
       .filter((match) => match !== null).map((match) => `${match[1]} ${match[2]}`),
   );
   for (const [code, kinds] of Object.entries({ ...KINDS_OF_CODE, ...WORKER_CODES })) {

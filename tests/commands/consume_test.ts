@@ -1,13 +1,15 @@
 /**
  * End-to-end tests of `telemetry consume`: `main.ts` runs in a child process
- * with exactly the CLI's permissions, against the real broker.
+ * with exactly the CLI's permissions, against the real broker. The load run
+ * (thousands of jobs with 10% transient faults, a broker restart and a
+ * `kill -9`) is `deno task soak`, outside the suite.
  */
 
 import assert from "node:assert/strict";
 import { randomEnv, TelemetryServer, TestBroker, waitFor } from "../queue/harness.ts";
 import { brokerChildEnv } from "../queue/operator_support.ts";
 import { Child, listTree, testArgs, withConsumer } from "./consume_child.ts";
-import { USAGE_HINT } from "../../src/cli/program.ts";
+import { USAGE_HINT } from "../../src/commands/program.ts";
 
 Deno.test("telemetry consume exits 2 with one error line (and the hint) when --env is missing or invalid", async () => {
   for (const args of [[], ["--env", "Bad.Env"]]) {
@@ -122,46 +124,6 @@ Deno.test("telemetry consume exits at once on a second signal, without partial f
     assert.ok(performance.now() - started < 3000);
     assert.deepEqual(await listTree(dataDir), []);
     await waitFor(async () => await broker.count(broker.names.queue) === 1, { what: "requeued" });
-  });
-});
-
-Deno.test("telemetry consume stores and announces 1,000 jobs with 10% transient faults, none dead-lettered", async () => {
-  const jobs = 1000;
-  // Every 10th match fails its first request (503 or 429), so it travels through the retry queue.
-  const behave: TelemetryServer["behave"] = (matchId, request) => {
-    const n = Number(matchId.split("-")[1]);
-    if (n % 10 === 0 && request === 1) return { type: "status", status: n % 20 === 0 ? 503 : 429 };
-    return { type: "ok" };
-  };
-  const args = ["--concurrency", "16", "--attempts", "1"];
-  await withConsumer({ events: 10, behave, args }, async (run) => {
-    const { broker, server, child, dataDir } = run;
-    const started = performance.now();
-    await Promise.all(
-      Array.from(
-        { length: jobs },
-        (_, i) => broker.publish({ match_id: `load-${i}`, telemetry_url: server.url(`load-${i}`) }),
-      ),
-    );
-    const announced = new Set<string>();
-    await waitFor(async () => {
-      for (const message of await broker.take(broker.names.publishQueue)) {
-        announced.add(String(JSON.parse(message.bodyString() ?? "{}").match_id));
-      }
-      return announced.size === jobs;
-    }, { what: "1,000 announced", timeoutMs: 50_000 });
-    const seconds = (performance.now() - started) / 1000;
-    console.log(`1,000 jobs in ${seconds.toFixed(1)} s (${(jobs / seconds).toFixed(0)} jobs/s)`);
-    child.process.kill("SIGTERM");
-    assert.equal(await child.exit(), 0);
-    assert.equal(await broker.count(broker.names.deadLetterQueue), 0);
-    assert.equal(await broker.count(broker.names.queue), 0);
-    assert.equal(await broker.count(broker.names.retryQueue), 0);
-    const retries = child.events("job").filter((l) => l.outcome === "retry");
-    assert.equal(retries.length, jobs / 10);
-    const stored = (await listTree(dataDir)).filter((p) => p.endsWith("/raw.json.gz"));
-    assert.equal(stored.length, jobs);
-    assert.equal((await listTree(dataDir)).length, jobs, "no temp files left");
   });
 });
 

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { toDlqSelection } from "../../src/commands/dlq.ts";
-import { USAGE_HINT } from "../../src/cli/program.ts";
+import { USAGE_HINT } from "../../src/commands/program.ts";
 import {
   alternating,
   type DeadLetterEnv,

@@ -16,7 +16,9 @@ import {
 import { generateTelemetry, gzipBytes } from "../support/telemetry_fixture.ts";
 import { EXCERPT, TRUNCATED } from "../support/real_fixtures.ts";
 import { ROOT, runCli, type RunCliOptions, spawnCli } from "../support/cli.ts";
-import { USAGE_HINT } from "../../src/cli/program.ts";
+import { giveToUnprivileged, runCliUnprivileged } from "../support/unprivileged.ts";
+import { exists } from "../support/helpers.ts";
+import { USAGE_HINT } from "../../src/commands/program.ts";
 
 const REAL_MATCH_ID = "8c1c8a56-4104-46ef-8aec-5e012b041574";
 const TEMP_NAME = /^\.raw\.json\.gz\..*\.tmp$/;
@@ -58,6 +60,13 @@ function flags(server: TestServer, dataDir: string): string[] {
   return ["--data-dir", dataDir, "--allow-http", "--allow-host", allow, "--backoff", "0"];
 }
 
+/** Serves the three matches: `/a.json` and `/c.json` gzip-encoded, `/b.json` plain. */
+function routeMatches(server: TestServer): void {
+  server.route("/a.json", gzipEncoded(A_GZ));
+  server.route("/b.json", json(B));
+  server.route("/c.json", gzipEncoded(C_GZ));
+}
+
 /** `download URL EXTRA... FLAGS`: one download from the test server. */
 function downloadArgs(
   server: TestServer,
@@ -70,16 +79,6 @@ function downloadArgs(
 
 function rawFile(dataDir: string, matchId: string): string {
   return join(dataDir, `matchID=${matchId}`, "raw.json.gz");
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
 }
 
 async function entries(dir: string): Promise<string[]> {
@@ -277,9 +276,7 @@ Deno.test("telemetry download exits 1 for the real truncated file and stores not
 
 Deno.test("telemetry download --jobs runs a batch with one result line per job", async () => {
   await withServer(async (server, dataDir) => {
-    server.route("/a.json", gzipEncoded(A_GZ));
-    server.route("/b.json", json(B));
-    server.route("/c.json", gzipEncoded(C_GZ));
+    routeMatches(server);
     server.route("/missing.json", status(404));
     const jobs = [
       { match_id: ID_A, telemetry_url: server.url("/a.json") },
@@ -340,7 +337,7 @@ Deno.test("telemetry download --jobs reports a line that is not a job, once, on 
     // Each failure once, on stderr, in the shape of enqueue's `refused  line N: …`; no log record of it.
     const failures = lines(err).filter((l) => !l.startsWith("{"));
     assert.deepEqual(failures.sort(), [
-      "failed  line 1: the job is not JSON",
+      "failed  line 1: the job is not valid JSON",
       "failed  line 3: the job is not a JSON object",
     ]);
     assert.deepEqual(lines(err).filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).event), [
@@ -373,7 +370,7 @@ Deno.test("telemetry download --jobs gives every result and failure line its lin
     assert.match(text[1]!, new RegExp(`^downloaded +${ID_C} +line 4 `));
     const failed = lines(err).filter((l) => l.startsWith("failed "));
     assert.equal(failed.length, 3, err);
-    assert.equal(failed[0], "failed  line 2: the job is not JSON");
+    assert.equal(failed[0], "failed  line 2: the job is not valid JSON");
     assert.match(failed[1]!, /^failed {2}line 3 \(match m404\): HTTP 404 /);
     assert.equal(failed[2], 'failed  line 5 (match m-no-url): the job has no "telemetry_url"');
     assert.equal(lines(err).length, 4, `the failures and batch_done, nothing twice:\n${err}`);
@@ -438,9 +435,7 @@ Deno.test("telemetry download names --max-decompressed-bytes when content decomp
 
 Deno.test("telemetry download --jobs - reads stdin and exits 0 when all succeed", async () => {
   await withServer(async (server, dataDir) => {
-    server.route("/a.json", gzipEncoded(A_GZ));
-    server.route("/b.json", json(B));
-    server.route("/c.json", gzipEncoded(C_GZ));
+    routeMatches(server);
     const input = [
       { match_id: ID_A, telemetry_url: server.url("/a.json") },
       { match_id: ID_B, telemetry_url: server.url("/b.json") },
@@ -662,23 +657,24 @@ Deno.test("telemetry download refuses an unusable data dir at once: one line nam
   });
 });
 
-Deno.test({
-  name: "telemetry download names a data dir it may not write to: permission denied",
-  ignore: Deno.uid() === 0, // root writes anywhere
-  async fn() {
-    await withServer(async (server, dataDir) => {
-      server.route("/a.json", json(A));
-      await Deno.mkdir(dataDir, { mode: 0o500 });
-      try {
-        const [, err, code] = await cli(downloadArgs(server, dataDir, server.url("/a.json")));
-        assert.equal(code, 1, err);
-        assert.match(err, /is not writable: permission denied/);
-        assert.equal(server.count("/a.json"), 0);
-      } finally {
-        await Deno.chmod(dataDir, 0o700);
-      }
-    });
-  },
+// Root writes anywhere: the CLI runs as an unprivileged user (nobody under root).
+Deno.test("telemetry download names a data dir it may not write to: permission denied", async () => {
+  await withServer(async (server, dataDir) => {
+    server.route("/a.json", json(A));
+    await Deno.chmod(join(dataDir, ".."), 0o755);
+    await Deno.mkdir(dataDir, { mode: 0o500 });
+    await giveToUnprivileged(dataDir);
+    try {
+      const args = downloadArgs(server, dataDir, server.url("/a.json"));
+      const [, err, code] = await runCliUnprivileged(args);
+      assert.equal(code, 1, err);
+      assert.match(err, /is not writable: permission denied/);
+      assert.ok(!err.includes("    at "), `no stack trace on stderr:\n${err}`);
+      assert.equal(server.count("/a.json"), 0);
+    } finally {
+      await Deno.chmod(dataDir, 0o700);
+    }
+  });
 });
 
 Deno.test("telemetry download refuses telemetry of another match at its first event and stops the transfer", async () => {

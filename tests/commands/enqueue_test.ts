@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { USAGE_HINT } from "../../src/cli/program.ts";
+import { USAGE_HINT } from "../../src/commands/program.ts";
 import { join } from "node:path";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { readLines, runCli, spawnCli } from "../support/cli.ts";
@@ -128,7 +128,7 @@ Deno.test("telemetry enqueue --dry-run validates and counts, and publishes nothi
         { env: await brokerChildEnv() },
       );
       assert.equal(code, 1, stderr);
-      assert.match(stdout, /^refused {2}line 3: message has no string field telemetry_url$/m);
+      assert.match(stdout, /^refused {2}line 3: the job has no "telemetry_url"$/m);
       assert.match(stdout, /^dry run: 2 valid jobs would be queued to .*; refused 1, skipped 0/m);
       assert.equal(await broker.count(broker.names.queue), 0);
     } finally {

@@ -53,6 +53,19 @@ function download(server: TestServer, dataDir: string, ...extra: string[]): stri
   ];
 }
 
+/** `download --json` of `/a.json` from a fresh HTTPS test server into `dir/data`, with `env`. */
+async function downloadJson(
+  dir: string,
+  env: CaEnv,
+): Promise<{ stdout: string; stderr: string; code: number; port: number }> {
+  await using server = httpsServer();
+  const [stdout, stderr, code] = await runCli(
+    download(server, join(dir, "data"), server.url("/a.json"), "--json"),
+    { env },
+  );
+  return { stdout, stderr, code, port: server.port };
+}
+
 /** The non-empty lines of a text. */
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l.trim() !== "");
@@ -67,15 +80,10 @@ for (
 ) {
   Deno.test(`telemetry download over HTTPS stores the file, the private CA given in ${name}`, async () => {
     await withTempDir(async (dir) => {
-      await using server = httpsServer();
-      const dataDir = join(dir, "data");
-      const [stdout, stderr, code] = await runCli(
-        download(server, dataDir, server.url("/a.json"), "--json"),
-        { env },
-      );
+      const { stdout, stderr, code } = await downloadJson(dir, env);
       assert.equal(code, 0, stderr);
       assert.equal(JSON.parse(stdout).outcome, "downloaded");
-      assert.deepEqual(await Deno.readFile(rawFile(dataDir, ID)), GZ);
+      assert.deepEqual(await Deno.readFile(rawFile(join(dir, "data"), ID)), GZ);
     });
   });
 }
@@ -88,19 +96,14 @@ for (
 ) {
   Deno.test(`telemetry download of an untrusted certificate fails at once in one line naming it, ${name}`, async () => {
     await withTempDir(async (dir) => {
-      await using server = httpsServer();
-      const dataDir = join(dir, "data");
-      const [stdout, stderr, code] = await runCli(
-        download(server, dataDir, server.url("/a.json"), "--json"),
-        { env },
-      );
+      const { stdout, stderr, code, port } = await downloadJson(dir, env);
       assert.equal(code, 1);
       const result = JSON.parse(stdout);
       assert.equal(result.error_kind, "fatal");
       assert.equal(result.error_code, "tls");
       assert.match(
         result.error,
-        new RegExp(`TLS certificate of 127\\.0\\.0\\.1:${server.port} is not trusted`),
+        new RegExp(`TLS certificate of 127\\.0\\.0\\.1:${port} is not trusted`),
       );
       assert.match(result.error, /NODE_EXTRA_CA_CERTS/);
       assert.doesNotMatch(stderr, /cannot reach|"retry"/);

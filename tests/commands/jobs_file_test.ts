@@ -55,7 +55,7 @@ Deno.test("parseJobLine() reads queue-shaped objects", () => {
 });
 
 Deno.test("parseJobLine() explains what is wrong with a line", () => {
-  assert.match(parseJobLine("{nope", 2).error?.message ?? "", /not JSON/);
+  assert.match(parseJobLine("{nope", 2).error?.message ?? "", /not valid JSON/);
   assert.match(parseJobLine("[1]", 2).error?.message ?? "", /not a JSON object/);
   assert.match(parseJobLine('{"match_id":"a"}', 4).error?.message ?? "", /no "telemetry_url"/);
   assert.match(
@@ -86,8 +86,7 @@ Deno.test("readJobs() streams a file line by line, skipping blank lines and CRs"
       path,
       '{"telemetry_url":"a"}\r\n\n{"telemetry_url":"b","match_id":"m"}',
     );
-    const jobs = [];
-    for await (const job of readJobs(path)) jobs.push(job);
+    const jobs = await Array.fromAsync(readJobs(path));
     assert.deepEqual(jobs, [{ line: 1, url: "a" }, { line: 3, url: "b", matchId: "m" }]);
   } finally {
     await Deno.remove(path);
@@ -115,8 +114,7 @@ Deno.test("openJobLines() refuses a line longer than the limit by number, and re
     assert.equal(error?.kind, "usage");
     assert.equal(error?.code, "bad_job");
     assert.match(error?.message ?? "", new RegExp(`longer than ${MAX_JOB_LINE_BYTES} bytes`));
-    const jobs = [];
-    for await (const job of readJobs(path)) jobs.push(job);
+    const jobs = await Array.fromAsync(readJobs(path));
     assert.deepEqual(jobs.map((j) => [j.line, j.error?.code]), [[1, undefined], [2, "bad_job"], [
       3,
       undefined,
@@ -127,8 +125,7 @@ Deno.test("openJobLines() refuses a line longer than the limit by number, and re
 Deno.test("openJobLines() keeps a long line under the limit whole, across chunks", async () => {
   const url = `https://h/${"u".repeat(700 * 1024)}`;
   await withFile(`\n{"telemetry_url":"${url}"}\r\n`, async (path) => {
-    const jobs = [];
-    for await (const job of readJobs(path)) jobs.push(job);
+    const jobs = await Array.fromAsync(readJobs(path));
     assert.deepEqual(jobs, [{ line: 2, url }]);
   });
 });
@@ -151,8 +148,7 @@ Deno.test("readJobs() drops a byte order mark at the start of the file and of a 
   // A file saved with a BOM, and another one appended to it (cat a b).
   const text = `${BOM}{"telemetry_url":"a"}\n${BOM}{"telemetry_url":"b","match_id":"m"}\n`;
   await withFile(text, async (path) => {
-    const jobs = [];
-    for await (const job of readJobs(path)) jobs.push(job);
+    const jobs = await Array.fromAsync(readJobs(path));
     assert.deepEqual(jobs, [{ line: 1, url: "a" }, { line: 2, url: "b", matchId: "m" }]);
   });
 });
@@ -167,52 +163,46 @@ Deno.test("openJobLines() refuses a directory as a usage error, before reading",
   });
 });
 
-Deno.test("telemetry download --jobs reads a BOM at the start of the file and of a line as enqueue does", async () => {
-  await withTempDir(async (dir) => {
+/** One `--json` result line of `download`. */
+interface DownloadJson {
+  line: number;
+  match_id?: string;
+  error_code?: string;
+  error?: string;
+}
+
+/** Runs `telemetry download --jobs FILE --json` on a file of `text`, expecting exit 1: its results. */
+async function downloadJobsFailing(text: string): Promise<DownloadJson[]> {
+  return await withTempDir(async (dir) => {
     const jobs = join(dir, "jobs.ndjson");
-    await Deno.writeTextFile(jobs, `${BOM}${refusedJob("a")}\n${BOM}${refusedJob("b")}\n`);
-    const [stdout, stderr, code] = await runCli([
-      "download",
-      "--jobs",
-      jobs,
-      "--json",
-      "--data-dir",
-      join(dir, "data"),
-    ]);
+    await Deno.writeTextFile(jobs, text);
+    const args = ["download", "--jobs", jobs, "--json", "--data-dir", join(dir, "data")];
+    const [stdout, stderr, code] = await runCli(args);
     assert.equal(code, 1, stderr);
-    const results = stdout.trim().split("\n").map((l) => JSON.parse(l));
-    // Both lines were read as jobs: refused for their URL, not as "not JSON".
-    assert.deepEqual(
-      results.map((r) => [r.line, r.match_id, r.error_code]).sort(),
-      [[1, "a", "url_refused"], [2, "b", "url_refused"]],
-    );
+    return stdout.trim().split("\n").map((l) => JSON.parse(l));
   });
+}
+
+Deno.test("telemetry download --jobs reads a BOM at the start of the file and of a line as enqueue does", async () => {
+  const results = await downloadJobsFailing(`${BOM}${refusedJob("a")}\n${BOM}${refusedJob("b")}\n`);
+  // Both lines were read as jobs: refused for their URL, not as "not JSON".
+  assert.deepEqual(
+    results.map((r) => [r.line, r.match_id, r.error_code]).sort(),
+    [[1, "a", "url_refused"], [2, "b", "url_refused"]],
+  );
 });
 
 Deno.test("telemetry download --jobs refuses a giant line with its number and the limit, and goes on", async () => {
-  await withTempDir(async (dir) => {
-    const jobs = join(dir, "jobs.ndjson");
-    const giant = `[${"1,".repeat(2 * 1024 * 1024)}1]`;
-    await Deno.writeTextFile(jobs, `${giant}\n${refusedJob("b")}\n`);
-    const [stdout, stderr, code] = await runCli([
-      "download",
-      "--jobs",
-      jobs,
-      "--json",
-      "--data-dir",
-      join(dir, "data"),
-    ]);
-    assert.equal(code, 1, stderr);
-    const results = stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(results.map((r) => [r.line, r.error_code]).sort(), [
-      [1, "bad_job"],
-      [2, "url_refused"],
-    ]);
-    assert.match(
-      results.find((r) => r.line === 1)?.error,
-      /^the line is longer than 1048576 bytes/,
-    );
-  });
+  const giant = `[${"1,".repeat(2 * 1024 * 1024)}1]`;
+  const results = await downloadJobsFailing(`${giant}\n${refusedJob("b")}\n`);
+  assert.deepEqual(results.map((r) => [r.line, r.error_code]).sort(), [
+    [1, "bad_job"],
+    [2, "url_refused"],
+  ]);
+  assert.match(
+    results.find((r) => r.line === 1)?.error ?? "",
+    /^the line is longer than 1048576 bytes/,
+  );
 });
 
 Deno.test("telemetry download --jobs DIR exits 2 with one line", async () => {

@@ -6,8 +6,6 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MAX_DLQ_SCAN_DEFAULT } from "../../src/commands/status.ts";
-import { DEFAULT_MAX_DLQ_SCAN } from "../../src/queue/status.ts";
 import { runCli } from "../support/cli.ts";
 import { withTempDir } from "../support/helpers.ts";
 import {
@@ -404,10 +402,6 @@ Deno.test("telemetry status: usage errors exit 2 with one line", async () => {
     assert.match(stderr, message);
     assert.doesNotMatch(stderr, /\n\s+at /);
   }
-});
-
-Deno.test("status: the --max-dlq-scan default is the reader's default", () => {
-  assert.equal(MAX_DLQ_SCAN_DEFAULT, DEFAULT_MAX_DLQ_SCAN);
 });
 
 function escape(text: string): string {

@@ -68,14 +68,34 @@ Deno.test("runPool() starts no item once its signal aborts and waits for the run
 
 Deno.test("runPool() stops waiting for a source that has nothing more to give when aborted", async () => {
   const controller = new AbortController();
+  let pulls = 0;
+  // A source that never answers, like stdin with nobody typing.
   const source: AsyncIterable<number> = {
-    [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<number>>(() => {}) }),
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        pulls++;
+        return new Promise<IteratorResult<number>>(() => {});
+      },
+    }),
   };
+  let ran = 0;
+  let settled = false;
   const pool = runPool(source, {
     concurrency: 2,
     signal: controller.signal,
-    worker: async () => {},
-  });
+    worker: () => Promise.resolve(void ran++),
+  }).finally(() => settled = true);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(settled, false, "before the abort, the pool waits for the source");
+  assert.equal(pulls, 2, "each lane waits on the source");
   controller.abort();
-  await pool;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    pool.then(() => "stopped"),
+    new Promise((r) => timer = setTimeout(() => r("still waiting after 1 s"), 1_000)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "stopped");
+  assert.equal(pulls, 2, "nothing more asked of the source");
+  assert.equal(ran, 0, "no worker ran");
 });

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { crashRabbitNode, rabbitmqctl, type RabbitNode } from "../support/rabbitmq_node.ts";
 import { nodeTest } from "../support/test_broker.ts";
-import { createBackoff } from "../../src/queue/backoff.ts";
+import { createBackoff } from "../../src/core/backoff.ts";
 import { isStartMarkName, markStart } from "../../src/core/store/start_marks.ts";
 import {
   randomEnv,

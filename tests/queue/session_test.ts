@@ -283,8 +283,14 @@ Deno.test("openSession() gives up a handshake that never comes and closes its so
   const accepting = (async () => {
     for await (const conn of listener) accepted.push(conn);
   })();
-  const url = `amqp://guest:guest@127.0.0.1:${listener.addr.port}/%2F`;
-  const options = { names: topologyNames("t-silent"), prefetch: 1, onMessage() {} };
+  const amqpUrl = `amqp://guest:guest@127.0.0.1:${listener.addr.port}/%2F`;
+  const url = { amqpUrl, redactedUrl: amqpUrl.replace(":guest@", ":***@") };
+  const options = {
+    names: topologyNames("t-silent"),
+    prefetch: 1,
+    confirmTimeoutMs: 1_000,
+    onMessage() {},
+  };
   function openFds(): number {
     return Array.from(Deno.readDirSync("/proc/self/fd")).length;
   }

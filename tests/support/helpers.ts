@@ -37,13 +37,29 @@ export async function expectTelemetryError(
  * Runs `fn` with a fresh temp directory, removed afterwards.
  *
  * @param fn The test body.
- * @returns When `fn` is done and the directory removed.
+ * @returns What `fn` returned, once the directory is removed.
  */
-export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "telemetry-test-" });
   try {
-    await fn(dir);
+    return await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Whether a path exists.
+ *
+ * @param path The path.
+ * @returns False when it is not there; other errors are thrown.
+ */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
   }
 }

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { exists } from "./helpers.ts";
+
 /** What a started node answers on. */
 export interface RabbitNode {
   /** The Erlang node name, for `rabbitmqctl -n`. */
@@ -217,15 +219,6 @@ export async function crashRabbitNode(
       if (Date.now() > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

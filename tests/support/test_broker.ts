@@ -4,10 +4,12 @@
  * - `TELEMETRY_TEST_AMQP_URL` set: that broker. Tests that stop, restart or
  *   inspect a broker with `rabbitmqctl` are ignored, with the reason in
  *   their name.
- * - otherwise: one private RabbitMQ node per run, started on first use by
- *   whichever test module needs it first and shared by all the others. The
- *   runner (`tests/support/run_tests.ts`, the `test` task) owns it: it gives
- *   every test process the run directory and stops the node at the end.
+ * - otherwise: one private RabbitMQ node per run directory, started on
+ *   first use by whichever test module needs it first and shared by all the
+ *   others of that directory. The runner (`tests/support/run_tests.ts`, the
+ *   `test` task) owns the nodes: it gives every `deno test` process it starts
+ *   a run directory of its own (so a test that stops or crashes its node
+ *   never disturbs another process's tests) and stops the nodes at the end.
  *
  * Every `--env` a test uses is recorded in the run directory, so the runner
  * can check that nothing was left declared on the broker.
@@ -16,13 +18,10 @@
  */
 
 import { type RabbitNode, startRabbitNode } from "./rabbitmq_node.ts";
+import { OWNER_DIR_VAR, OWNER_PID_VAR, RUN_DIR_VAR } from "./run_dir.ts";
 
 /** The variable that points the broker tests at a broker of the user's. */
 export const EXTERNAL_URL_VAR = "TELEMETRY_TEST_AMQP_URL";
-/** The variable the runner sets: the run's own directory. */
-export const RUN_DIR_VAR = "TELEMETRY_TEST_RUN_DIR";
-/** The variable the runner sets: its pid; the node stops when it is gone. */
-export const OWNER_PID_VAR = "TELEMETRY_TEST_OWNER_PID";
 
 /** The broker of this test run. */
 export interface TestBrokerTarget {
@@ -95,6 +94,9 @@ export function recordEnv(env: string): void {
   Deno.writeTextFileSync(`${runDir}/envs`, `${env}\n`, { append: true });
 }
 
+/** How long a test waits for another one (another test module's worker) to start the node. */
+const NODE_START_WAIT_MS = 120_000;
+
 async function locate(): Promise<TestBrokerTarget> {
   const external = Deno.env.get(EXTERNAL_URL_VAR) ?? "";
   if (external !== "") return { url: external };
@@ -107,16 +109,31 @@ async function locate(): Promise<TestBrokerTarget> {
   }
   const stateFile = `${runDir}/node.json`;
   const errorFile = `${runDir}/node.error`;
-  const state = await readIfExists(stateFile);
-  if (state !== undefined) return { url: JSON.parse(state).url, node: JSON.parse(state) };
-  const earlier = await readIfExists(errorFile);
-  if (earlier !== undefined) throw new Error(earlier);
+  // Test modules may run in parallel (`deno test --parallel`): the first to
+  // take the lock starts the node, the others wait for its state file.
+  const deadline = Date.now() + NODE_START_WAIT_MS;
+  while (true) {
+    const state = await readIfExists(stateFile);
+    if (state !== undefined) return { url: JSON.parse(state).url, node: JSON.parse(state) };
+    const earlier = await readIfExists(errorFile);
+    if (earlier !== undefined) throw new Error(earlier);
+    try {
+      await Deno.mkdir(`${runDir}/node.lock`);
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    if (Date.now() > deadline) throw new Error("timed out waiting for the private RabbitMQ node");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   try {
     const node = await startRabbitNode(`${runDir}/node`, {
       ownerPid: Number(Deno.env.get(OWNER_PID_VAR) ?? Deno.pid),
-      ownerDir: runDir,
+      ownerDir: Deno.env.get(OWNER_DIR_VAR) ?? runDir,
     });
-    await Deno.writeTextFile(stateFile, JSON.stringify(node));
+    // Written whole, then renamed: a waiting module never reads half of it.
+    await Deno.writeTextFile(`${stateFile}.tmp`, JSON.stringify(node));
+    await Deno.rename(`${stateFile}.tmp`, stateFile);
     return { url: node.url, node };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

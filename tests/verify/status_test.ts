@@ -10,17 +10,17 @@ import {
   type VerifyStatus,
 } from "../../src/verify/status.ts";
 
-const README = new URL("../../README.md", import.meta.url);
-/** The heading the statuses table follows in README.md. */
-const HEADING = "### Statuses, and what `--fix` does with each";
+const PAGE = new URL("../../docs/verify.md", import.meta.url);
+/** The heading the statuses table follows in docs/verify.md. */
+const HEADING = "## Statuses, and what `--fix` does with each";
 const REGENERATE = "deno test --allow-read --allow-write tests/verify/status_test.ts -- --update";
 
-/** Where the statuses table is in README.md's lines: [first, end). */
+/** Where the statuses table is in docs/verify.md's lines: [first, end). */
 function tableLines(lines: string[]): [number, number] {
   const heading = lines.indexOf(HEADING);
-  assert.notEqual(heading, -1, `README.md has no "${HEADING}" heading`);
+  assert.notEqual(heading, -1, `docs/verify.md has no "${HEADING}" heading`);
   const first = lines.findIndex((line, i) => i > heading && line.startsWith("|"));
-  assert.notEqual(first, -1, `README.md has no table after "${HEADING}"`);
+  assert.notEqual(first, -1, `docs/verify.md has no table after "${HEADING}"`);
   const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
   return [first, end === -1 ? lines.length : end];
 }
@@ -29,21 +29,21 @@ function statusesWith(action: FixAction): VerifyStatus[] {
   return STATUSES.filter((status) => STATUS_TABLE[status].fix.action === action);
 }
 
-Deno.test("README.md's statuses table is statusMarkdownTable()", async () => {
+Deno.test("docs/verify.md's statuses table is statusMarkdownTable()", async () => {
   const expected = statusMarkdownTable();
   if (Deno.args.includes("--update")) {
     // Read right before writing: only the table's lines are replaced.
-    const lines = (await Deno.readTextFile(README)).split("\n");
+    const lines = (await Deno.readTextFile(PAGE)).split("\n");
     const [first, end] = tableLines(lines);
     lines.splice(first, end - first, ...expected);
-    await Deno.writeTextFile(README, lines.join("\n"));
+    await Deno.writeTextFile(PAGE, lines.join("\n"));
   }
-  const lines = (await Deno.readTextFile(README)).split("\n");
+  const lines = (await Deno.readTextFile(PAGE)).split("\n");
   const [first, end] = tableLines(lines);
   assert.deepEqual(
     lines.slice(first, end),
     expected,
-    `README.md's statuses table differs from STATUS_TABLE in src/verify/status.ts; ` +
+    `docs/verify.md's statuses table differs from STATUS_TABLE in src/verify/status.ts; ` +
       `regenerate it with: ${REGENERATE}`,
   );
 });

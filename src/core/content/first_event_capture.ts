@@ -7,7 +7,13 @@
  * @module
  */
 
-import type { FirstEvent } from "./json_validator.ts";
+/** What the validator learned about the first event. */
+export interface FirstEvent {
+  /** `_T` of the first top-level element, when it is a string. */
+  type?: string;
+  /** `MatchId` of the first top-level element, when it is a string. */
+  matchId?: string;
+}
 
 /** One decoder for every capture: decoding without `stream` keeps no state. */
 const decoder = new TextDecoder();

@@ -7,7 +7,8 @@
  */
 
 import { TelemetryError } from "../errors.ts";
-import { type FirstEvent, JsonValidator } from "./json_validator.ts";
+import type { FirstEvent } from "./first_event_capture.ts";
+import { JsonValidator } from "./json_validator.ts";
 import { telemetryMatches } from "../store/match_id.ts";
 
 /** Content bytes read to find the end of the first event; beyond, the end-of-content check decides. */

@@ -29,15 +29,7 @@
  */
 
 import { TelemetryError } from "../errors.ts";
-import { FirstEventCapture } from "./first_event_capture.ts";
-
-/** What the validator learned about the first event. */
-export interface FirstEvent {
-  /** `_T` of the first top-level element, when it is a string. */
-  type?: string;
-  /** `MatchId` of the first top-level element, when it is a string. */
-  matchId?: string;
-}
+import { type FirstEvent, FirstEventCapture } from "./first_event_capture.ts";
 
 /** Result of a complete validation. */
 export interface ValidationSummary {

@@ -16,11 +16,11 @@ export { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUTS };
 
 /** Timeouts of one attempt, in milliseconds: the `--*-timeout` flags. */
 export interface HttpTimeouts {
-  /** No response headers within this long. @default {30000} */
+  /** No response headers within this long. @default {DEFAULT_TIMEOUTS.headersMs} */
   headersMs?: number;
-  /** No body bytes for this long. @default {30000} */
+  /** No body bytes for this long. @default {DEFAULT_TIMEOUTS.idleMs} */
   idleMs?: number;
-  /** The whole attempt, body included. @default {120000} */
+  /** The whole attempt, body included. @default {DEFAULT_TIMEOUTS.attemptMs} */
   attemptMs?: number;
 }
 
@@ -30,7 +30,7 @@ export interface OpenDownloadOptions {
   policy: UrlPolicy;
   /** Timeouts of this attempt. */
   timeouts?: HttpTimeouts;
-  /** Stop the transfer beyond this many bytes on the wire. @default {1 GiB} */
+  /** Stop the transfer beyond this many bytes on the wire. @default {DEFAULT_MAX_BYTES} */
   maxBytes?: number;
   /** Redirects followed at most. @default {3} */
   maxRedirects?: number;

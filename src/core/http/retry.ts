@@ -4,31 +4,28 @@
  * @module
  */
 
+import { setTimeout as delay } from "node:timers/promises";
+import { exponentialDelay } from "../backoff.ts";
 import { TelemetryError } from "../errors.ts";
 
 /** Sleeps for a number of milliseconds; rejects when the signal aborts. */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 /**
- * The real sleep.
+ * The real sleep (`node:timers/promises`).
  *
  * @param ms Milliseconds.
  * @param signal Aborts the sleep.
  * @returns A promise resolved after `ms`.
+ * @throws The signal's reason when it aborts.
  */
-export function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    function onAbort() {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+export async function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, signal === undefined ? {} : { signal });
+  } catch (err) {
+    // An `AbortError` of node's: the signal's own reason, as every other abort gives.
+    throw signal?.aborted ? signal.reason : err;
+  }
 }
 
 /** Information about a retry, for logs. */
@@ -128,7 +125,7 @@ export function backoffDelay(
   attempt: number,
   options: { backoffMs: number; maxRetryAfterMs: number; error?: unknown },
 ): number {
-  const exponential = options.backoffMs * 2 ** attempt;
+  const exponential = exponentialDelay(attempt, { initialMs: options.backoffMs });
   const err = options.error;
   if (err instanceof TelemetryError && err.retryAfterSeconds !== undefined) {
     return Math.max(exponential, Math.min(err.retryAfterSeconds * 1000, options.maxRetryAfterMs));

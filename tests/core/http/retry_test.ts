@@ -66,9 +66,14 @@ Deno.test("backoffDelay() honours Retry-After up to the cap", () => {
   assert.equal(backoffDelay(3, { ...base, error: transient({ retryAfterSeconds: 1 }) }), 8000);
 });
 
-Deno.test("realSleep() waits and can be aborted", async () => {
+Deno.test("realSleep() waits and can be aborted, with the signal's reason", async () => {
   await realSleep(1);
+  const reason = new Error("aborted");
   const controller = new AbortController();
-  controller.abort(new Error("aborted"));
-  await assert.rejects(realSleep(10_000, controller.signal), /aborted/);
+  controller.abort(reason);
+  await assert.rejects(realSleep(10_000, controller.signal), (err) => err === reason);
+  const later = new AbortController();
+  const sleeping = realSleep(10_000, later.signal);
+  later.abort(reason);
+  await assert.rejects(sleeping, (err) => err === reason);
 });

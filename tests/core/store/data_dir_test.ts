@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { checkDataDir } from "../../../src/core/store/data_dir.ts";
 import { TelemetryError } from "../../../src/core/errors.ts";
 import { withTempDir } from "../../support/helpers.ts";
+import { giveToUnprivileged, runUnprivileged } from "../../support/unprivileged.ts";
+import type { ProbeOutcome } from "../../support/data_dir_probe.ts";
+import { CLI_FLAGS } from "../../../scripts/permissions.ts";
+
+/** Prints what `checkDataDir(DIR)` makes of a dir (see the module). */
+const PROBE = fileURLToPath(new URL("../../support/data_dir_probe.ts", import.meta.url));
 
 async function names(dir: string): Promise<string[]> {
   return Array.from(await Array.fromAsync(Deno.readDir(dir)), (e) => e.name).sort();
@@ -65,19 +72,33 @@ Deno.test("checkDataDir() refuses a file, naming it: is not a directory", async 
   });
 });
 
-Deno.test({
-  name: "checkDataDir() refuses a directory it cannot write to: permission denied",
-  ignore: Deno.uid() === 0, // root writes anywhere
-  async fn() {
-    await withTempDir(async (dir) => {
-      const locked = join(dir, "locked");
-      await Deno.mkdir(locked, { mode: 0o500 });
-      try {
-        await refused(locked, /is not writable: permission denied$/);
-        await refused(join(locked, "data"), /cannot be created: permission denied$/);
-      } finally {
-        await Deno.chmod(locked, 0o700);
-      }
-    });
-  },
+/** Expects `checkDataDir(dir)`, run as an unprivileged user, to be refused like {@linkcode refused}. */
+async function refusedUnprivileged(dir: string, pattern: RegExp): Promise<void> {
+  const args = ["run", "--quiet", ...CLI_FLAGS, PROBE, dir];
+  const [stdout, stderr, code] = await runUnprivileged(args);
+  assert.equal(code, 0, stderr);
+  const outcome: ProbeOutcome = JSON.parse(stdout);
+  assert.ok(!outcome.ok, `checkDataDir(${dir}) accepted it`);
+  assert.ok(outcome.telemetryError, outcome.message);
+  assert.equal(outcome.kind, "permanent");
+  assert.equal(outcome.code, "data_dir");
+  assert.match(outcome.message, pattern);
+  assert.ok(!outcome.message.includes("\n"), "one line");
+  assert.doesNotMatch(outcome.message, /os error|allow-all/);
+}
+
+// Root writes anywhere: the check runs as an unprivileged user (nobody under root).
+Deno.test("checkDataDir() refuses a directory it cannot write to: permission denied", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.chmod(dir, 0o755);
+    const locked = join(dir, "locked");
+    await Deno.mkdir(locked, { mode: 0o500 });
+    await giveToUnprivileged(locked);
+    try {
+      await refusedUnprivileged(locked, /is not writable: permission denied$/);
+      await refusedUnprivileged(join(locked, "data"), /cannot be created: permission denied$/);
+    } finally {
+      await Deno.chmod(locked, 0o700);
+    }
+  });
 });

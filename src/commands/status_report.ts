@@ -9,7 +9,7 @@
 
 import type { HealthAnswer } from "../core/http/health_probe.ts";
 import type { StoreStats } from "../core/store/store_stats.ts";
-import { plural } from "./plural.ts";
+import { plural } from "../cli/plural.ts";
 import { QUEUE_ROLES, type QueueRole, type QueueState } from "../queue/status.ts";
 import type { BrokerStatus } from "../queue/status.ts";
 

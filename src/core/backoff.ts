@@ -1,5 +1,8 @@
 /**
- * Capped exponential backoff with jitter for reconnecting to the broker.
+ * Exponential backoff, the one formula behind every wait between attempts:
+ * {@linkcode exponentialDelay} gives the HTTP retries their delays (no
+ * jitter, no cap but the attempts), {@linkcode createBackoff} the broker
+ * reconnects theirs (capped, with jitter).
  *
  * @module
  */
@@ -22,6 +25,35 @@ export interface BackoffOptions {
   factor?: number;
   /** Random source in [0, 1); the delay is drawn from [d/2, d]. @default {Math.random} */
   random?: () => number;
+}
+
+/** Options of {@linkcode exponentialDelay}. */
+export interface ExponentialOptions {
+  /** The delay of step 0. */
+  initialMs: number;
+  /** Growth per step. @default {2} */
+  factor?: number;
+  /** The largest delay. @default {Infinity} */
+  maxMs?: number;
+}
+
+/**
+ * The delay of one step of an exponential sequence: `initialMs * factor^step`, at most `maxMs`.
+ *
+ * @param step The 0-based step.
+ * @param options The first delay, the growth and the cap.
+ * @returns Milliseconds.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exponentialDelay } from "./backoff.ts";
+ * assert.deepEqual([0, 1, 2, 3].map((step) => exponentialDelay(step, { initialMs: 100, maxMs: 500 })), [100, 200, 400, 500]);
+ * ```
+ */
+export function exponentialDelay(step: number, options: ExponentialOptions): number {
+  const { initialMs, factor = 2, maxMs = Infinity } = options;
+  return Math.min(maxMs, initialMs * factor ** step);
 }
 
 /**
@@ -54,7 +86,7 @@ export function createBackoff(options: BackoffOptions = {}): Backoff {
   let step = 0;
   return {
     next() {
-      const ceiling = Math.min(maxMs, initialMs * factor ** step);
+      const ceiling = exponentialDelay(step, { initialMs, factor, maxMs });
       if (ceiling < maxMs) step++;
       return Math.round(ceiling / 2 + random() * (ceiling / 2));
     },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assessStatus, type StatusReport, statusText } from "../../src/cli/status_report.ts";
+import { assessStatus, type StatusReport, statusText } from "../../src/commands/status_report.ts";
 import type { StoreStats } from "../../src/core/store/store_stats.ts";
 import type { QueueState } from "../../src/queue/status.ts";
 

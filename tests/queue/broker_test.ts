@@ -1,63 +1,73 @@
 /**
- * `operator_target.ts` against the real test broker: how a connect fails,
- * a passive declare, the missing-queue line and the flow control.
+ * `broker.ts` against the real test broker: how a connect fails, a passive
+ * declare, the end of a connection, the missing-queue line and the flow control.
  */
 
 import assert from "node:assert/strict";
 import { resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
-import { closeBroker } from "../../src/queue/connect.ts";
-import {
-  BrokerConnectError,
-  connectionFlow,
-  connectOperator,
-  declarePassive,
-  missingQueueLine,
-} from "../../src/queue/operator_target.ts";
+import { Broker, BrokerError, connectionFlow, missingQueueLine } from "../../src/queue/broker.ts";
 import { randomEnv } from "./harness.ts";
 import { testBrokerSettings, withBroker } from "./operator_support.ts";
 import { testBrokerUrl } from "../support/test_broker.ts";
 
-Deno.test("connectOperator() on a closed port fails as unreachable, in one line without the password", async () => {
+Deno.test("Broker.connect() on a closed port fails as unreachable, in one line without the password", async () => {
   const broker = resolveBrokerSettings(
     { env: randomEnv(), amqpUrl: "amqp://ops:s3cret-pw@127.0.0.1:1/" },
     {},
   );
   await assert.rejects(
-    connectOperator(broker, { connectTimeoutMs: 5_000 }),
+    Broker.connect(broker, { timeoutMs: 5_000 }),
     (err) =>
-      err instanceof BrokerConnectError && err.kind === "unreachable" &&
+      err instanceof BrokerError && err.kind === "unreachable" &&
       /^cannot reach the broker at amqp:\/\/ops:\*\*\*@127\.0\.0\.1:1\/\S*: /.test(err.message) &&
       !err.message.includes("s3cret") && !err.message.includes("\n"),
   );
 });
 
-Deno.test("connectOperator() with a wrong password fails as refused", async () => {
+Deno.test("Broker.connect() with a wrong password fails as refused", async () => {
   const url = new URL(await testBrokerUrl());
   url.password = "not-the-password";
   const broker = resolveBrokerSettings({ env: randomEnv(), amqpUrl: url.href }, {});
   await assert.rejects(
-    connectOperator(broker),
+    Broker.connect(broker),
     (err) =>
-      err instanceof BrokerConnectError && err.kind === "refused" &&
+      err instanceof BrokerError && err.kind === "refused" &&
       /^the broker at \S+ refused: /.test(err.message) &&
       !err.message.includes("not-the-password"),
   );
 });
 
-Deno.test("declarePassive() reads an existing queue's counts and says undefined for a missing one", async () => {
+Deno.test("Broker.queueCounts() reads an existing queue's counts and says undefined for a missing one", async () => {
   await withBroker(async (broker, env) => {
     await broker.publish({ match_id: "m-1", telemetry_url: "https://telemetry-cdn.pubg.com/x" });
-    const client = await connectOperator(await testBrokerSettings(env));
+    const connection = await Broker.connect(await testBrokerSettings(env));
     try {
-      assert.deepEqual(await declarePassive(client, broker.names.queue), {
+      assert.deepEqual(await connection.queueCounts(broker.names.queue), {
         messages: 1,
         consumers: 0,
       });
-      assert.equal(await declarePassive(client, `${broker.names.queue}.missing`), undefined);
+      assert.equal(await connection.queueCounts(`${broker.names.queue}.missing`), undefined);
       // The 404 closed only its own channel: the connection goes on.
-      assert.equal((await declarePassive(client, broker.names.retryQueue))?.messages, 0);
+      assert.equal((await connection.queueCounts(broker.names.retryQueue))?.messages, 0);
+      assert.equal(connection.alive, true);
     } finally {
-      await closeBroker(client);
+      await connection.close();
+    }
+  });
+});
+
+Deno.test("Broker.fail() ends the connection once: lost, signal and reason say why", async () => {
+  await withBroker(async (_broker, env) => {
+    const connection = await Broker.connect(await testBrokerSettings(env));
+    try {
+      connection.fail("confirm timeout");
+      connection.fail("second reason");
+      assert.equal(await connection.lost, "confirm timeout");
+      assert.equal(connection.signal.aborted, true);
+      assert.equal(connection.alive, false);
+      assert.equal(connection.lostReason, "confirm timeout");
+    } finally {
+      await connection.close();
     }
   });
 });

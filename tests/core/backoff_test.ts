@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createBackoff } from "../../src/queue/backoff.ts";
+import { createBackoff, exponentialDelay } from "../../src/core/backoff.ts";
 
 Deno.test("createBackoff() doubles up to the cap and starts over after reset()", () => {
   const backoff = createBackoff({ initialMs: 100, maxMs: 1000, random: () => 1 });
@@ -17,4 +17,14 @@ Deno.test("createBackoff() rejects bad options", () => {
   assert.throws(() => createBackoff({ initialMs: -1 }), RangeError);
   assert.throws(() => createBackoff({ initialMs: 10, maxMs: 5 }), RangeError);
   assert.throws(() => createBackoff({ factor: 0.5 }), RangeError);
+});
+
+Deno.test("exponentialDelay() grows by the factor up to the cap, without one by default", () => {
+  assert.deepEqual([0, 1, 2, 3].map((step) => exponentialDelay(step, { initialMs: 10 })), [
+    10,
+    20,
+    40,
+    80,
+  ]);
+  assert.equal(exponentialDelay(3, { initialMs: 10, factor: 3, maxMs: 100 }), 100);
 });

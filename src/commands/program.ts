@@ -10,8 +10,8 @@
 
 import { Command, CommanderError, type CommandUnknownOpts } from "commander";
 import denoJson from "../../deno.json" with { type: "json" };
-import { ExitCode, type ExitCodeValue } from "./exit_code.ts";
-import { commanderOutput, useDenoOutput } from "./commander_output.ts";
+import { ExitCode, type ExitCodeValue } from "../cli/exit_code.ts";
+import { commanderOutput, useDenoOutput } from "../cli/commander_output.ts";
 
 export { CommanderError };
 
@@ -27,14 +27,14 @@ type CommandFactory = (onExit: (code: ExitCodeValue) => void) => CommandUnknownO
 
 /** Each command's module, in the order `--help` lists them. */
 const COMMANDS: Record<string, () => Promise<CommandFactory>> = {
-  download: async () => (await import("../commands/download.ts")).downloadCommand,
-  consume: async () => (await import("../commands/consume.ts")).consumeCommand,
-  verify: async () => (await import("../commands/verify.ts")).verifyCommand,
-  enqueue: async () => (await import("../commands/enqueue.ts")).enqueueCommand,
-  announce: async () => (await import("../commands/announce.ts")).announceCommand,
-  dlq: async () => (await import("../commands/dlq.ts")).dlqCommand,
-  status: async () => (await import("../commands/status.ts")).statusCommand,
-  completions: async () => (await import("../commands/completions.ts")).completionsCommand,
+  download: async () => (await import("./download.ts")).downloadCommand,
+  consume: async () => (await import("./consume.ts")).consumeCommand,
+  verify: async () => (await import("./verify.ts")).verifyCommand,
+  enqueue: async () => (await import("./enqueue.ts")).enqueueCommand,
+  announce: async () => (await import("./announce.ts")).announceCommand,
+  dlq: async () => (await import("./dlq.ts")).dlqCommand,
+  status: async () => (await import("./status.ts")).statusCommand,
+  completions: async () => (await import("./completions.ts")).completionsCommand,
 };
 
 /**

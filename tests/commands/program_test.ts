@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { USAGE_HINT } from "../../src/cli/program.ts";
+import { USAGE_HINT } from "../../src/commands/program.ts";
 import { runCli } from "../support/cli.ts";
 
 /** No environment variable chooses a broker, an env or a data dir for the child. */
