@@ -30,6 +30,9 @@ export const DLQ_BENCH_OPTIONS = {
   "dlq-runs": { type: "string", default: "3" },
 } as const;
 
+/** The kinds the filled dead letters take in turn (the filtered replay takes `transient`). */
+const KINDS = ["transient", "permanent"] as const;
+
 /** One measured CLI run. */
 export interface DlqBenchRun {
   /** What ran, e.g. `replay`. */
@@ -43,9 +46,6 @@ export interface DlqBenchRun {
   /** Peak RSS of the CLI process, in MiB. */
   peakRssMiB: number;
 }
-
-/** The kinds the filled dead letters take in turn (the filtered replay takes `transient`). */
-const KINDS = ["transient", "permanent"] as const;
 
 /**
  * Runs the benchmark.

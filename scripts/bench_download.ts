@@ -26,6 +26,7 @@ import {
   positiveNumbers,
   printTable,
 } from "./bench_lib.ts";
+import { type Contender, interleavedRuns } from "./bench_support.ts";
 import { cliRunArgs } from "./cli_run_args.ts";
 import { eventsForSize, telemetryChunks } from "../tests/support/telemetry_fixture.ts";
 
@@ -136,7 +137,7 @@ export async function benchDownload(
       const plainUrl = `${base}/plain/t${mb}.json`;
       const gzipUrl = `${base}/gzip/t${mb}.json`;
       const repeats = mb >= 200 ? 1 : runs;
-      const cases: [string, () => Promise<Measurement>][] = [
+      const cases: Contender[] = [
         ["telemetry download, plain JSON", () => ours(plainUrl, mb, `${work}/ours`)],
         [
           PLAIN_BASELINE,
@@ -151,16 +152,13 @@ export async function benchDownload(
             ),
         ],
       ];
-      // Interleaved (every case once, then again): a drift of the machine's
-      // speed hits ours and its baseline alike instead of one of them.
-      const samples = cases.map((): Measurement[] => []);
-      for (let i = 0; i < repeats; i++) {
-        for (const [c, [, run]] of cases.entries()) samples[c]!.push(await run());
-      }
+      // Interleaved: a drift of the machine's speed hits ours and its baseline alike.
+      const measured = await interleavedRuns(cases, repeats);
       const results = new Map<string, { seconds: number; rss: number }>();
-      for (const [c, [name]] of cases.entries()) {
-        const seconds = median(samples[c]!.map((s) => s.seconds));
-        const rss = Math.max(...samples[c]!.map((s) => s.peakRssMb));
+      for (const [name] of cases) {
+        const samples = measured.map((run) => run.get(name)!);
+        const seconds = median(samples.map((s) => s.seconds));
+        const rss = Math.max(...samples.map((s) => s.peakRssMb));
         results.set(name, { seconds, rss });
       }
       const plainBase = results.get(PLAIN_BASELINE)?.seconds ?? NaN;

@@ -126,22 +126,33 @@ function validateInMemory(module: Validator, data: Uint8Array): number {
 }
 
 /**
- * Runs each operation `runs` times, alternating between them (in reverse
- * order every other run, so that a drift of the machine's speed hits all of
- * them alike), and returns the median MB/s of each.
+ * Measures each of `count` subjects `runs` times, alternating between them
+ * (in reverse order every other run, so that a drift of the machine's speed
+ * hits all of them alike), and returns the median of each.
  */
-async function compare(
+async function alternate(
+  count: number,
+  runs: number,
+  measure: (k: number) => Promise<number>,
+): Promise<number[]> {
+  const rates: number[][] = Array.from({ length: count }, () => []);
+  for (let run = 0; run < runs; run++) {
+    for (let j = 0; j < count; j++) {
+      const k = run % 2 === 0 ? j : count - 1 - j;
+      rates[k]!.push(await measure(k));
+    }
+  }
+  return rates.map(median);
+}
+
+/** Runs each operation `runs` times, alternately, and returns the median MB/s of each. */
+function compare(
   operations: Operation[],
   bytes: number,
   runs: number,
   clock: Clock,
 ): Promise<number[]> {
-  const rates: number[][] = operations.map(() => []);
-  for (let run = 0; run < runs; run++) {
-    const order = operations.map((_, k) => run % 2 === 0 ? k : operations.length - 1 - k);
-    for (const k of order) rates[k]!.push(await rate(operations[k]!, bytes, clock));
-  }
-  return rates.map(median);
+  return alternate(operations.length, runs, (k) => rate(operations[k]!, bytes, clock));
 }
 
 /** Prints one row: a name, MB/s per version, then current / each baseline. */
@@ -191,23 +202,20 @@ async function coldChild(url: string, megabytes: number, clock: Clock): Promise<
 }
 
 /** Measures the first call in `processes` fresh processes per version, alternately. */
-async function coldRates(
+function coldRates(
   versions: Version[],
   processes: number,
   megabytes: number,
   clock: Clock,
 ): Promise<number[]> {
-  const rates: number[][] = versions.map(() => []);
-  for (let run = 0; run < processes; run++) {
-    for (const [k, version] of versions.entries()) {
-      const args = ["run", "-A", new URL(import.meta.url).pathname];
-      args.push("--cold-child", version.url, "--cold-mb", String(megabytes), "--clock", clock);
-      const output = await new Deno.Command(Deno.execPath(), { args, stderr: "inherit" }).output();
-      if (!output.success) throw new Error(`cold run of ${version.name} failed`);
-      rates[k]!.push(Number(new TextDecoder().decode(output.stdout)));
-    }
-  }
-  return rates.map(median);
+  return alternate(versions.length, processes, async (k) => {
+    const version = versions[k]!;
+    const args = ["run", "-A", new URL(import.meta.url).pathname];
+    args.push("--cold-child", version.url, "--cold-mb", String(megabytes), "--clock", clock);
+    const output = await new Deno.Command(Deno.execPath(), { args, stderr: "inherit" }).output();
+    if (!output.success) throw new Error(`cold run of ${version.name} failed`);
+    return Number(new TextDecoder().decode(output.stdout));
+  });
 }
 
 async function main(): Promise<void> {

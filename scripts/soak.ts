@@ -12,13 +12,18 @@
  * the run: the backlog it flags redelivered must cost nothing (no job
  * dead-lettered for it).
  *
+ * With `--disk-full S`, the data dir is a tmpfs of its own (root only) that
+ * is filled up when 45% of the jobs are settled and freed S seconds later
+ * (default 60): the workers pause on the full store and resume by
+ * themselves; no job may be lost or dead-lettered for it (issue 21).
+ *
  * Reports wall time, jobs/s, peak RSS per worker, duplicates announced, jobs
  * lost (must be 0: every job announced, or dead-lettered), temp files and
  * start marks left, and each worker's RSS sampled every few seconds (the
  * curve must be flat after warm-up). Exits 1 when a job was lost or a temp
  * file left.
  *
- *   deno task soak [--jobs 5000] [--concurrency 8] [--sample 5] [--broker-kills 0]
+ *   deno task soak [--jobs 5000] [--concurrency 8] [--sample 5] [--broker-kills 0] [--disk-full 60]
  *
  * @module
  */
@@ -36,6 +41,7 @@ import {
 } from "../tests/support/rabbitmq_node.ts";
 import { isStartMarkName } from "../src/core/store/start_marks.ts";
 import { generateTelemetry, gzipBytes } from "../tests/support/telemetry_fixture.ts";
+import { mountSmallFs, type SmallFs, smallFsUnavailable } from "../tests/support/small_fs.ts";
 
 /** The error that cuts a body mid-way (a transient fault the workers must retry). */
 const CUT_MESSAGE = "soak: connection cut";
@@ -69,6 +75,8 @@ export interface SoakResult {
   startMarksLeft: number;
   /** When the broker was crashed (seconds since the start). */
   brokerKills: number[];
+  /** When the store was filled and freed (seconds since the start), with `diskFullSeconds`. */
+  diskFull: [number, number] | undefined;
   workers: { label: string; peakMiB: number; samples: [number, number][] }[];
   exitCodes: number[];
 }
@@ -80,9 +88,19 @@ export interface SoakResult {
  * @returns The figures.
  */
 export async function soak(
-  options: { jobs: number; concurrency: number; sampleSeconds: number; brokerKills?: number },
+  options: {
+    jobs: number;
+    concurrency: number;
+    sampleSeconds: number;
+    brokerKills?: number;
+    /** Fill the store mid-run for this long (0: never). */
+    diskFullSeconds?: number;
+  },
 ): Promise<SoakResult> {
-  const { jobs, concurrency, sampleSeconds, brokerKills = 0 } = options;
+  const { jobs, concurrency, sampleSeconds, brokerKills = 0, diskFullSeconds = 0 } = options;
+  if (diskFullSeconds > 0 && smallFsUnavailable() !== undefined) {
+    throw new Error(`--disk-full needs a tmpfs for the data dir: ${smallFsUnavailable()}`);
+  }
   // Spread over the run, away from the restart at 30% and the worker kill at 60%.
   const killAt = Array.from(
     { length: brokerKills },
@@ -145,7 +163,13 @@ export async function soak(
   const port = server.addr.port;
   const nodeParent = await Deno.makeTempDir({ prefix: "soak-rabbitmq-" });
   await Deno.chmod(nodeParent, 0o755);
-  const dataDir = await Deno.makeTempDir({ prefix: "soak-data-" });
+  // About 20 KB per stored file: room for every job twice over, plus 16 MiB.
+  const smallFs: SmallFs | undefined = diskFullSeconds > 0
+    ? await mountSmallFs({ size: Math.ceil((jobs * 40 * 1024 + 16 * 1024 ** 2) / 4096) * 4096 })
+    : undefined;
+  const dataDir = smallFs?.dir ?? await Deno.makeTempDir({ prefix: "soak-data-" });
+  let diskFull: [number, number] | undefined;
+  let filledAt: number | undefined;
   const node = await startRabbitNode(`${nodeParent}/node`, {
     ownerPid: Deno.pid,
     ownerDir: nodeParent,
@@ -178,6 +202,8 @@ export async function soak(
         label,
         "--log-format",
         "json",
+        // The soak's tmpfs is far below the default floor of 1 GiB.
+        ...(smallFs === undefined ? [] : ["--min-free-space", "1MiB"]),
       ]),
       stdout: "null",
       stderr: "null",
@@ -231,6 +257,19 @@ export async function soak(
       const counts = await queueCounts(node.name, env);
       const settled = (counts.get(names.publishQueue) ?? 0) +
         (counts.get(names.deadLetterQueue) ?? 0);
+      if (smallFs !== undefined && filledAt === undefined && settled >= jobs * 0.45) {
+        await smallFs.fill();
+        filledAt = since();
+        console.error(`${filledAt.toFixed(1)} s: store full (for ${diskFullSeconds} s)`);
+      }
+      if (
+        smallFs !== undefined && filledAt !== undefined && diskFull === undefined &&
+        since() - filledAt >= diskFullSeconds
+      ) {
+        await smallFs.free();
+        diskFull = [Math.round(filledAt * 10) / 10, Math.round(since() * 10) / 10];
+        console.error(`${since().toFixed(1)} s: store freed`);
+      }
       if (kills.length < killAt.length && settled >= jobs * killAt[kills.length]!) {
         kills.push(Math.round(since() * 10) / 10);
         console.error(`${since().toFixed(1)} s: kill -9 of the broker node (${kills.length})`);
@@ -253,7 +292,11 @@ export async function soak(
       const waiting = (counts.get(names.queue) ?? 0) + (counts.get(names.retryQueue) ?? 0);
       const unacked = counts.get(`${names.queue}:unacked`) ?? 0;
       const allKills = kills.length === killAt.length;
-      if (restarted && killed && allKills && waiting === 0 && unacked === 0 && settled >= jobs) {
+      const diskDone = smallFs === undefined || diskFull !== undefined;
+      if (
+        restarted && killed && allKills && diskDone && waiting === 0 && unacked === 0 &&
+        settled >= jobs
+      ) {
         break;
       }
       if (since() > settleLimit) {
@@ -308,6 +351,7 @@ export async function soak(
       tempFilesLeft: await countFiles(dataDir, (name) => name.endsWith(".tmp")),
       startMarksLeft: await countFiles(dataDir, isStartMarkName),
       brokerKills: kills,
+      diskFull,
       workers: workers.map((w) => ({
         label: w.label,
         peakMiB: Math.round(w.peakMiB),
@@ -326,7 +370,8 @@ export async function soak(
     if (!client.closed) await client.close().catch(() => {});
     await stopRabbitNode(node);
     await server.shutdown();
-    await Deno.remove(dataDir, { recursive: true });
+    if (smallFs === undefined) await Deno.remove(dataDir, { recursive: true });
+    else await smallFs.unmount();
     await Deno.remove(nodeParent, { recursive: true });
   }
 }
@@ -406,13 +451,18 @@ if (import.meta.main) {
       concurrency: { type: "string", default: "8" },
       sample: { type: "string", default: "5" },
       "broker-kills": { type: "string", default: "0" },
+      "disk-full": { type: "string" },
     },
   });
+  const diskFullSeconds = values["disk-full"] === undefined
+    ? 0
+    : positiveNumber(values["disk-full"], "--disk-full");
   const result = await soak({
     jobs: positiveNumber(values.jobs, "--jobs"),
     concurrency: positiveNumber(values.concurrency, "--concurrency"),
     sampleSeconds: positiveNumber(values.sample, "--sample"),
     brokerKills: Number(values["broker-kills"]),
+    diskFullSeconds,
   });
   console.log(`| figure | value |\n|---|---:|`);
   console.log(`| jobs | ${result.jobs} |`);
@@ -427,6 +477,7 @@ if (import.meta.main) {
   console.log(`| temp files left | ${result.tempFilesLeft} |`);
   console.log(`| start marks left | ${result.startMarksLeft} |`);
   console.log(`| broker kill -9 at (s) | ${result.brokerKills.join(", ") || "-"} |`);
+  console.log(`| store full from/to (s) | ${result.diskFull?.join(" to ") ?? "-"} |`);
   console.log(`| exit codes (kill -9, then SIGTERM each) | ${result.exitCodes.join(", ")} |`);
   console.log("\nRSS (MiB), median of each tenth of the run, per worker:");
   for (const w of result.workers) {
@@ -437,4 +488,6 @@ if (import.meta.main) {
     console.log(`${w.label}: ${w.samples.map(([t, mib]) => `${t}s=${mib}`).join(" ")}`);
   }
   if (result.lost > 0 || result.tempFilesLeft > 0) Deno.exit(1);
+  // The disk-full phase must cost nothing: no job dead-lettered for it.
+  if (result.diskFull !== undefined && result.deadLettered > 0) Deno.exit(1);
 }

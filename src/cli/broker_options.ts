@@ -14,7 +14,7 @@ import { parseSeconds } from "./parse.ts";
  * The `Environment:` lines of the broker flags, for a command's help text.
  */
 export const BROKER_ENV_HELP = `  TELEMETRY_ENV, ENVIRONMENT   default for --env (in that order)
-  RABBITMQ_URL                 default for --amqp-url
+  RABBITMQ_URL                 default for --amqp-url (comma-separated for several nodes)
   RABBITMQ_HOST, RABBITMQ_PORT, RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_VHOST
                                build the URL when neither is set
                                (defaults 127.0.0.1, 5672, guest, guest, /)`;
@@ -37,9 +37,22 @@ export function addBrokerOptions<
     .addOption(
       new Option(
         "--amqp-url <url>",
-        "broker URL, amqp:// or amqps:// (query: heartbeat=0-65535 s, frameMax>=8192, channelMax)",
-      ),
+        "broker URL, amqp:// or amqps:// (query: heartbeat=0-65535 s, frameMax>=8192, " +
+          "channelMax); repeatable, a,b: the first node that answers is used",
+      ).argParser(collectUrls),
     );
+}
+
+/**
+ * Keeps every `--amqp-url` given, in order (commander would keep the last);
+ * `resolveBrokerSettings` splits each at commas.
+ *
+ * @param value This occurrence's value.
+ * @param previous The values of the earlier occurrences.
+ * @returns All values so far.
+ */
+function collectUrls(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /**

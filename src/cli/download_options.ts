@@ -7,12 +7,17 @@
  * @module
  */
 
-import { Command, Option, type OptionValues } from "commander";
+import { Command, InvalidArgumentError, Option, type OptionValues } from "commander";
 import type { DownloadSettings } from "../core/download.ts";
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from "../core/defaults.ts";
 import { DEFAULT_RETRY } from "../core/http/retry.ts";
 import { DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "../core/http/url_policy.ts";
 import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";
+import {
+  DEFAULT_FREE_SPACE_FLOOR,
+  type FreeSpaceFloor,
+  parseMinFreeSpace,
+} from "../core/store/free_space.ts";
 import { collectHosts, parsePositiveInt, parseSeconds, parseSize } from "./parse.ts";
 
 /**
@@ -77,10 +82,27 @@ function downloadOptionsCommand() {
     )
     .addOption(
       new Option(
+        "--min-free-space <size>",
+        "keep this much free on the data dir's file system (bytes such as 1GiB, or a percentage " +
+          "such as 5%; 0 turns it off): below it no download starts",
+      ).argParser(parseFloorFlag).default(DEFAULT_FREE_SPACE_FLOOR, "1GiB"),
+    )
+    .addOption(
+      new Option(
         "--log-format <format>",
         "log lines as text on a TTY, else json",
       ).choices(["text", "json"] as const),
     );
+}
+
+/** `--min-free-space`, with commander's kind of error for a bad value. */
+function parseFloorFlag(value: string): FreeSpaceFloor {
+  try {
+    return parseMinFreeSpace(value);
+  } catch (err) {
+    const why = (err as Error).message.replace(/^invalid --min-free-space .*?: /, "");
+    throw new InvalidArgumentError(why);
+  }
 }
 
 /** The parsed shared flags, as commander infers them from their definitions. */
@@ -160,7 +182,7 @@ export function toUrlPolicy(flags: Pick<DownloadFlags, "allowHost" | "allowHttp"
  * Converts the shared flags to core settings: seconds become milliseconds,
  * nothing is renamed.
  *
- * @param flags The parsed flags.
+ * @param flags The parsed flags (`minFreeSpace` defaults to the flag's default).
  * @returns Settings for `downloadTelemetry`, every field filled.
  *
  * @example
@@ -173,7 +195,9 @@ export function toUrlPolicy(flags: Pick<DownloadFlags, "allowHost" | "allowHttp"
  * if (settings.retry.backoffMs !== 1000) throw new Error("unexpected");
  * ```
  */
-export function toDownloadSettings(flags: DownloadFlags): Required<DownloadSettings> {
+export function toDownloadSettings(
+  flags: Omit<DownloadFlags, "minFreeSpace"> & Partial<Pick<DownloadFlags, "minFreeSpace">>,
+): Required<DownloadSettings> {
   return {
     dataDir: flags.dataDir,
     policy: toUrlPolicy(flags),
@@ -188,5 +212,6 @@ export function toDownloadSettings(flags: DownloadFlags): Required<DownloadSetti
       backoffMs: flags.backoff * 1000,
       maxRetryAfterMs: flags.maxRetryAfter * 1000,
     },
+    minFreeSpace: flags.minFreeSpace ?? DEFAULT_FREE_SPACE_FLOOR,
   };
 }

@@ -8,22 +8,11 @@
 import { InvalidArgumentError } from "commander";
 import { errorLine } from "../core/errors.ts";
 import { parseAllowedHost } from "../core/http/url_policy.ts";
-
-const SIZE_UNITS: Record<string, number> = {
-  "": 1,
-  k: 1024,
-  kb: 1000,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
+import { SIZE_UNITS } from "../core/size_units.ts";
 
 /**
- * Parses a byte size: `1073741824`, `512MiB`, `1G` (K, M, G alone are binary).
+ * Parses a byte size: `1073741824`, `512MiB`, `1G` (K, M, G, T alone are
+ * binary; the units of `SIZE_UNITS` in `src/core/size_units.ts`).
  *
  * @param value The flag value.
  * @returns Bytes, a positive integer.

@@ -8,20 +8,20 @@
 
 import { Command, type CommandUnknownOpts, Option } from "commander";
 import { hostname } from "node:os";
-import { addBrokerOptions, BROKER_ENV_HELP, confirmTimeoutOption } from "../cli/broker_options.ts";
+import { addBrokerOptions, confirmTimeoutOption } from "../cli/broker_options.ts";
 import { addSomeDownloadOptions } from "../cli/download_options.ts";
-import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import { ExitCode, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { collectList, parsePositiveInt } from "../cli/parse.ts";
 import { plural } from "../cli/plural.ts";
-import { ProgressBar } from "../cli/progress_bar.ts";
 import { publishSummaryText } from "../cli/publish_summary.ts";
 import { DEFAULT_AUDIT_CONCURRENCY } from "../core/defaults.ts";
-import { errorLine, TelemetryError } from "../core/errors.ts";
+import { TelemetryError } from "../core/errors.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
 import type { AnnounceResult, AnnounceSettings, AnnounceSummary } from "../queue/announce.ts";
 import { resolveBrokerSettings } from "../queue/broker_settings.ts";
 import { scanPaths, type ScanResult } from "../verify/scan.ts";
+import { operatorHelp, renderJson, startFailure, summaryJson, terminalBar } from "./operator.ts";
 import { runOperator } from "./operator_run.ts";
 
 /**
@@ -46,30 +46,47 @@ function defineAnnounceCommand() {
         )
           .argParser(collectList),
       )
-      .addOption(
-        new Option(
-          "--publish-queue <name>",
-          "queue of the processing messages (default: match.processing.telemetry.{env})",
-        ),
+      .option(
+        "--publish-queue <name>",
+        "queue of the processing messages (default: match.processing.telemetry.{env})",
       )
-      .addOption(
-        new Option("--worker-id <id>", "worker_id of the messages (default: hostname-pid)"),
-      )
-      .addOption(new Option("--dry-run", "audit and count; publish nothing"))
-      .addOption(new Option("--json", "print one JSON object per file, then a summary object"))
+      .option("--worker-id <id>", "worker_id of the messages (default: hostname-pid)")
+      .option("--dry-run", "audit and count; publish nothing")
+      .option("--json", "print one JSON object per file, then a summary object")
       .addOption(
         new Option("--concurrency <n>", "files audited at once").argParser(parsePositiveInt)
           .default(DEFAULT_AUDIT_CONCURRENCY, "number of CPU cores"),
       )
-      .addOption(
-        confirmTimeoutOption(),
-      ),
+      .addOption(confirmTimeoutOption()),
     ["dataDir", "maxDecompressedBytes"] as const,
   );
 }
 
 /** Flags of `telemetry announce`, as commander infers them. */
 export type AnnounceFlags = ReturnType<ReturnType<typeof defineAnnounceCommand>["opts"]>;
+
+const HELP = operatorHelp({
+  about: `Each file is audited first, as 'telemetry verify' does (gzip, JSON, match id);
+only ok files are announced, every other one is reported with its status. The
+message is the one 'consume' sends (match_id, file_path, file_size_mb, ...;
+map_name, game_mode and match_datetime are null: the store does not keep them;
+downloaded_at is the file's modification time), persistent JSON to
+match.processing.telemetry.{env}; a file counts as announced once the broker
+confirmed it. Name what to announce: a PATH, or --match-id (looked up in
+--data-dir); a data dir as PATH announces every match in it.`,
+  examples: [
+    "telemetry announce --env prod --match-id fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c",
+    "telemetry announce --env prod --match-id id1,id2 --data-dir /opt/pewstats-platform/data/telemetry",
+    "telemetry announce --env prod /opt/pewstats-platform/data/telemetry --dry-run",
+    "telemetry announce --env prod /opt/pewstats-platform/data/telemetry/matchID=fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c --json",
+  ],
+  environment: "  TELEMETRY_DATA_DIR           default for --data-dir",
+  exitCodes: `Exit codes: 0 every file named was ok and announced (with --dry-run: ok); 1 a
+file was not ok or missing, a publish was not confirmed, or the broker was
+unreachable, lost or lacks the queue; 2 usage error (bad flag, missing --env,
+nothing named, a PATH that does not exist, an invalid --match-id); 130/143
+stopped by Ctrl-C/SIGTERM (what was sent is confirmed first).`,
+});
 
 /**
  * Builds the `announce` command.
@@ -78,39 +95,9 @@ export type AnnounceFlags = ReturnType<ReturnType<typeof defineAnnounceCommand>[
  * @returns The commander command.
  */
 export function announceCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
-  const command = defineAnnounceCommand();
-  command.addHelpText(
-    "after",
-    `
-Each file is audited first, as 'telemetry verify' does (gzip, JSON, match id);
-only ok files are announced, every other one is reported with its status. The
-message is the one 'consume' sends (match_id, file_path, file_size_mb, ...;
-map_name, game_mode and match_datetime are null: the store does not keep them;
-downloaded_at is the file's modification time), persistent JSON to
-match.processing.telemetry.{env}; a file counts as announced once the broker
-confirmed it. Name what to announce: a PATH, or --match-id (looked up in
---data-dir); a data dir as PATH announces every match in it.
-
-Examples:
-  telemetry announce --env prod --match-id fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c
-  telemetry announce --env prod --match-id id1,id2 --data-dir /opt/pewstats-platform/data/telemetry
-  telemetry announce --env prod /opt/pewstats-platform/data/telemetry --dry-run
-  telemetry announce --env prod /opt/pewstats-platform/data/telemetry/matchID=fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c --json
-
-Environment:
-${BROKER_ENV_HELP}
-  TELEMETRY_DATA_DIR           default for --data-dir
-
-Exit codes: 0 every file named was ok and announced (with --dry-run: ok); 1 a
-file was not ok or missing, a publish was not confirmed, or the broker was
-unreachable, lost or lacks the queue; 2 usage error (bad flag, missing --env,
-nothing named, a PATH that does not exist, an invalid --match-id); 130/143
-stopped by Ctrl-C/SIGTERM (what was sent is confirmed first).`,
-  );
-  command.action(async (paths, flags) => {
+  return defineAnnounceCommand().addHelpText("after", HELP).action(async (paths, flags) => {
     onExit(await runAnnounceCommand(paths, flags, { io: processIo, env: Deno.env.toObject() }));
   });
-  return command;
 }
 
 /**
@@ -149,11 +136,10 @@ export async function runAnnounceCommand(
     };
     scan = await scanPaths(paths, { dataDir: flags.dataDir, matchIds });
   } catch (err) {
-    io.error(`error: ${errorLine(err)}`);
-    return exitCodeFor(err);
+    return startFailure(io, err);
   }
   const json = flags.json === true;
-  const bar = io.isTty ? new ProgressBar({ label: "announce" }) : undefined;
+  const bar = terminalBar(io, { label: "announce" });
   const { runAnnounce } = await import("../queue/announce.ts");
   return await runOperator(context, {
     run: (signal) =>
@@ -161,14 +147,23 @@ export async function runAnnounceCommand(
         signal,
         onProgress: (p) => bar?.update(p.bytes, p.totalBytes, `${p.files}/${p.totalFiles} files`),
         onResult: (result) => {
-          const line = json ? JSON.stringify(resultJson(result)) : resultText(result);
+          const line = json
+            ? JSON.stringify(renderJson(result, "outcome matchId path status detail bytes"))
+            : resultText(result);
           if (line === undefined) return;
           bar?.finish();
           io.print(line);
         },
       }),
     bar,
-    summary: (summary) => json ? JSON.stringify(summaryJson(summary)) : summaryText(summary),
+    summary: (summary) =>
+      json
+        ? summaryJson(
+          summary,
+          "queue dryRun announced wouldAnnounce notAnnounced reasons unconfirmed " +
+            "notSent:not_audited seconds error",
+        )
+        : summaryText(summary),
     failure: failureText,
     verdict: (summary) =>
       summary.notAnnounced > 0 || summary.unconfirmed > 0 ? ExitCode.Failed : ExitCode.Ok,
@@ -180,17 +175,6 @@ function resultText(result: AnnounceResult): string | undefined {
   return `${(result.status ?? "no_match_id").padEnd(14)}${result.path}: ${result.detail}`;
 }
 
-function resultJson(result: AnnounceResult): Record<string, unknown> {
-  return {
-    outcome: result.outcome,
-    match_id: result.matchId ?? null,
-    path: result.path,
-    status: result.status ?? null,
-    detail: result.detail,
-    bytes: result.bytes ?? null,
-  };
-}
-
 function summaryText(summary: AnnounceSummary): string {
   const reasons = Object.entries(summary.reasons).map(([status, n]) => `${status} ${n}`);
   return publishSummaryText(summary, {
@@ -200,23 +184,6 @@ function summaryText(summary: AnnounceSummary): string {
       reasons.length > 0 ? ` (${reasons.join(", ")})` : ""
     }`,
   });
-}
-
-function summaryJson(summary: AnnounceSummary): Record<string, unknown> {
-  return {
-    summary: {
-      queue: summary.queue,
-      dry_run: summary.dryRun,
-      announced: summary.announced,
-      would_announce: summary.wouldAnnounce,
-      not_announced: summary.notAnnounced,
-      reasons: summary.reasons,
-      unconfirmed: summary.unconfirmed,
-      not_audited: summary.notSent,
-      seconds: Math.round(summary.seconds * 1000) / 1000,
-      error: summary.error ?? null,
-    },
-  };
 }
 
 /** The one error line of a run that stopped early. */

@@ -16,6 +16,7 @@ import { parsePort, parsePositiveInt, parseSeconds } from "../cli/parse.ts";
 import { DEFAULT_DOWNLOAD_CONCURRENCY } from "../core/defaults.ts";
 import { errorLine } from "../core/errors.ts";
 import { type ConsumeFlags, resolveConsumeConfig } from "../queue/config.ts";
+import { QUEUE_TYPES, QUORUM_DELIVERY_LIMIT } from "../queue/topology.ts";
 
 /**
  * The `consume` command's flags, without its action.
@@ -60,6 +61,10 @@ function defineConsumeCommand() {
         new Option("--worker-id <id>", "worker_id of outbound messages (default: hostname-pid)"),
       )
       .addOption(
+        new Option("--queue-type <type>", "type of every queue declared (must match existing ones)")
+          .choices(QUEUE_TYPES).default("classic"),
+      )
+      .addOption(
         new Option(
           "--metrics-port <port>",
           "serve /metrics and /healthz on this port (off by default)",
@@ -97,6 +102,7 @@ Examples:
   telemetry consume --env prod --metrics-port 9092
   telemetry consume --env staging --concurrency 8 --data-dir /srv/telemetry
   RABBITMQ_URL=amqps://worker:secret@mq.example.com/prod telemetry consume --env prod
+  telemetry consume --env prod --amqp-url amqp://w:pw@mq-1/ --amqp-url amqp://w:pw@mq-2/
 
 Environment:
 ${BROKER_ENV_HELP}
@@ -105,7 +111,10 @@ ${BROKER_ENV_HELP}
 
 Queues (env prod): consumes match.telemetry.prod (bound to match.exchange.prod),
 retries through match.telemetry.retry.prod, dead-letters to dlq.telemetry.prod,
-announces to match.processing.telemetry.prod.
+announces to match.processing.telemetry.prod. With --queue-type quorum each is a
+quorum queue (x-delivery-limit ${QUORUM_DELIVERY_LIMIT} on the job queue and the DLQ, the retry
+queue dead-lettering at-least-once); a queue that exists with another type stops
+the worker with one line naming the --queue-type to pass.
 
 Exit codes: 0 stopped by SIGTERM/SIGINT, 1 data dir not writable, broker refused
 the login/vhost/topology, or a fatal error (a missing permission, an untrusted TLS

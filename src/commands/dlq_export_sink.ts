@@ -12,7 +12,8 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { errorLine } from "../core/errors.ts";
 
 /** Where `dlq export` writes its records. */
 export interface ExportSink {
@@ -194,6 +195,71 @@ export function exportStreamSink(
       return Promise.resolve();
     },
   };
+}
+
+/** What became of an export: the read's result, or why its output was not written. */
+export type ExportResult<T> =
+  | { read: T; error?: undefined }
+  | { read?: undefined; error: { kind: "open" | "write"; message: string } };
+
+/** Options of {@linkcode writeExport}. */
+export interface WriteExportOptions<T> {
+  /** Whether the read went through: only then is the output committed. */
+  complete: (read: T) => boolean;
+  /** Where `-` writes. @default {Deno.stdout} */
+  stdout?: AsyncWriter | undefined;
+  /** Ends the waits for a slow reader of stdout (Ctrl-C). */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Writes an export: opens the output before anything is read (a file that
+ * cannot be written fails before the broker is touched), runs `read` with a
+ * writer of records, commits when the read went through, and drops the
+ * output otherwise (a temp file goes, also on Ctrl-C or SIGTERM).
+ *
+ * @param output The file, or `-` for stdout.
+ * @param read Reads the records, handing each line to `write`; it throws only when `write` does.
+ * @param options When to commit, stdout, and the stop signal.
+ * @returns The read's result, or the error (kind `open` or `write`) of an output not written.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeExport } from "./dlq_export_sink.ts";
+ * const dir = await Deno.makeTempDir();
+ * const result = await writeExport(`${dir}/out.ndjson`, async (write) => {
+ *   await write('{"n":1}');
+ *   return 1;
+ * }, { complete: () => true });
+ * assert.equal(result.read, 1);
+ * assert.equal(await Deno.readTextFile(`${dir}/out.ndjson`), '{"n":1}\n');
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeExport<T>(
+  output: string,
+  read: (write: (line: string) => Promise<void>) => Promise<T>,
+  options: WriteExportOptions<T>,
+): Promise<ExportResult<T>> {
+  const { complete, stdout = Deno.stdout, signal } = options;
+  let sink: ExportSink;
+  try {
+    sink = output === "-"
+      ? exportStreamSink(stdout, { signal })
+      : await exportFileSink(resolve(output));
+  } catch (err) {
+    return { error: { kind: "open", message: errorLine(err) } };
+  }
+  try {
+    const result = await read((line) => sink.write(line));
+    if (complete(result)) await sink.commit();
+    return { read: result };
+  } catch (err) {
+    return { error: { kind: "write", message: errorLine(err) } };
+  } finally {
+    await sink.abort(); // a no-op after a commit
+  }
 }
 
 /** Writes all of `bytes`, looping on partial writes. */

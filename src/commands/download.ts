@@ -5,8 +5,9 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts, Option } from "commander";
+import { Command, Option } from "commander";
 import { ExitCode, exitCodeFor, exitCodeForSignal, type ExitCodeValue } from "../cli/exit_code.ts";
+import { type CommandFactory, commandFactory, type FlagsOf } from "../cli/command_factory.ts";
 import { addDownloadOptions, toDownloadSettings } from "../cli/download_options.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { type Interrupt, listenForInterrupt, type StopSignal } from "../cli/interrupt.ts";
@@ -16,7 +17,7 @@ import { parsePositiveInt } from "../cli/parse.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
 import type { DownloadProgress, DownloadResult, DownloadSettings } from "../core/download.ts";
 import { DEFAULT_DOWNLOAD_CONCURRENCY } from "../core/defaults.ts";
-import { errorLine, TelemetryError } from "../core/errors.ts";
+import { errorLine, isKind, TelemetryError } from "../core/errors.ts";
 import { runPool } from "../core/pool.ts";
 import { checkUrl, redactUrl } from "../core/http/url_policy.ts";
 import { checkDataDir, type CheckedDataDir } from "../core/store/data_dir.ts";
@@ -52,19 +53,11 @@ function defineDownloadCommand() {
 }
 
 /** Flags of `telemetry download`, as commander infers them. */
-export type DownloadCommandFlags = ReturnType<ReturnType<typeof defineDownloadCommand>["opts"]>;
+export type DownloadCommandFlags = FlagsOf<typeof defineDownloadCommand>;
 
-/**
- * Builds the `download` command.
- *
- * @param onExit Receives the exit code when the action ends.
- * @returns The commander command.
- */
-export function downloadCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
-  const command = defineDownloadCommand();
-  command.addHelpText(
-    "after",
-    `
+/** Builds the `download` command; its action's exit code goes to `onExit`. */
+export const downloadCommand: CommandFactory = commandFactory(defineDownloadCommand, {
+  help: `
 Examples:
   telemetry download https://telemetry-cdn.pubg.com/bluehole-pubg/steam/2024/11/28/12/34/<uuid>-telemetry.json
   telemetry download "$URL" --match-id fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c --json
@@ -79,12 +72,8 @@ Environment:
 Exit codes: 0 downloaded or already present, 1 a download failed or the data dir
 is unusable, 2 usage error (bad flag, bad match id, URL refused by policy),
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`,
-  );
-  command.action(async (url, flags) => {
-    onExit(await runDownload(url, flags, processIo));
-  });
-  return command;
-}
+  run: (url, flags) => runDownload(url, flags, processIo),
+});
 
 /**
  * Runs `download` with parsed flags.
@@ -242,11 +231,13 @@ async function runBatch(source: string, context: RunContext): Promise<ExitCodeVa
   let aborted = 0;
   let bytes = 0;
   const bar = io.isTty ? new ProgressBar({ label: "jobs", unit: "items" }) : undefined;
+  // A full, read-only or failing store fails every job after it: the batch stops at the first.
+  const storeFault = new AbortController();
   try {
     await runPool(readJobs(source), {
       concurrency: flags.concurrency,
       // A signal starts no new job; the running ones are aborted through their downloads.
-      signal: interrupt.signal,
+      signal: AbortSignal.any([interrupt.signal, storeFault.signal]),
       worker: async (job) => {
         if (job.error !== undefined) {
           failed++;
@@ -258,8 +249,10 @@ async function runBatch(source: string, context: RunContext): Promise<ExitCodeVa
             aborted++;
             return;
           }
-          if ("error" in outcome) failed++;
-          else bytes += outcome.result.bytes;
+          if ("error" in outcome) {
+            failed++;
+            if (isKind(outcome.error, "store")) storeFault.abort();
+          } else bytes += outcome.result.bytes;
         }
         done++;
         bar?.update(done, undefined, `${(bytes / 1e6).toFixed(1)} MB  ${failed} failed`);
@@ -276,6 +269,14 @@ async function runBatch(source: string, context: RunContext): Promise<ExitCodeVa
     return reportInterrupt(interrupt.received, context, { jobs: done, failed, aborted });
   }
   bar?.finish();
+  if (storeFault.signal.aborted) {
+    log.error("batch_stopped", {
+      jobs: done,
+      failed,
+      reason: "a store fault (full, read-only or failing data dir): the jobs after it not started",
+    });
+    return ExitCode.Failed;
+  }
   log.info("batch_done", { jobs: done, failed });
   return failed > 0 ? ExitCode.Failed : ExitCode.Ok;
 }

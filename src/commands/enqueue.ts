@@ -6,15 +6,14 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts, Option } from "commander";
-import { addBrokerOptions, BROKER_ENV_HELP, confirmTimeoutOption } from "../cli/broker_options.ts";
+import { Command, type CommandUnknownOpts } from "commander";
+import { addBrokerOptions, confirmTimeoutOption } from "../cli/broker_options.ts";
 import { addSomeDownloadOptions, toUrlPolicy } from "../cli/download_options.ts";
-import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import { ExitCode, type ExitCodeValue } from "../cli/exit_code.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { plural } from "../cli/plural.ts";
-import { ProgressBar } from "../cli/progress_bar.ts";
 import { publishSummaryText } from "../cli/publish_summary.ts";
-import { errorLine, TelemetryError } from "../core/errors.ts";
+import { TelemetryError } from "../core/errors.ts";
 import { fsErrorReason } from "../core/store/fs_error.ts";
 import { resolveBrokerSettings } from "../queue/broker_settings.ts";
 import type {
@@ -24,6 +23,7 @@ import type {
   EnqueueSummary,
 } from "../queue/enqueue.ts";
 import { type JobLines, openJobLines } from "./jobs_file.ts";
+import { operatorHelp, renderJson, startFailure, summaryJson, terminalBar } from "./operator.ts";
 import { runOperator } from "./operator_run.ts";
 
 /**
@@ -38,27 +38,45 @@ function defineEnqueueCommand() {
         .description("queue download jobs to match.telemetry.{env} (one URL, or --jobs FILE)")
         .argument("[url]", "telemetry URL of one job (https, allowed host); needs --match-id"),
     )
-      .addOption(new Option("--match-id <id>", "match id of the job given as <url> (required)"))
-      .addOption(
-        new Option(
-          "--jobs <file>",
-          "newline-delimited JSON jobs ({match_id, telemetry_url, ...}) from a file, or - for stdin",
-        ),
+      .option("--match-id <id>", "match id of the job given as <url> (required)")
+      .option(
+        "--jobs <file>",
+        "newline-delimited JSON jobs ({match_id, telemetry_url, ...}) from a file, or - for stdin",
       )
-      .addOption(new Option("--dry-run", "validate and count the jobs; publish nothing"))
-      .addOption(
-        new Option("--skip-stored", "leave out jobs whose raw.json.gz is in --data-dir already"),
-      )
-      .addOption(new Option("--json", "print one JSON object per job, then a summary object"))
-      .addOption(
-        confirmTimeoutOption(),
-      ),
+      .option("--dry-run", "validate and count the jobs; publish nothing")
+      .option("--skip-stored", "leave out jobs whose raw.json.gz is in --data-dir already")
+      .option("--json", "print one JSON object per job, then a summary object")
+      .addOption(confirmTimeoutOption()),
     ["dataDir", "allowHost", "allowHttp"] as const,
   );
 }
 
 /** Flags of `telemetry enqueue`, as commander infers them. */
 export type EnqueueFlags = ReturnType<ReturnType<typeof defineEnqueueCommand>["opts"]>;
+
+const HELP = operatorHelp({
+  about: `Each job is validated as 'consume' will validate it (a JSON object with string
+match_id and telemetry_url, a valid match id, a URL the policy allows); a bad
+line is reported with its line number and not published. Jobs go to
+match.telemetry.{env} through the default exchange, persistent JSON, with
+environment and queue_target added; a job counts as queued once the broker
+confirmed it. The queue must exist ('telemetry consume' declares it).`,
+  examples: [
+    "telemetry enqueue --env prod --jobs jobs.ndjson",
+    "telemetry enqueue --env prod --jobs jobs.ndjson --dry-run",
+    "telemetry enqueue --env prod --jobs jobs.ndjson --skip-stored --data-dir /opt/pewstats-platform/data/telemetry",
+    "jq -c '{match_id, telemetry_url, map_name, game_mode, match_datetime}' matches.json | telemetry enqueue --env prod --jobs -",
+    `telemetry enqueue --env prod "https://telemetry-cdn.pubg.com/bluehole-pubg/steam/…-telemetry.json" --match-id fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c`,
+  ],
+  environment: `  TELEMETRY_DATA_DIR           default for --data-dir
+  TELEMETRY_ALLOWED_HOSTS      default for --allow-host (comma-separated)`,
+  exitCodes: `Exit codes: 0 every job queued (or skipped; with --dry-run: valid); 1 a line was
+refused, a publish was not confirmed, or the broker was unreachable, lost or
+lacks the queue (the error line says from which line to re-send); 2 usage error
+(bad flag, missing --env, unreadable --jobs file, a --skip-stored --data-dir
+that does not exist, the <url> job refused);
+130/143 stopped by Ctrl-C/SIGTERM (what was sent is confirmed first).`,
+});
 
 /**
  * Builds the `enqueue` command.
@@ -67,40 +85,9 @@ export type EnqueueFlags = ReturnType<ReturnType<typeof defineEnqueueCommand>["o
  * @returns The commander command.
  */
 export function enqueueCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
-  const command = defineEnqueueCommand();
-  command.addHelpText(
-    "after",
-    `
-Each job is validated as 'consume' will validate it (a JSON object with string
-match_id and telemetry_url, a valid match id, a URL the policy allows); a bad
-line is reported with its line number and not published. Jobs go to
-match.telemetry.{env} through the default exchange, persistent JSON, with
-environment and queue_target added; a job counts as queued once the broker
-confirmed it. The queue must exist ('telemetry consume' declares it).
-
-Examples:
-  telemetry enqueue --env prod --jobs jobs.ndjson
-  telemetry enqueue --env prod --jobs jobs.ndjson --dry-run
-  telemetry enqueue --env prod --jobs jobs.ndjson --skip-stored --data-dir /opt/pewstats-platform/data/telemetry
-  jq -c '{match_id, telemetry_url, map_name, game_mode, match_datetime}' matches.json | telemetry enqueue --env prod --jobs -
-  telemetry enqueue --env prod "https://telemetry-cdn.pubg.com/bluehole-pubg/steam/…-telemetry.json" --match-id fc6db7bd-f16b-43e5-aa2d-1d6e2a66c57c
-
-Environment:
-${BROKER_ENV_HELP}
-  TELEMETRY_DATA_DIR           default for --data-dir
-  TELEMETRY_ALLOWED_HOSTS      default for --allow-host (comma-separated)
-
-Exit codes: 0 every job queued (or skipped; with --dry-run: valid); 1 a line was
-refused, a publish was not confirmed, or the broker was unreachable, lost or
-lacks the queue (the error line says from which line to re-send); 2 usage error
-(bad flag, missing --env, unreadable --jobs file, a --skip-stored --data-dir
-that does not exist, the <url> job refused);
-130/143 stopped by Ctrl-C/SIGTERM (what was sent is confirmed first).`,
-  );
-  command.action(async (url, flags) => {
+  return defineEnqueueCommand().addHelpText("after", HELP).action(async (url, flags) => {
     onExit(await runEnqueueCommand(url, flags, { io: processIo, env: Deno.env.toObject() }));
   });
-  return command;
 }
 
 /** What a run of the command works with. */
@@ -140,19 +127,20 @@ export async function runEnqueueCommand(
     if (settings.skipStoredIn !== undefined) await checkSkipStoredDir(settings.skipStoredIn);
     source = await jobSource(url, flags);
   } catch (err) {
-    io.error(`error: ${errorLine(err)}`);
-    return exitCodeFor(err);
+    return startFailure(io, err);
   }
   const single = Array.isArray(source);
   const json = flags.json === true;
-  const bar = io.isTty ? new ProgressBar({ label: "enqueue", unit: "items" }) : undefined;
+  const bar = terminalBar(io, { label: "enqueue", unit: "items" });
   const counts = { done: 0, queued: 0, refused: 0, skipped: 0 };
   const onResult = (result: EnqueueResult) => {
     counts.done++;
     if (result.outcome === "queued" || result.outcome === "valid") counts.queued++;
     if (result.outcome === "refused") counts.refused++;
     if (result.outcome === "skipped") counts.skipped++;
-    const line = json ? JSON.stringify(resultJson(result)) : resultText(result, single);
+    const line = json
+      ? JSON.stringify(renderJson(result, "line outcome matchId error? code:error_code? path?"))
+      : resultText(result, single);
     if (line !== undefined) {
       bar?.finish();
       if (single && result.outcome === "refused" && !json) io.error(line);
@@ -185,7 +173,13 @@ export async function runEnqueueCommand(
     cleanup: async () => {
       if (!Array.isArray(source)) await source.close();
     },
-    summary: (summary) => json ? JSON.stringify(summaryJson(summary)) : summaryText(summary),
+    summary: (summary) =>
+      json
+        ? summaryJson(
+          summary,
+          "queue dryRun queued valid refused skipped unconfirmed consumers seconds error resumeLine",
+        )
+        : summaryText(summary),
     failure: (summary) => failureText(summary, { source: flags.jobs, env: settings.broker.env }),
     verdict: (summary) => {
       if (single && summary.refused > 0) return ExitCode.Usage;
@@ -248,41 +242,12 @@ function resultText(result: EnqueueResult, single: boolean): string | undefined 
   return undefined; // queued, valid, skipped and failed are counted in the summary
 }
 
-function resultJson(result: EnqueueResult): Record<string, unknown> {
-  return {
-    line: result.line ?? null,
-    outcome: result.outcome,
-    match_id: result.matchId ?? null,
-    ...(result.error === undefined ? {} : { error: result.error }),
-    ...(result.code === undefined ? {} : { error_code: result.code }),
-    ...(result.path === undefined ? {} : { path: result.path }),
-  };
-}
-
 function summaryText(summary: EnqueueSummary): string {
   return publishSummaryText(summary, {
     done: `queued ${summary.queued}`,
     wouldBe: `${plural(summary.valid, "valid job")} would be queued`,
     rest: `refused ${summary.refused}, skipped ${summary.skipped}`,
   });
-}
-
-function summaryJson(summary: EnqueueSummary): Record<string, unknown> {
-  return {
-    summary: {
-      queue: summary.queue,
-      dry_run: summary.dryRun,
-      queued: summary.queued,
-      valid: summary.valid,
-      refused: summary.refused,
-      skipped: summary.skipped,
-      unconfirmed: summary.unconfirmed,
-      consumers: summary.consumers ?? null,
-      seconds: Math.round(summary.seconds * 1000) / 1000,
-      error: summary.error ?? null,
-      resume_line: summary.resumeLine ?? null,
-    },
-  };
 }
 
 /** The one error line of a run that stopped early, with how to finish it. */

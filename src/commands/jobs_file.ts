@@ -140,24 +140,16 @@ async function* readLines(
 }
 
 async function openJobs(path: string): Promise<Deno.FsFile> {
-  let file: Deno.FsFile;
-  let info: Deno.FileInfo;
+  let file: Deno.FsFile | undefined;
   try {
     file = await Deno.open(path, { read: true });
+    if (!(await file.stat()).isDirectory) return file;
   } catch (err) {
+    file?.close();
     throw usage(`cannot read --jobs ${path}: ${fsErrorReason(err)}`);
   }
-  try {
-    info = await file.stat();
-  } catch (err) {
-    file.close();
-    throw usage(`cannot read --jobs ${path}: ${fsErrorReason(err)}`);
-  }
-  if (info.isDirectory) {
-    file.close();
-    throw usage(`--jobs ${path} is a directory, not a file of jobs`);
-  }
-  return file;
+  file.close();
+  throw usage(`--jobs ${path} is a directory, not a file of jobs`);
 }
 
 const NEWLINE = 0x0a;

@@ -9,10 +9,10 @@
  * @module
  */
 
-import { ExitCode, exitCodeForSignal, type ExitCodeValue } from "../cli/exit_code.ts";
-import { type Interrupt, listenForInterrupt } from "../cli/interrupt.ts";
+import { ExitCode, type ExitCodeValue } from "../cli/exit_code.ts";
 import type { CommandIo } from "../cli/io.ts";
 import { errorLine } from "../core/errors.ts";
+import { withInterrupt } from "./operator.ts";
 
 /** What a core returns: its totals, with `error` set when it stopped early. */
 export interface RunSummary {
@@ -66,35 +66,29 @@ export interface OperatorRunSteps<S extends RunSummary> {
  * if (code !== 0 || printed[0] !== "sent 3") throw new Error("unexpected");
  * ```
  */
-export async function runOperator<S extends RunSummary>(
+export function runOperator<S extends RunSummary>(
   context: OperatorRunContext,
   steps: OperatorRunSteps<S>,
 ): Promise<ExitCodeValue> {
   const { io } = context;
   const { run, summary: summaryLine, failure, verdict, bar, cleanup } = steps;
-  const interrupt = context.signal === undefined ? listenForInterrupt() : undefined;
-  let summary: S;
-  try {
-    summary = await run(context.signal ?? interrupt?.signal);
-  } catch (err) {
+  return withInterrupt(context.signal, async (signal, stopped) => {
+    let summary: S;
+    try {
+      summary = await run(signal);
+    } catch (err) {
+      bar?.finish();
+      io.error(`error: ${errorLine(err)}`);
+      return stopped() ?? ExitCode.Failed;
+    } finally {
+      await cleanup?.();
+    }
     bar?.finish();
-    io.error(`error: ${errorLine(err)}`);
-    return stoppedBy(interrupt) ?? ExitCode.Failed;
-  } finally {
-    interrupt?.dispose();
-    await cleanup?.();
-  }
-  bar?.finish();
-  io.print(summaryLine(summary));
-  if (summary.error !== undefined) {
-    io.error(`error: ${failure(summary)}`);
-    return (summary.error === "interrupted" ? stoppedBy(interrupt) : undefined) ?? ExitCode.Failed;
-  }
-  return verdict(summary);
-}
-
-/** 130 or 143 when a signal stopped the run. */
-function stoppedBy(interrupt: Interrupt | undefined): ExitCodeValue | undefined {
-  const received = interrupt?.received;
-  return received === undefined ? undefined : exitCodeForSignal(received);
+    io.print(summaryLine(summary));
+    if (summary.error !== undefined) {
+      io.error(`error: ${failure(summary)}`);
+      return (summary.error === "interrupted" ? stopped() : undefined) ?? ExitCode.Failed;
+    }
+    return verdict(summary);
+  });
 }

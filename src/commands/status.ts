@@ -8,16 +8,18 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts, Option } from "commander";
+import { Command, Option } from "commander";
 import { addBrokerOptions, BROKER_ENV_HELP } from "../cli/broker_options.ts";
 import { addSomeDownloadOptions } from "../cli/download_options.ts";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import { type CommandFactory, commandFactory, type FlagsOf } from "../cli/command_factory.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { parseNonNegativeInt, parseSeconds } from "../cli/parse.ts";
 import { DEFAULT_MAX_DLQ_SCAN } from "../core/defaults.ts";
 import { errorLine } from "../core/errors.ts";
 import { healthzUrl } from "../core/http/health_probe.ts";
 import { type BrokerSettings, resolveBrokerSettings } from "../queue/broker_settings.ts";
+import type { StoreReport } from "./status_report.ts";
 
 /** Default of `--timeout`, in seconds. */
 export const STATUS_TIMEOUT_DEFAULT_S = 10;
@@ -56,11 +58,11 @@ function defineStatusCommand() {
             "dead letters read at most to count them by x-error-kind (0: none)",
           ).argParser(parseNonNegativeInt).default(DEFAULT_MAX_DLQ_SCAN),
         )
-        .addOption(new Option("--no-store", "skip the scan of --data-dir"))
+        .addOption(new Option("--no-store", "skip the scan and free space of --data-dir"))
         .addOption(
           new Option(
             "--timeout <seconds>",
-            "time the broker connect and the /healthz request may each take",
+            "time the broker connect, the queue reads through a node and /healthz may each take",
           ).argParser(parseSeconds).default(STATUS_TIMEOUT_DEFAULT_S),
         )
         .addOption(new Option("--json", "print one JSON object with the same data")),
@@ -70,25 +72,21 @@ function defineStatusCommand() {
 }
 
 /** Flags of `telemetry status`, as commander infers them. */
-export type StatusFlags = ReturnType<ReturnType<typeof defineStatusCommand>["opts"]>;
+export type StatusFlags = FlagsOf<typeof defineStatusCommand>;
 
-/**
- * Builds the `status` command.
- *
- * @param onExit Receives the exit code when the action ends.
- * @returns The commander command.
- */
-export function statusCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
-  const command = defineStatusCommand();
-  command.addHelpText(
-    "after",
-    `
-Reads, at once: the messages and consumers of match.telemetry.{env} (input),
-match.telemetry.retry.{env}, dlq.telemetry.{env} and the processing queue (passive
-declares: a missing queue is reported, never created); the dead letters counted by
-x-error-kind (read in place, as 'dlq list' does: the queue is left as it was); the
-matches, bytes and temp files under --data-dir (names and sizes only, nothing is
-decompressed); with --metrics-url, the worker's /healthz.
+/** Builds the `status` command; its action's exit code goes to `onExit`. */
+export const statusCommand: CommandFactory = commandFactory(defineStatusCommand, {
+  help: `
+Reads, at once: the messages, consumers and type (classic or quorum) of
+match.telemetry.{env} (input), match.telemetry.retry.{env}, dlq.telemetry.{env} and
+the processing queue (passive declares: a missing queue is reported, never
+created); the dead letters counted by x-error-kind (read in place, as 'dlq list'
+does: the queue is left as it was); the matches, bytes and temp files under
+--data-dir (names and sizes only, nothing is decompressed) and the free space of
+its file system; with --metrics-url, the worker's /healthz, which says whether it
+is paused on the store. Given several broker nodes (--amqp-url repeated, or a,b),
+the queues are read through the first node that answers (a node lost during the
+reads is left for the next), and the screen names it.
 
 Examples:
   telemetry status --env prod
@@ -100,16 +98,13 @@ Environment:
 ${BROKER_ENV_HELP}
   TELEMETRY_DATA_DIR           default for --data-dir
 
-Exit codes: 0 healthy; 1 the broker is unreachable or refused the login, nothing
-consumes match.telemetry.{env} (or it does not exist), more dead letters than
---max-dlq, or the worker's /healthz did not answer 200 (with --metrics-url);
-2 usage error. Each problem is one line on stderr.`,
-  );
-  command.action(async (flags) => {
-    onExit(await runStatusCommand(flags, { io: processIo, env: Deno.env.toObject() }));
-  });
-  return command;
-}
+Exit codes: 0 healthy; 1 no listed broker node could be read (unreachable,
+refused the login), nothing consumes match.telemetry.{env} (or it does not exist),
+more dead letters than --max-dlq, or the worker's /healthz did not answer 200
+(with --metrics-url; a worker paused on the store answers 503); 2 usage error.
+Each problem is one line on stderr.`,
+  run: (flags) => runStatusCommand(flags, { io: processIo, env: Deno.env.toObject() }),
+});
 
 /** What a run of the command works with. */
 export interface StatusContext {
@@ -141,18 +136,26 @@ export async function runStatusCommand(
     return exitCodeFor(err);
   }
   const timeoutMs = Math.max(1, Math.round(flags.timeout * 1000));
-  const [{ readBrokerStatus }, { storeStats }, { probeHealth }, report] = await Promise.all([
-    import("../queue/status.ts"),
-    import("../core/store/store_stats.ts"),
-    import("../core/http/health_probe.ts"),
-    import("./status_report.ts"),
-  ]);
-  const readStore = async () => {
-    try {
-      return { dataDir: flags.dataDir, stats: await storeStats(flags.dataDir) };
-    } catch (err) {
-      return { dataDir: flags.dataDir, error: errorLine(err) };
-    }
+  const [{ readBrokerStatus }, { storeStats }, { freeSpace }, { probeHealth }, report] =
+    await Promise.all([
+      import("../queue/status.ts"),
+      import("../core/store/store_stats.ts"),
+      import("../core/store/free_space.ts"),
+      import("../core/http/health_probe.ts"),
+      import("./status_report.ts"),
+    ]);
+  const { dataDir } = flags;
+  const readStore = async (): Promise<StoreReport> => {
+    const [stats, space] = await Promise.allSettled([storeStats(dataDir), freeSpace(dataDir)]);
+    return {
+      dataDir,
+      ...(stats.status === "fulfilled"
+        ? { stats: stats.value }
+        : { error: errorLine(stats.reason) }),
+      ...(space.status === "fulfilled" ? { space: space.value } : {
+        spaceError: `cannot read the free space of ${dataDir}: ${errorLine(space.reason)}`,
+      }),
+    };
   };
   const [brokerStatus, store, worker] = await Promise.all([
     readBrokerStatus(broker, { connectTimeoutMs: timeoutMs, maxDlqScan: flags.maxDlqScan }),

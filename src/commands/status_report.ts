@@ -1,13 +1,22 @@
 /**
  * What `telemetry status` found, judged and rendered: the problems that
  * make it exit 1 (the broker cannot be read, nothing consumes the job
- * queue, too many dead letters, the worker's `/healthz` not answering 200),
- * the warnings that do not, and the screen or JSON object an operator reads.
+ * queue, too many dead letters, the worker's `/healthz` not answering 200,
+ * a worker paused on a store fault among them), the warnings that do not
+ * (the store's free space below the worker's default floor), and the screen
+ * or JSON object an operator reads.
  *
  * @module
  */
 
 import type { HealthAnswer } from "../core/http/health_probe.ts";
+import {
+  belowFloor,
+  DEFAULT_FREE_SPACE_FLOOR,
+  formatBytes,
+  formatFloor,
+  type FreeSpace,
+} from "../core/store/free_space.ts";
 import type { StoreStats } from "../core/store/store_stats.ts";
 import { plural } from "../cli/plural.ts";
 import { QUEUE_ROLES, type QueueRole, type QueueState } from "../queue/status.ts";
@@ -21,12 +30,49 @@ export interface StatusReport {
   at: Date;
   /** The queues and dead letters. */
   broker: BrokerStatus;
-  /** The store census, its error, or null when not asked (`--no-store`). */
-  store: { dataDir: string; stats?: StoreStats; error?: string } | null;
+  /** The store census and free space, their errors, or null when not asked (`--no-store`). */
+  store: StoreReport | null;
   /** The worker's `/healthz`, or null without `--metrics-url`. */
   worker: HealthAnswer | null;
   /** `--max-dlq`, or null. */
   maxDlq: number | null;
+}
+
+/** What `status` read of the store. */
+export interface StoreReport {
+  /** The data dir, as given. */
+  dataDir: string;
+  /** The census, when the data dir could be walked. */
+  stats?: StoreStats;
+  /** Why it could not. */
+  error?: string;
+  /** The free space of its file system, when it could be read. */
+  space?: FreeSpace;
+  /** Why it could not. */
+  spaceError?: string;
+}
+
+/** The start of the body of a `/healthz` that reports the worker paused on a store fault. */
+const PAUSED_BODY = "unhealthy: store paused: ";
+
+/**
+ * Why the worker is paused, from its `/healthz` answer (503
+ * `unhealthy: store paused: <reason>`); undefined when it is not.
+ *
+ * @param worker The `/healthz` answer.
+ * @returns The reason, or undefined.
+ *
+ * @example
+ * ```ts
+ * import { pauseReason } from "./status_report.ts";
+ * const answer = { url: "u", status: 503, body: "unhealthy: store paused: disk full" };
+ * if (pauseReason(answer) !== "disk full") throw new Error("unexpected");
+ * ```
+ */
+export function pauseReason(worker: HealthAnswer): string | undefined {
+  const body = worker.body ?? "";
+  if (worker.status !== 503 || !body.startsWith(PAUSED_BODY)) return undefined;
+  return body.slice(PAUSED_BODY.length);
 }
 
 /** The verdict on a report. */
@@ -55,7 +101,8 @@ const ROLE_LABELS: Record<QueueRole, string> = {
  * @example
  * ```ts
  * import { assessStatus } from "./status_report.ts";
- * const q = (name: string, consumers: number) => ({ name, exists: true, messages: 0, consumers });
+ * const q = (name: string, consumers: number) =>
+ *   ({ name, exists: true, messages: 0, consumers, type: "classic" });
  * const verdict = assessStatus({
  *   env: "prod", at: new Date(), maxDlq: null, store: null, worker: null,
  *   broker: {
@@ -100,10 +147,17 @@ export function assessStatus(report: StatusReport): Assessment {
     if (broker.deadLetters?.error !== undefined) {
       warnings.push(`dead letters not counted by kind: ${broker.deadLetters.error}`);
     }
+    if (broker.typeError !== undefined) warnings.push(`queue types not read: ${broker.typeError}`);
   }
   if (worker !== null) {
+    const paused = pauseReason(worker);
     if (worker.status === null) {
       problems.push(`the worker's ${worker.url} did not answer: ${worker.error ?? "no answer"}`);
+    } else if (paused !== undefined) {
+      problems.push(
+        `the worker's ${worker.url} reports it is paused on the store: ${paused} ` +
+          `(it takes no jobs until the store takes writes again)`,
+      );
     } else if (worker.status !== 200) {
       problems.push(
         `the worker's ${worker.url} answered ${worker.status}${
@@ -113,6 +167,14 @@ export function assessStatus(report: StatusReport): Assessment {
     }
   }
   if (store?.error !== undefined) warnings.push(store.error);
+  else if (store?.spaceError !== undefined) warnings.push(store.spaceError);
+  const space = store?.space;
+  if (store !== null && space !== undefined && belowFloor(space, DEFAULT_FREE_SPACE_FLOOR)) {
+    warnings.push(
+      `${spaceText(space)} on the file system of ${store.dataDir}: below consume's default ` +
+        `--min-free-space ${formatFloor(DEFAULT_FREE_SPACE_FLOOR)}, where a worker pauses`,
+    );
+  }
   const stats = store?.stats;
   if (stats !== undefined && stats.staleTempFiles > 0) {
     warnings.push(
@@ -139,15 +201,16 @@ export function assessStatus(report: StatusReport): Assessment {
  */
 export function statusText(report: StatusReport, assessment: Assessment): string[] {
   const { env, broker, store, worker } = report;
-  const lines = [`env ${env}  broker ${broker.url}  at ${report.at.toISOString()}`, ""];
+  const lines = [`env ${env}  broker ${brokerText(broker)}  at ${report.at.toISOString()}`, ""];
   if (broker.failure !== undefined) {
     lines.push(`broker: ${broker.failure.kind}`);
   } else {
     const rows = QUEUE_ROLES.map((role) => queueRow(ROLE_LABELS[role], broker.queues[role]));
-    lines.push(...table([["queue", "name", "messages", "consumers"], ...rows]));
+    lines.push(...table([["queue", "name", "messages", "consumers", "type"], ...rows]));
     lines.push(`dead letters by kind: ${kindsText(report)}`);
   }
   if (store !== null) lines.push(`store: ${storeText(store)}`);
+  if (store?.space !== undefined) lines.push(`store free space: ${spaceText(store.space)}`);
   if (worker !== null) lines.push(`worker: ${workerText(worker)}`);
   lines.push("");
   for (const warning of assessment.warnings) lines.push(`warning: ${warning}`);
@@ -177,13 +240,15 @@ export function statusJson(report: StatusReport, assessment: Assessment): Record
     warnings: assessment.warnings,
     broker: {
       url: broker.url,
+      node: broker.node ?? null,
+      nodes: broker.nodes ?? [broker.url],
       reachable: broker.failure === undefined,
       error: broker.failure?.message ?? null,
     },
     queues: Object.fromEntries(
       QUEUE_ROLES.map((role) => {
-        const { name, exists, messages, consumers } = broker.queues[role];
-        return [role, { name, exists, messages, consumers }];
+        const { name, exists, messages, consumers, type } = broker.queues[role];
+        return [role, { name, exists, messages, consumers, type }];
       }),
     ),
     dead_letters: {
@@ -207,6 +272,8 @@ export function statusJson(report: StatusReport, assessment: Assessment): Record
       unreadable: stats?.unreadable ?? null,
       seconds: stats === undefined ? null : Math.round(stats.seconds * 1000) / 1000,
       error: store.error ?? null,
+      free_bytes: store.space?.free ?? null,
+      total_bytes: store.space?.total ?? null,
     },
     worker: worker === null ? null : {
       url: worker.url,
@@ -214,13 +281,25 @@ export function statusJson(report: StatusReport, assessment: Assessment): Record
       status: worker.status,
       body: worker.body,
       error: worker.error ?? null,
+      paused: worker.status === null ? null : pauseReason(worker) !== undefined,
+      pause_reason: pauseReason(worker) ?? null,
     },
   };
 }
 
+/** The node read (and which of the listed ones), or the nodes listed when none answered. */
+function brokerText(broker: BrokerStatus): string {
+  const nodes = broker.nodes ?? [];
+  if (nodes.length < 2) return broker.url;
+  if (broker.node === undefined) return `${nodes.join(",")} (${nodes.length} nodes)`;
+  const index = nodes.indexOf(broker.node);
+  return `${broker.node} (node ${index + 1} of ${nodes.length})`;
+}
+
 function queueRow(label: string, queue: QueueState): string[] {
-  if (queue.exists === false) return [label, queue.name, "missing", "-"];
-  return [label, queue.name, String(queue.messages ?? "-"), String(queue.consumers ?? "-")];
+  if (queue.exists === false) return [label, queue.name, "missing", "-", "-"];
+  const { name, messages, consumers, type } = queue;
+  return [label, name, String(messages ?? "-"), String(consumers ?? "-"), type ?? "-"];
 }
 
 function kindsText(report: StatusReport): string {
@@ -234,7 +313,13 @@ function kindsText(report: StatusReport): string {
   return `${counts || "none"}${part}`;
 }
 
-function storeText(store: NonNullable<StatusReport["store"]>): string {
+/** `3.1 GiB free of 50.0 GiB (6%)`. */
+function spaceText(space: FreeSpace): string {
+  const share = space.total > 0 ? ` (${Math.floor((space.free / space.total) * 100)}%)` : "";
+  return `${formatBytes(space.free)} free of ${formatBytes(space.total)}${share}`;
+}
+
+function storeText(store: StoreReport): string {
   const stats = store.stats;
   if (stats === undefined) return `${store.dataDir}: not read (see warning)`;
   const temp = stats.tempFiles === 0
@@ -249,35 +334,18 @@ function storeText(store: NonNullable<StatusReport["store"]>): string {
 
 function workerText(worker: HealthAnswer): string {
   if (worker.status === null) return `${worker.url}: no answer: ${worker.error ?? "-"}`;
+  const paused = pauseReason(worker);
+  if (paused !== undefined) return `${worker.url}: ${worker.status} paused on the store: ${paused}`;
   return `${worker.url}: ${worker.status}${worker.body ? ` ${worker.body}` : ""}`;
 }
 
-/** Left-aligned text columns, numbers right-aligned. */
+/** Left-aligned text columns, the counts (third and fourth) right-aligned. */
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length)));
   return rows.map((row) =>
     row.map((cell, i) => {
       const width = widths[i] ?? 0;
-      return i >= 2 ? cell.padStart(width) : cell.padEnd(width);
+      return i === 2 || i === 3 ? cell.padStart(width) : cell.padEnd(width);
     }).join("  ").trimEnd()
   );
-}
-
-/**
- * Bytes in binary units with one decimal (`2.4 GiB`), plain below 1 KiB.
- *
- * @param bytes A byte count.
- * @returns The rendered size.
- */
-export function formatBytes(bytes: number): string {
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  if (bytes < 1024) return `${bytes} B`;
-  let value = bytes;
-  let unit = "B";
-  for (const next of units) {
-    if (value < 1024) break;
-    value /= 1024;
-    unit = next;
-  }
-  return `${value.toFixed(1)} ${unit}`;
 }

@@ -6,12 +6,13 @@
  * @module
  */
 
-import { Command, type CommandUnknownOpts, Option } from "commander";
+import { Command, Option } from "commander";
 import { ExitCode, exitCodeFor, type ExitCodeValue } from "../cli/exit_code.ts";
+import { type CommandFactory, commandFactory, type FlagsOf } from "../cli/command_factory.ts";
 import { collectList, parsePositiveInt, parseSize } from "../cli/parse.ts";
 import { type CommandIo, processIo } from "../cli/io.ts";
 import { ProgressBar } from "../cli/progress_bar.ts";
-import { errorLine } from "../core/errors.ts";
+import { errorLine, isKind } from "../core/errors.ts";
 import { DEFAULT_AUDIT_CONCURRENCY, DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/defaults.ts";
 import { parseMatchId } from "../core/store/match_id.ts";
 import { DEFAULT_DATA_DIR } from "../core/store/storage.ts";
@@ -81,19 +82,11 @@ function defineVerifyCommand() {
 }
 
 /** Flags of `telemetry verify`, as commander infers them. */
-export type VerifyFlags = ReturnType<ReturnType<typeof defineVerifyCommand>["opts"]>;
+export type VerifyFlags = FlagsOf<typeof defineVerifyCommand>;
 
-/**
- * Builds the `verify` command.
- *
- * @param onExit Receives the exit code when the action ends.
- * @returns The commander command.
- */
-export function verifyCommand(onExit: (code: ExitCodeValue) => void): CommandUnknownOpts {
-  const command = defineVerifyCommand();
-  command.addHelpText(
-    "after",
-    `
+/** Builds the `verify` command; its action's exit code goes to `onExit`. */
+export const verifyCommand: CommandFactory = commandFactory(defineVerifyCommand, {
+  help: `
 Statuses:
 ${statusHelpLines(80).join("\n")}
 
@@ -109,14 +102,10 @@ Environment:
   TELEMETRY_DATA_DIR  default for --data-dir
 
 Exit codes: 0 every file ok; 1 a problem was found (with --fix: a problem is left
-that --fix did not resolve, e.g. a missing raw.json.gz), or the data dir is not a
-directory; 2 usage error.`,
-  );
-  command.action(async (paths, flags) => {
-    onExit(await runVerifyCommand(paths, flags, processIo));
-  });
-  return command;
-}
+that --fix did not resolve, e.g. a missing raw.json.gz), the data dir is not a
+directory, or --fix stopped at a full, read-only or failing store; 2 usage error.`,
+  run: (paths, flags) => runVerifyCommand(paths, flags, processIo),
+});
 
 /**
  * Validates the flags.
@@ -197,6 +186,15 @@ export async function runVerifyCommand(
   } catch (err) {
     bar?.finish();
     json?.flush();
+    if (isKind(err, "store")) {
+      // --fix stopped at a store fault: one line, with what it did and did not fix.
+      const { resolved, unresolved } = tally.summary();
+      io.error(
+        `error: verify --fix stopped: ${errorLine(err)}; ` +
+          `fixed ${resolved} problem(s) before it, ${unresolved} not fixed, the rest not checked`,
+      );
+      return ExitCode.Failed;
+    }
     io.error(`error: ${errorLine(err)}`);
     return exitCodeFor(err);
   }

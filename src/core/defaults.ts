@@ -37,3 +37,6 @@ export const DEFAULT_AUDIT_CONCURRENCY: number = navigator.hardwareConcurrency;
 
 /** How long a publish may wait for the broker's confirm, in milliseconds (`--confirm-timeout`). */
 export const DEFAULT_CONFIRM_TIMEOUT_MS = 30_000;
+
+/** Bytes kept free on the store's file system, 1 GiB (`--min-free-space`; `free_space.ts`). */
+export const DEFAULT_MIN_FREE_SPACE = 1024 ** 3;

@@ -30,6 +30,14 @@ import {
 import { rawPath } from "./store/storage.ts";
 import type { OpenValidation } from "./content/validation_thread.ts";
 import { checkUrl, DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "./http/url_policy.ts";
+import {
+  belowFloor,
+  DEFAULT_FREE_SPACE_FLOOR,
+  type FreeSpace,
+  freeSpace,
+  type FreeSpaceFloor,
+} from "./store/free_space.ts";
+import { floorFaultError } from "./store/store_fault.ts";
 
 /** Caps on what one download may be: the `--max-bytes` and `--max-decompressed-bytes` flags. */
 export interface DownloadLimits {
@@ -57,6 +65,13 @@ export interface DownloadSettings {
   timeouts?: HttpTimeouts;
   /** Attempts and backoff. */
   retry?: RetrySettings;
+  /**
+   * The free space to keep on the store (`--min-free-space`): below it no
+   * download starts, and a download whose gzip length is known does not
+   * start when it would go below it (a `store_full` store fault).
+   * @default {DEFAULT_FREE_SPACE_FLOOR}
+   */
+  minFreeSpace?: FreeSpaceFloor;
 }
 
 /** Progress of the transfer of one attempt. */
@@ -91,6 +106,8 @@ export interface DownloadOptions extends DownloadSettings {
   fs?: FileSystem;
   /** Where the JSON is validated (see `IngestOptions.openValidation`). @default {inline} */
   openValidation?: OpenValidation;
+  /** Reads the store's free space. @default {freeSpace} */
+  freeSpace?: (path: string) => Promise<FreeSpace>;
 }
 
 /** The outcome of {@linkcode downloadTelemetry}. */
@@ -123,7 +140,9 @@ export interface DownloadResult {
  * @returns The outcome with the stored path and size.
  * @throws {TelemetryError} `usage` for a bad match id or refused URL;
  * `transient` when retries ran out on transient failures; `permanent` for
- * HTTP errors that retrying cannot fix and for invalid content.
+ * HTTP errors that retrying cannot fix and for invalid content; `store`
+ * (a `StoreFaultError`) when the store is full, below `minFreeSpace`,
+ * read-only, failing or refuses the write: never retried, nothing left.
  *
  * @example
  * ```ts ignore
@@ -159,6 +178,8 @@ export async function downloadTelemetry(
     const existing = await existingResult(options.dataDir, matchId, options.fs ?? denoFileSystem);
     if (existing !== undefined) return { ...existing, seconds: seconds() };
   }
+  // Below the floor, nothing is downloaded: before any request.
+  await checkFloor(job, 0);
   return await retry((attempt) => downloadAttempt(job, attempt), {
     ...retrySettings,
     // An abort during the backoff ends the download like an abort during an attempt.
@@ -199,13 +220,19 @@ async function downloadAttempt(job: Job, attempt: number): Promise<DownloadResul
   // In a match's own directory, temp files of a download that died with its
   // process go first (never a scan of the whole data dir).
   const removeOrphans = job.matchId !== undefined;
-  const file = await createAtomicFile(tempDir, { fs, removeOrphans }).catch(async (err) => {
-    await closeWhenOpen(opening);
-    throw err;
-  });
+  const file = await createAtomicFile(tempDir, { fs, removeOrphans, dataDir: options.dataDir })
+    .catch(async (err) => {
+      await closeWhenOpen(opening);
+      throw err;
+    });
   let download: OpenedDownload | undefined;
   try {
     download = await opening;
+    // A gzip body of a known length is stored at about that size: one that
+    // would not fit above the floor is not taken.
+    if (download.contentLength !== undefined && download.contentEncoding === "gzip") {
+      await checkFloor(job, download.contentLength);
+    }
     const found = await ingest(download.body, {
       sink: file.writable,
       maxDecompressedBytes: options.limits?.maxDecompressedBytes ??
@@ -222,6 +249,20 @@ async function downloadAttempt(job: Job, attempt: number): Promise<DownloadResul
   } finally {
     download?.close();
   }
+}
+
+/**
+ * Throws a `store_full` store fault when the store's free space is below
+ * the floor, or would be after `extraBytes` more. A free space that cannot
+ * be read (the data dir is missing: the write creates it) checks nothing.
+ */
+async function checkFloor(job: Job, extraBytes: number): Promise<void> {
+  const { dataDir, minFreeSpace: floor = DEFAULT_FREE_SPACE_FLOOR } = job.options;
+  if (floor.type === "off" && extraBytes === 0) return;
+  const read = job.options.freeSpace ?? freeSpace;
+  const space = await read(dataDir).catch(() => undefined);
+  if (space === undefined || !belowFloor(space, floor, extraBytes)) return;
+  throw floorFaultError({ dataDir, space, floor, extraBytes });
 }
 
 /**

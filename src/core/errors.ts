@@ -10,12 +10,18 @@
  *   permission the binary lacks, a server certificate it does not trust).
  *   Never retried; a command exits 1; the queue worker stops (exit 1, so the
  *   unit restarts and alerts) and leaves the job in the queue untouched.
+ * - `store`: the store is unusable right now (full, below `--min-free-space`,
+ *   read-only, an I/O error, a permission on the data dir); the job is not at
+ *   fault, so it waits. The code says what to fix (`store_full`,
+ *   `store_read_only`, `store_io`, `store_permission`). A command exits 1;
+ *   the queue worker pauses, puts the job back uncounted, and resumes when
+ *   its probe of the store passes (`src/core/store/store_fault.ts`).
  *
  * @module
  */
 
 /** How a caller should react to a failure. */
-export type ErrorKind = "transient" | "permanent" | "usage" | "fatal";
+export type ErrorKind = "transient" | "permanent" | "usage" | "fatal" | "store";
 
 /**
  * Machine-readable reason of a failure. The audit statuses of `verify`
@@ -43,7 +49,11 @@ export type ErrorCode =
   | "io"
   | "aborted"
   | "permission"
-  | "tls";
+  | "tls"
+  | "store_full"
+  | "store_read_only"
+  | "store_io"
+  | "store_permission";
 
 /** Options of {@linkcode TelemetryError}. */
 export interface TelemetryErrorOptions {
@@ -61,6 +71,28 @@ export interface TelemetryErrorOptions {
 }
 
 /**
+ * An error whose `name` is the name of its class (`BrokerError: …`), for
+ * the error classes callers branch on with `instanceof`.
+ *
+ * @example
+ * ```ts
+ * import { NamedError } from "./errors.ts";
+ * class QuotaError extends NamedError {}
+ * if (new QuotaError("over quota").name !== "QuotaError") throw new Error("unexpected");
+ * ```
+ */
+export class NamedError extends Error {
+  /**
+   * @param message One line saying what went wrong.
+   * @param options The underlying error.
+   */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
  * The one error class of the core: a one-line message plus a kind and a code.
  *
  * @example Branch on the kind
@@ -70,7 +102,7 @@ export interface TelemetryErrorOptions {
  * if (err.kind !== "transient") throw new Error("unexpected");
  * ```
  */
-export class TelemetryError extends Error {
+export class TelemetryError extends NamedError {
   /** How the caller should react. */
   readonly kind: ErrorKind;
   /** Machine-readable reason. */
@@ -95,7 +127,6 @@ export class TelemetryError extends Error {
     options: TelemetryErrorOptions = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "TelemetryError";
     this.kind = kind;
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds;

@@ -21,7 +21,12 @@ import type { VerifyStatus } from "../verify/status.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
 import { processingBody } from "./messages.ts";
 import { missingQueueLine } from "./broker.ts";
-import { openPublishTarget, type PublishTarget } from "./publish_target.ts";
+import {
+  publishRun,
+  type PublishTarget,
+  type PublishTotals,
+  publishTotals,
+} from "./publish_target.ts";
 import { topologyNames } from "./topology.ts";
 
 /** What became of one file. */
@@ -51,28 +56,18 @@ export interface AnnounceResult {
   bytes: number | undefined;
 }
 
-/** The totals of a run. */
-export interface AnnounceSummary {
-  /** The processing queue. */
-  queue: string;
-  /** Whether it was a dry run (nothing published). */
-  dryRun: boolean;
+/** The totals of a run (`queue`: the processing queue). */
+export interface AnnounceSummary extends PublishTotals {
   /** Files announced (confirmed). */
   announced: number;
   /** Files a dry run found `ok`. */
   wouldAnnounce: number;
   /** Files and findings not announced. */
   notAnnounced: number;
-  /** Messages sent but not confirmed. */
-  unconfirmed: number;
   /** Files left unaudited because the run stopped early. */
   notSent: number;
   /** Results not announced, by status (`no_match_id` for a file outside a `matchID=` directory). */
   reasons: Record<string, number>;
-  /** Seconds the run took. */
-  seconds: number;
-  /** Why the run stopped early (one line). */
-  error: string | undefined;
 }
 
 /** Settings of {@linkcode runAnnounce}. */
@@ -140,33 +135,15 @@ export async function runAnnounce(
     connectTimeoutMs,
   } = settings;
   const { onResult, onProgress, signal, now = () => new Date(), audit = auditFile } = hooks;
-  const started = performance.now();
   const queue = broker.names.publishQueue;
   const summary: AnnounceSummary = {
-    queue,
-    dryRun,
+    ...publishTotals(queue, dryRun),
+    reasons: {},
     announced: 0,
     wouldAnnounce: 0,
     notAnnounced: 0,
-    unconfirmed: 0,
     notSent: 0,
-    reasons: {},
-    seconds: 0,
-    error: undefined,
   };
-  let target: PublishTarget | undefined;
-  if (!dryRun) {
-    try {
-      target = await openPublishTarget(broker, {
-        queue,
-        confirmTimeoutMs,
-        connectTimeoutMs,
-        signal,
-      });
-    } catch (err) {
-      throw missingPublishQueue(err, broker);
-    }
-  }
   const report = (result: AnnounceResult) => {
     if (result.outcome === "announced") summary.announced++;
     else if (result.outcome === "would_announce") summary.wouldAnnounce++;
@@ -178,57 +155,59 @@ export async function runAnnounce(
     }
     onResult(result);
   };
-  for (const finding of scan.findings) {
-    // A temp file is a write in progress (or a crash's leftover): nothing to announce.
-    if (finding.status === "stray_temp") continue;
-    report({
-      path: finding.path,
-      matchId: finding.matchId,
-      outcome: "not_announced",
-      status: finding.status,
-      detail: finding.detail,
-      bytes: undefined,
-    });
-  }
-  const stopped = () => signal?.aborted === true || target?.publisher.failure !== undefined;
-  const progress: VerifyProgress = {
-    files: 0,
-    totalFiles: scan.files.length,
-    bytes: 0,
-    totalBytes: scan.files.reduce((sum, f) => sum + (f.size ?? 0), 0),
-  };
-  onProgress?.({ ...progress });
+  const options = { broker, confirmTimeoutMs, connectTimeoutMs, signal };
   try {
-    await runPool(scan.files, {
-      concurrency,
-      worker: async (file) => {
-        if (stopped()) {
-          summary.notSent++;
-          return;
-        }
-        const sent = await announceFile(file, {
-          target,
-          audit,
-          maxDecompressedBytes,
-          report,
-          message: { workerId, environment: broker.env, queue, now },
-          onBytes: (delta) => {
-            progress.bytes += delta;
-            onProgress?.({ ...progress });
-          },
+    await publishRun(summary, async (target) => {
+      for (const finding of scan.findings) {
+        // A temp file is a write in progress (or a crash's leftover): nothing to announce.
+        if (finding.status === "stray_temp") continue;
+        report({
+          path: finding.path,
+          matchId: finding.matchId,
+          outcome: "not_announced",
+          status: finding.status,
+          detail: finding.detail,
+          bytes: undefined,
         });
-        if (!sent) summary.notSent++;
-        progress.files++;
-        onProgress?.({ ...progress });
-      },
-    });
-  } finally {
-    if (target !== undefined) summary.error = await target.finish();
+      }
+      const stopped = () => signal?.aborted === true || target?.publisher.failure !== undefined;
+      const progress: VerifyProgress = {
+        files: 0,
+        totalFiles: scan.files.length,
+        bytes: 0,
+        totalBytes: scan.files.reduce((sum, f) => sum + (f.size ?? 0), 0),
+      };
+      onProgress?.({ ...progress });
+      await runPool(scan.files, {
+        concurrency,
+        worker: async (file) => {
+          if (stopped()) {
+            summary.notSent++;
+            return;
+          }
+          const sent = await announceFile(file, {
+            target,
+            audit,
+            maxDecompressedBytes,
+            report,
+            message: { workerId, environment: broker.env, queue, now },
+            onBytes: (delta) => {
+              progress.bytes += delta;
+              onProgress?.({ ...progress });
+            },
+          });
+          if (!sent) summary.notSent++;
+          progress.files++;
+          onProgress?.({ ...progress });
+        },
+      });
+    }, options);
+  } catch (err) {
+    throw missingPublishQueue(err, broker);
   }
   if (summary.error === undefined && signal?.aborted && summary.notSent > 0) {
     summary.error = "interrupted";
   }
-  summary.seconds = (performance.now() - started) / 1000;
   return summary;
 }
 

@@ -5,12 +5,16 @@
  * (`connection.blocked`), confirm channels that record returned mandatory
  * publishes, passive declares, the end of the connection as one promise and
  * one signal, and a close that never hangs on a broker that does not answer.
+ * Given the nodes of a cluster, a connect takes the first that answers,
+ * starting where a {@linkcode NodeCursor} points; every error text that
+ * leaves this module has the passwords of every node masked.
  *
  * @module
  */
 
 import type { AMQPChannel, AMQPClient } from "amqp-client";
-import { errorLine } from "../core/errors.ts";
+import { errorLine, NamedError } from "../core/errors.ts";
+import { type BrokerNode, redactSecrets } from "./broker_settings.ts";
 import type { FlowControl } from "./publisher.ts";
 
 /** Default of {@linkcode BrokerConnectOptions.timeoutMs}. */
@@ -25,14 +29,77 @@ export interface BrokerTarget {
   amqpUrl: string;
   /** The same URL with the password masked, for messages. */
   redactedUrl: string;
+  /** The nodes to try, in order. @default {the one node of amqpUrl} */
+  urls?: readonly BrokerNode[] | undefined;
 }
 
 /** Options of {@linkcode Broker.connect}. */
 export interface BrokerConnectOptions {
-  /** How long the TCP connect and AMQP handshake may take. @default {DEFAULT_CONNECT_TIMEOUT_MS} */
+  /**
+   * How long the TCP connect and AMQP handshake may take, for all the nodes:
+   * each node tried gets an equal share of what is left.
+   * @default {DEFAULT_CONNECT_TIMEOUT_MS}
+   */
   timeoutMs?: number | undefined;
   /** Gives up connecting (e.g. SIGTERM while the broker is away). */
   signal?: AbortSignal | undefined;
+  /** Which node to try first, moved to the node reached. @default {the first node} */
+  cursor?: NodeCursor | undefined;
+}
+
+/** A node that could not be used during a connect, and why (one line, passwords masked). */
+export interface NodeFailure {
+  /** The node's redacted URL. */
+  node: string;
+  /** Out of reach, or refused us. */
+  kind: BrokerFailureKind;
+  /** The client's or the broker's reason. */
+  reason: string;
+}
+
+/**
+ * Where the next connect starts in a list of nodes: the node reached last,
+ * or, once its connection is lost, the node after it, so the other nodes
+ * are tried before the same one again.
+ *
+ * @example
+ * ```ts
+ * import { NodeCursor } from "./broker.ts";
+ * const cursor = new NodeCursor();
+ * cursor.connected(1);
+ * cursor.lost();
+ * if (cursor.next !== 2 || cursor.current !== undefined) throw new Error("unexpected");
+ * ```
+ */
+export class NodeCursor {
+  #next = 0;
+  #current: number | undefined;
+
+  /** The index of the node to try first (taken modulo the number of nodes). */
+  get next(): number {
+    return this.#next;
+  }
+
+  /** The index of the node of the open connection, if any. */
+  get current(): number | undefined {
+    return this.#current;
+  }
+
+  /**
+   * Records the node a connect reached.
+   *
+   * @param index Its index in the list.
+   */
+  connected(index: number): void {
+    this.#current = index;
+    this.#next = index;
+  }
+
+  /** The connection (or the session on it) ended: the next connect starts with the next node. */
+  lost(): void {
+    if (this.#current !== undefined) this.#next = this.#current + 1;
+    this.#current = undefined;
+  }
 }
 
 /** Why the broker could not be used. */
@@ -43,19 +110,10 @@ export type BrokerFailureKind =
   | "refused";
 
 /** The broker could not be used; the message names its URL, redacted, in one line. */
-export class BrokerError extends Error {
-  /** Out of reach, or refused us. */
-  readonly kind: BrokerFailureKind;
-
-  /**
-   * @param kind Out of reach, or refused us.
-   * @param message One line, without credentials.
-   * @param options The underlying error.
-   */
-  constructor(kind: BrokerFailureKind, message: string, options?: { cause?: unknown }) {
+export class BrokerError extends NamedError {
+  /** @param kind Out of reach, or refused us. The message: one line, without credentials. */
+  constructor(readonly kind: BrokerFailureKind, message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = "BrokerError";
-    this.kind = kind;
   }
 }
 
@@ -68,6 +126,46 @@ export class BrokerError extends Error {
  */
 export function isConfigurationError(err: unknown): boolean {
   return /\((403|530|406)\)|ACCESS_REFUSED|NOT_ALLOWED|PRECONDITION_FAILED/.test(errorLine(err));
+}
+
+/**
+ * No node could be used: each node's failure. Its kind is `refused` when
+ * any node refused the login, the vhost or access (a configuration that
+ * another node cannot fix), else `unreachable`.
+ */
+export class BrokerConnectError extends BrokerError {
+  /** Each node tried, in the order tried. */
+  readonly failures: readonly NodeFailure[];
+  /** The reasons without the `the broker at …` lead: one node's reason, or `node: reason; …`. */
+  readonly reason: string;
+
+  /**
+   * The cause is an error whose message is {@linkcode BrokerConnectError.reason}:
+   * the client's own errors may repeat a URL with its password.
+   *
+   * @param failures Each node tried (at least one).
+   */
+  constructor(failures: readonly NodeFailure[]) {
+    const kind = failures.some((f) => f.kind === "refused") ? "refused" : "unreachable";
+    const only = failures.length === 1 ? failures[0] : undefined;
+    const reason = only !== undefined
+      ? only.reason
+      : failures.map((f) =>
+        `${f.node} ${f.kind === "refused" ? "refused" : "unreachable"}: ${f.reason}`
+      )
+        .join("; ");
+    const message = only !== undefined
+      ? only.kind === "refused"
+        ? `the broker at ${only.node} refused: ${only.reason}`
+        : `cannot reach the broker at ${only.node}: ${only.reason}`
+      : kind === "refused"
+      ? `no broker node accepted the connection (${failures.length} tried): ${reason}`
+      : `cannot reach any of the ${failures.length} broker nodes: ${reason}`;
+    super(kind, message, { cause: new Error(reason) });
+    this.name = "BrokerConnectError";
+    this.failures = failures;
+    this.reason = reason;
+  }
 }
 
 /** A confirm-mode channel and the message ids the broker returned on it. */
@@ -100,6 +198,10 @@ export interface QueueCounts {
 export class Broker {
   /** Where it is (the redacted URL names it in messages). */
   readonly target: BrokerTarget;
+  /** The node this connection is on: its redacted URL. */
+  readonly node: string;
+  /** The nodes tried before this one in the same connect, and why each failed. */
+  readonly skipped: readonly NodeFailure[];
   /** The broker's flow control of this connection. */
   readonly flow: FlowControl;
   /** Resolves with a one-line reason once the connection has ended, for whatever cause. */
@@ -109,8 +211,14 @@ export class Broker {
   #reason: string | undefined;
   #resolveLost: (reason: string) => void = () => {};
 
-  private constructor(target: BrokerTarget, client: AMQPClient) {
+  private constructor(
+    target: BrokerTarget,
+    client: AMQPClient,
+    reached: { node: string; skipped: readonly NodeFailure[] },
+  ) {
     this.target = target;
+    this.node = reached.node;
+    this.skipped = reached.skipped;
     this.#client = client;
     this.lost = new Promise<string>((resolve) => this.#resolveLost = resolve);
     // The client has already lost the connection (and fails what waited on
@@ -122,35 +230,47 @@ export class Broker {
   }
 
   /**
-   * Connects within a deadline. On any failure the socket is destroyed, so a
-   * handshake that never came leaks nothing.
+   * Connects to the first node that answers, within a deadline, starting at
+   * the cursor: a node out of reach or refusing us is skipped for the next
+   * one. On any failure the socket is destroyed, so a handshake that never
+   * came leaks nothing.
    *
-   * @param target The URL, and its redacted form for messages.
-   * @param options The deadline and the abort signal.
+   * @param target The URLs, and their redacted forms for messages.
+   * @param options The deadline, the abort signal and the cursor.
    * @returns The connected broker.
-   * @throws {BrokerError} `refused` (credentials, vhost) or `unreachable`,
-   * in one line naming the redacted URL.
+   * @throws {BrokerConnectError} When no node could be used: `refused`
+   * (credentials, vhost) or `unreachable`, in one line naming each node's
+   * redacted URL and reason.
    */
   static async connect(target: BrokerTarget, options: BrokerConnectOptions = {}): Promise<Broker> {
-    const { timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, signal } = options;
+    const { timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, signal, cursor } = options;
     const { AMQPClient } = await import("amqp-client");
-    const client: AMQPClient = new AMQPClient(target.amqpUrl);
-    try {
-      await untilDeadline(client.connect(), { ms: timeoutMs, signal });
-    } catch (err) {
-      destroySocket(client);
-      const url = target.redactedUrl;
-      if (isConfigurationError(err)) {
-        throw new BrokerError("refused", `the broker at ${url} refused: ${errorLine(err)}`, {
-          cause: err,
+    const nodes = nodesOf(target);
+    const start = (cursor?.next ?? 0) % nodes.length;
+    const deadline = performance.now() + timeoutMs;
+    const failures: NodeFailure[] = [];
+    for (let tried = 0; tried < nodes.length; tried++) {
+      const index = (start + tried) % nodes.length;
+      const node = nodes[index]!;
+      const share = (deadline - performance.now()) / (nodes.length - tried);
+      const client: AMQPClient = new AMQPClient(node.url);
+      try {
+        await untilDeadline(client.connect(), { ms: Math.max(1, Math.round(share)), signal });
+      } catch (err) {
+        destroySocket(client);
+        const reason = redactSecrets(errorLine(err), nodes) || "connection failed";
+        failures.push({
+          node: node.redacted,
+          kind: isConfigurationError(err) ? "refused" : "unreachable",
+          reason,
         });
+        if (signal?.aborted) break;
+        continue;
       }
-      const reason = errorLine(err) || "connection failed";
-      throw new BrokerError("unreachable", `cannot reach the broker at ${url}: ${reason}`, {
-        cause: err,
-      });
+      cursor?.connected(index);
+      return new Broker(target, client, { node: node.redacted, skipped: failures });
     }
-    return new Broker(target, client);
+    throw new BrokerConnectError(failures);
   }
 
   /** Whether the connection is still usable. */
@@ -179,12 +299,12 @@ export class Broker {
     if (!this.#client.closed) this.#client.close().catch(() => {});
   }
 
-  /** Records the end of the connection; false when it had ended already. */
+  /** Records the end of the connection (its reason masked); false when it had ended already. */
   #end(reason: string): boolean {
     if (this.#reason !== undefined) return false;
-    this.#reason = reason;
+    this.#reason = redactSecrets(reason, nodesOf(this.target));
     this.#ended.abort();
-    this.#resolveLost(reason);
+    this.#resolveLost(this.#reason);
     return true;
   }
 
@@ -327,6 +447,14 @@ export function connectionFlow(
       return () => listeners.delete(listener);
     },
   };
+}
+
+/** The nodes of a target: its list, or the one node of its URL. */
+function nodesOf(target: BrokerTarget): readonly BrokerNode[] {
+  const { urls } = target;
+  return urls !== undefined && urls.length > 0
+    ? urls
+    : [{ url: target.amqpUrl, redacted: target.redactedUrl }];
 }
 
 /** Drops the client's socket, whatever state the AMQP connection is in. */

@@ -4,7 +4,9 @@
  * `ENVIRONMENT`, `RABBITMQ_URL`, `RABBITMQ_*`), for `consume` and every
  * other command that talks to the broker. Resolved before anything
  * connects, so a bad value is a usage error and logs only ever see the
- * redacted URL.
+ * redacted URL. `--amqp-url` may name several nodes of a cluster (repeated,
+ * or comma-separated, as `RABBITMQ_URL` may); {@linkcode redactSecrets}
+ * masks the passwords of all of them in any text.
  *
  * @module
  */
@@ -26,20 +28,34 @@ export const DEFAULT_FRAME_MAX = 131_072;
 export interface BrokerInput {
   /** `--env`; falls back to `TELEMETRY_ENV`, then `ENVIRONMENT`. */
   env?: string | undefined;
-  /** `--amqp-url`; falls back to `RABBITMQ_URL`, then the `RABBITMQ_*` parts. */
-  amqpUrl?: string | undefined;
+  /**
+   * `--amqp-url`, repeatable, each value possibly a comma-separated list;
+   * falls back to `RABBITMQ_URL` (also comma-separated), then the
+   * `RABBITMQ_*` parts.
+   */
+  amqpUrl?: string | string[] | undefined;
   /** `--publish-queue`. @default {"match.processing.telemetry.{env}"} */
   publishQueue?: string | undefined;
+}
+
+/** One broker node: its URL with credentials, and the same URL for logs. */
+export interface BrokerNode {
+  /** The URL, with credentials, heartbeat and frame size: never log it. */
+  url: string;
+  /** The URL with the password replaced by `***`. */
+  redacted: string;
 }
 
 /** The broker and queue names, validated. */
 export interface BrokerSettings {
   /** The environment suffix of every name. */
   env: string;
-  /** The broker URL, with credentials and heartbeat: never log it. */
+  /** The first broker URL, with credentials and heartbeat: never log it. */
   amqpUrl: string;
-  /** The broker URL with the password replaced by `***`, for logs. */
+  /** The first broker URL with the password replaced by `***`, for logs. */
   redactedUrl: string;
+  /** Every broker node, in the order given (at least one; the first is `amqpUrl`). */
+  urls: BrokerNode[];
   /** Queue and exchange names. */
   names: TopologyNames;
 }
@@ -64,6 +80,11 @@ const QUEUE_PATTERN = /^[A-Za-z0-9._:-]{1,255}$/;
  * );
  * if (broker.names.queue !== "match.telemetry.prod") throw new Error("unexpected");
  * if (broker.redactedUrl.includes("s3cret")) throw new Error("leaked");
+ * const cluster = resolveBrokerSettings(
+ *   { env: "prod", amqpUrl: ["amqp://w:pw@mq-1/", "amqp://w:pw@mq-2/,amqp://w:pw@mq-3/"] },
+ *   {},
+ * );
+ * if (cluster.urls.length !== 3) throw new Error("unexpected");
  * ```
  */
 export function resolveBrokerSettings(
@@ -80,13 +101,111 @@ export function resolveBrokerSettings(
   if (input.publishQueue !== undefined && !QUEUE_PATTERN.test(input.publishQueue)) {
     throw usage(`invalid --publish-queue ${JSON.stringify(input.publishQueue)}`);
   }
-  const amqpUrl = amqpUrlFrom(input.amqpUrl ?? vars.RABBITMQ_URL, vars);
+  const urls = brokerNodes(input.amqpUrl, vars);
+  const first = urls[0]!;
   return {
     env,
-    amqpUrl,
-    redactedUrl: redactAmqpUrl(amqpUrl),
+    amqpUrl: first.url,
+    redactedUrl: first.redacted,
+    urls,
     names: topologyNames(env, input.publishQueue),
   };
+}
+
+/**
+ * The broker URLs given: the flag's values (else `RABBITMQ_URL`), each split
+ * at commas, blanks and repeats dropped; none given, the URL built from the
+ * `RABBITMQ_*` parts. An unescaped comma cannot occur in a URL's host,
+ * port or vhost part here: a comma in a password or vhost is written `%2C`.
+ */
+function brokerNodes(
+  given: string | string[] | undefined,
+  vars: Record<string, string | undefined>,
+): BrokerNode[] {
+  const values = given === undefined || (Array.isArray(given) && given.length === 0)
+    ? [vars.RABBITMQ_URL ?? ""]
+    : [given].flat();
+  const pieces = values.flatMap((value) => value.split(",")).map((piece) => piece.trim())
+    .filter((piece) => piece !== "");
+  if (pieces.length === 0) return [node(amqpUrlFrom(undefined, vars))];
+  const nodes: BrokerNode[] = [];
+  for (const [i, piece] of pieces.entries()) {
+    let url: string;
+    try {
+      url = amqpUrlFrom(piece, vars);
+    } catch (err) {
+      if (pieces.length === 1 || !(err instanceof TelemetryError)) throw err;
+      // Which one of the list, by position: the text itself may hold a password.
+      throw usage(`${err.message} (URL ${i + 1} of ${pieces.length})`);
+    }
+    if (!nodes.some((known) => known.url === url)) nodes.push(node(url));
+  }
+  // One URL's text may carry another's password (a vhost that repeats a URL).
+  for (const known of nodes) known.redacted = redactSecrets(known.redacted, nodes);
+  return nodes;
+}
+
+function node(url: string): BrokerNode {
+  return { url, redacted: redactAmqpUrl(url) };
+}
+
+/**
+ * Masks credentials in a text meant for a message or a log line: the
+ * password of every `scheme://user:password@` in it, and the passwords of
+ * the given broker URLs wherever they appear (RabbitMQ and the AMQP client
+ * repeat parts of a URL in their errors, e.g.
+ * `vhost ,amqp://spy:<password>@host/ not found`).
+ *
+ * @param text Any text, e.g. an error's message.
+ * @param urls The broker nodes (or URLs) whose passwords must never show.
+ * @returns The text with every such password replaced by `***`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { redactSecrets } from "./broker_settings.ts";
+ * assert.equal(
+ *   redactSecrets("vhost ,amqp://spy:pw-2@h2:5672/ not found; also pw-1", ["amqp://spy:pw-1@h1/"]),
+ *   "vhost ,amqp://spy:***@h2:5672/ not found; also ***",
+ * );
+ * ```
+ */
+export function redactSecrets(
+  text: string,
+  urls: readonly (string | Pick<BrokerNode, "url">)[] = [],
+): string {
+  let out = text.replace(USERINFO, (_, head: string) => `${head}***@`);
+  for (const secret of passwordsOf(urls)) out = out.split(secret).join("***");
+  return out;
+}
+
+/** `scheme://user:password@`: the password runs to the `@` (no blank, no second `@`). */
+const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@]*@/gi;
+
+/**
+ * The passwords of URLs, as written and decoded; those too short or equal
+ * to their user name (`guest:guest`) are left to the pattern above, which
+ * masks them where a URL shows them.
+ */
+function passwordsOf(urls: readonly (string | Pick<BrokerNode, "url">)[]): string[] {
+  const found = new Set<string>();
+  for (const entry of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(typeof entry === "string" ? entry : entry.url);
+    } catch {
+      continue;
+    }
+    const forms = [parsed.password];
+    try {
+      forms.push(decodeURIComponent(parsed.password));
+    } catch { /* not valid percent-encoding: the raw form only */ }
+    for (const form of forms) {
+      if (form.length >= 4 && form !== parsed.username && form !== "***") found.add(form);
+    }
+  }
+  // Longest first, so a password that contains another is masked whole.
+  return [...found].sort((a, b) => b.length - a.length);
 }
 
 /**
@@ -99,7 +218,8 @@ export function redactAmqpUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password !== "") u.password = "***";
-    return u.href;
+    // A URL may carry another one (a list pasted as one URL): mask that one too.
+    return redactSecrets(u.href);
   } catch {
     return "<invalid URL>";
   }

@@ -9,6 +9,7 @@
 import type { DownloadSettings } from "../core/download.ts";
 import { TelemetryError } from "../core/errors.ts";
 import { type BrokerInput, type BrokerSettings, resolveBrokerSettings } from "./broker_settings.ts";
+import { QUEUE_TYPES, type QueueType, QUORUM_DELIVERY_LIMIT } from "./topology.ts";
 
 /** The consume flags (the shared download flags come as settings). */
 export interface ConsumeFlags extends BrokerInput {
@@ -26,6 +27,8 @@ export interface ConsumeFlags extends BrokerInput {
   workerId?: string | undefined;
   /** `--metrics-port`; off when absent. */
   metricsPort?: number | undefined;
+  /** `--queue-type`. @default {"classic"} */
+  queueType?: string | undefined;
 }
 
 /** Everything the worker needs, validated. */
@@ -44,6 +47,8 @@ export interface ConsumeConfig extends BrokerSettings {
   workerId: string;
   /** Port of `/metrics` and `/healthz`, or undefined when off. */
   metricsPort: number | undefined;
+  /** The type of every queue declared (also in `names.queueType`). */
+  queueType: QueueType;
   /** Settings of every download. */
   download: DownloadSettings;
 }
@@ -85,8 +90,23 @@ export function resolveConsumeConfig(
   if (!(flags.retryDelay >= 0 && flags.retryDelay * 1000 <= 2 ** 32 - 1)) {
     throw usage(`invalid --retry-delay ${flags.retryDelay}: expected 0 to 4294967 seconds`);
   }
+  const queueType = flags.queueType ?? "classic";
+  if (!isQueueType(queueType)) {
+    throw usage(
+      `invalid --queue-type ${JSON.stringify(queueType)}: expected ${QUEUE_TYPES.join(" or ")}`,
+    );
+  }
+  if (queueType === "quorum" && flags.maxDeliveries >= QUORUM_DELIVERY_LIMIT) {
+    throw usage(
+      `invalid --max-deliveries ${flags.maxDeliveries}: with --queue-type quorum, expected ` +
+        `less than the queues' x-delivery-limit ${QUORUM_DELIVERY_LIMIT}`,
+    );
+  }
   return {
     ...broker,
+    // The classic names stay as they are: the topology of today, byte for byte.
+    names: queueType === "classic" ? broker.names : { ...broker.names, queueType },
+    queueType,
     concurrency: flags.concurrency,
     retryDelayMs: Math.round(flags.retryDelay * 1000),
     maxDeliveries: flags.maxDeliveries,
@@ -96,6 +116,10 @@ export function resolveConsumeConfig(
     metricsPort: flags.metricsPort,
     download,
   };
+}
+
+function isQueueType(value: string): value is QueueType {
+  return (QUEUE_TYPES as readonly string[]).includes(value);
 }
 
 function positive(flag: string, value: number): void {

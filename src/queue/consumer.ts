@@ -3,6 +3,15 @@
  * deliveries, run up to `concurrency` downloads at once, settle each one,
  * and shut down gracefully.
  *
+ * A store fault (the data dir's file system is full or below
+ * `--min-free-space`, read-only, failing, or refuses a write) pauses the
+ * worker instead of failing the job: it cancels its consumer, gives the
+ * job and every job it had not started back to their queue (`nack` with
+ * requeue: their place and their delivery count kept), probes the store
+ * every {@linkcode STORE_PROBE_INTERVAL_MS} and consumes again when the
+ * probe passes. Jobs already downloading finish (or fail into the same
+ * pause).
+ *
  * @module
  */
 
@@ -10,8 +19,22 @@ import type { AMQPMessage } from "amqp-client";
 import type { Logger } from "../core/log.ts";
 import { downloadTelemetry } from "../core/download.ts";
 import { ValidationThread } from "../core/content/validation_thread.ts";
-import { errorLine, isKind, TelemetryError } from "../core/errors.ts";
+import { errorLine, isKind, NamedError, TelemetryError } from "../core/errors.ts";
 import { isValidMatchId } from "../core/store/match_id.ts";
+import { matchDir } from "../core/store/storage.ts";
+import {
+  belowFloor,
+  DEFAULT_FREE_SPACE_FLOOR,
+  type FreeSpace,
+  freeSpace,
+} from "../core/store/free_space.ts";
+import {
+  asStoreFault,
+  floorFaultError,
+  type StoreFaultError,
+  storeFaultOf,
+} from "../core/store/store_fault.ts";
+import { probeStore, type StoreProbe } from "../core/store/store_probe.ts";
 import {
   clearStarts,
   countStarts,
@@ -26,11 +49,15 @@ import type { ConsumeConfig } from "./config.ts";
 import { KeyedLock, Semaphore } from "./limiter.ts";
 import { failureOf, type Job, parseJob, previousAttempts } from "./messages.ts";
 import type { WorkerMetrics } from "./metrics.ts";
-import { BrokerError, isConfigurationError } from "./broker.ts";
+import { BrokerConnectError, BrokerError, isConfigurationError, NodeCursor } from "./broker.ts";
+import { redactSecrets } from "./broker_settings.ts";
 import { openSession, type Session } from "./session.ts";
-import { type JobOutcome, settle, type Settlement } from "./settle.ts";
+import { brokerReturns, type JobOutcome, settle, type Settlement } from "./settle.ts";
 
 const HEALTHY_SESSION_MS = 30_000;
+
+/** How often a worker paused on a store fault probes the store. */
+export const STORE_PROBE_INTERVAL_MS = 5_000;
 
 /**
  * Of the shutdown budget's 5 s beyond `--shutdown-timeout`: how long aborted
@@ -69,19 +96,28 @@ export interface ConsumerOptions {
    * @default {a ValidationThread when there is a second core, else inline}
    */
   validation?: ValidationThread | null;
+  /** How often a worker paused on a store fault probes the store. @default {STORE_PROBE_INTERVAL_MS} */
+  storeProbeIntervalMs?: number;
+  /** The probe of the store. @default {probeStore} */
+  probeStore?: (dataDir: string, options: { floor: FreeSpaceFloorOf }) => Promise<StoreProbe>;
+  /** Reads the store's free space (the check before each job). @default {freeSpace} */
+  freeSpace?: (path: string) => Promise<FreeSpace>;
+}
+
+type FreeSpaceFloorOf = NonNullable<ConsumeConfig["download"]["minFreeSpace"]>;
+
+/** The worker's pause on a store fault. */
+interface StorePause {
+  /** The fault that started it. */
+  error: StoreFaultError;
+  /** When it started (`performance.now()`). */
+  since: number;
+  /** The match of the job that met the fault, if a job did. */
+  matchId: string | undefined;
 }
 
 /** Thrown by {@linkcode Consumer.run} when the broker refuses the configuration on the first connect. */
-export class BrokerConfigError extends Error {
-  /**
-   * @param message One line naming the problem.
-   * @param options The broker's error.
-   */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "BrokerConfigError";
-  }
-}
+export class BrokerConfigError extends NamedError {}
 
 /** The RabbitMQ worker; one {@linkcode Consumer.run} per process. */
 export class Consumer {
@@ -98,11 +134,23 @@ export class Consumer {
   #stop = new AbortController();
   #abortJobs = new AbortController();
   #session: Session | undefined;
+  /** Which broker node the next connect tries first: after a loss, the others before the same one. */
+  #cursor = new NodeCursor();
   #validators: ValidationThread | undefined;
   #connectTimeoutMs: number | undefined;
   #stoppedAt: number | undefined;
   #fatal: TelemetryError | undefined;
   #unackedSinceStop = 0;
+  #storePause: StorePause | undefined;
+  /**
+   * The match whose store fault started the last pause, until a job of it
+   * is stored: the same fault again right after the resume is that match's
+   * own (see #storeFaultOfJob).
+   */
+  #lastPauseMatch: string | undefined;
+  #probeIntervalMs: number;
+  #probeStore: NonNullable<ConsumerOptions["probeStore"]>;
+  #freeSpace: (path: string) => Promise<FreeSpace>;
 
   /**
    * @param config The resolved configuration.
@@ -125,6 +173,14 @@ export class Consumer {
       : options.validation;
     this.#validators = validation ?? undefined;
     this.#connectTimeoutMs = options.connectTimeoutMs;
+    this.#probeIntervalMs = options.storeProbeIntervalMs ?? STORE_PROBE_INTERVAL_MS;
+    this.#probeStore = options.probeStore ?? probeStore;
+    this.#freeSpace = options.freeSpace ?? freeSpace;
+  }
+
+  /** Whether the worker is paused on a store fault. */
+  get storePaused(): boolean {
+    return this.#storePause !== undefined;
   }
 
   /** Whether the worker is connected, consuming and able to publish. */
@@ -135,6 +191,10 @@ export class Consumer {
   /** The worker's state for `/healthz`. */
   get health(): Health {
     if (this.#stop.signal.aborted) return { ok: false, detail: "stopping" };
+    const paused = this.#storePause;
+    if (paused !== undefined) {
+      return { ok: false, detail: `store paused: ${errorLine(paused.error)}` };
+    }
     const session = this.#session;
     if (session?.alive !== true) return { ok: false, detail: "not connected to the broker" };
     const blocked = session.flow.blocked;
@@ -178,6 +238,7 @@ export class Consumer {
         onMessage: (message, from) => this.#onMessage(message, from),
         onBlocked: (reason) => this.#onBlocked(reason),
         signal: stop,
+        cursor: this.#cursor,
         ...(this.#connectTimeoutMs === undefined
           ? {}
           : { connectTimeoutMs: this.#connectTimeoutMs }),
@@ -185,16 +246,22 @@ export class Consumer {
       try {
         session = await Promise.race([opening, stopped]);
       } catch (err) {
-        if (!connectedOnce && isConfigurationError(err)) {
-          const why = err instanceof BrokerError ? errorLine(err.cause) : errorLine(err);
-          throw new BrokerConfigError(
-            `broker ${this.#config.redactedUrl} refused the configuration: ${why}`,
-            { cause: err },
-          );
+        const { url, reason } = this.#failureOf(err);
+        // Connected, then the session could not start: the next node first.
+        this.#cursor.lost();
+        const refused = err instanceof BrokerError
+          ? err.kind === "refused"
+          : isConfigurationError(err);
+        if (!connectedOnce && refused) {
+          // A connect to several nodes: the reason names each one already.
+          const several = err instanceof BrokerConnectError && err.failures.length > 1;
+          const who = several ? "the broker" : `broker ${url}`;
+          throw new BrokerConfigError(`${who} refused the configuration: ${reason}`, {
+            cause: err,
+          });
         }
         // The log line names the URL already: the reason alone.
-        const reason = err instanceof BrokerError ? errorLine(err.cause) : errorLine(err);
-        await this.#pause("broker_unreachable", reason || "connection failed");
+        await this.#pause("broker_unreachable", url, reason || "connection failed");
         continue;
       }
       if (session === undefined) {
@@ -206,9 +273,19 @@ export class Consumer {
       connectedOnce = true;
       const connectedAt = performance.now();
       this.#session = session;
+      // Paused on the store: a new session takes no jobs until the probe passes.
+      if (this.#storePause !== undefined) void session.pause();
       this.#metrics?.connected(true);
+      for (const skipped of session.skipped) {
+        this.#log.warn("broker_node_unavailable", {
+          url: skipped.node,
+          kind: skipped.kind,
+          error: skipped.reason,
+          action: `connected to ${session.node} instead`,
+        });
+      }
       this.#log.info("broker_connected", {
-        url: this.#config.redactedUrl,
+        url: session.node,
         queue: this.#config.names.queue,
         prefetch: this.#config.concurrency,
       });
@@ -218,7 +295,9 @@ export class Consumer {
         this.#metrics?.blocked(false);
         // A session that lasted was healthy: start the backoff over.
         if (performance.now() - connectedAt > HEALTHY_SESSION_MS) this.#backoff.reset();
-        await this.#pause("broker_connection_lost", ended);
+        // The next connect tries the other nodes before this one again.
+        this.#cursor.lost();
+        await this.#pause("broker_connection_lost", session.node, ended);
       }
     }
     await this.#drain();
@@ -243,10 +322,28 @@ export class Consumer {
     this.#abortJobs.abort();
   }
 
-  async #pause(event: string, error: string): Promise<void> {
+  /**
+   * The node(s) and the reason of a connect or session start that failed,
+   * for a log line, every password masked.
+   */
+  #failureOf(err: unknown): { url: string; reason: string } {
+    const urls = this.#config.urls;
+    if (err instanceof BrokerConnectError) {
+      return { url: err.failures.map((f) => f.node).join(","), reason: err.reason };
+    }
+    // Connected, then refused (a declaration): the node reached.
+    const current = this.#cursor.current;
+    const node = current === undefined ? undefined : urls[current % urls.length];
+    return {
+      url: node?.redacted ?? urls.map((u) => u.redacted).join(","),
+      reason: redactSecrets(errorLine(err), urls),
+    };
+  }
+
+  async #pause(event: string, url: string, error: string): Promise<void> {
     const delayMs = this.#backoff.next();
     this.#log.warn(event, {
-      url: this.#config.redactedUrl,
+      url,
       error,
       retry_in_s: delayMs / 1000,
     });
@@ -334,11 +431,22 @@ export class Consumer {
     // sets it on a whole backlog that nobody started. Starts are counted
     // instead, through the start marks in the store (see #start()).
     const previous = previousAttempts(message.properties.headers);
+    // A quorum queue counts the returns of each message (x-delivery-count):
+    // every start that never finished was one (its worker died, the channel
+    // closed), so no more starts than returns count. Marks left by another
+    // message of the same match (a duplicate job, one purged and queued
+    // again) then cost this one nothing; a return alone (a node loss, a
+    // stop) counts nothing either, since it left no mark.
+    const returns = this.#config.queueType === "quorum"
+      ? brokerReturns(message.properties.headers)
+      : Infinity;
     const run = async () => {
-      const begun = outcome === undefined ? await this.#start(job as Job, previous, session) : {
-        outcome,
-        attempt: previous + 1,
-      };
+      const begun = outcome === undefined
+        ? await this.#start(job as Job, { previous, returns }, session)
+        : {
+          outcome,
+          attempt: previous + 1,
+        };
       const settled = await settle(message, {
         outcome: begun.outcome,
         attempt: begun.attempt,
@@ -397,7 +505,12 @@ export class Consumer {
    * `--max-deliveries`, else records this start (a mark in the store,
    * fsynced) and downloads.
    */
-  async #start(job: Job, previous: number, session: Session): Promise<StartedJob> {
+  async #start(
+    job: Job,
+    counts: { previous: number; returns: number },
+    session: Session,
+  ): Promise<StartedJob> {
+    const { previous, returns } = counts;
     await this.#slots.acquire();
     try {
       // While the broker blocks publishing, start no new download: its
@@ -412,9 +525,14 @@ export class Consumer {
         return { outcome: await this.#fetch(job), attempt: previous + 1 };
       }
       const dataDir = this.#config.download.dataDir;
+      // Paused on the store, or the store below the floor: the job goes back, uncounted.
+      const paused = this.#storePause?.error ?? await this.#floorFault();
+      if (paused !== undefined) {
+        return { outcome: this.#storeFault(job, paused), attempt: previous + 1 };
+      }
       let mark: StartMark;
       try {
-        const starts = await countStarts(dataDir, job.matchId);
+        const starts = Math.min(await countStarts(dataDir, job.matchId), returns);
         if (starts > 0 && previous + starts >= this.#config.maxDeliveries) {
           return { outcome: { type: "crashed", job, starts }, attempt: previous + starts };
         }
@@ -425,6 +543,15 @@ export class Consumer {
         const attempt = previous + starts + 1;
         return { outcome: await this.#fetch(job), attempt, mark };
       } catch (err) {
+        const fault = await asStoreFault(err, {
+          op: "create",
+          path: matchDir(dataDir, job.matchId),
+          dataDir,
+          freeSpace: this.#freeSpace,
+        });
+        if (fault !== undefined) {
+          return { outcome: await this.#storeFaultOfJob(job, fault), attempt: previous + 1 };
+        }
         const failure = failureOf(storeError(err, job.matchId));
         return { outcome: { type: "failed", job, failure }, attempt: previous + 1 };
       }
@@ -442,7 +569,7 @@ export class Consumer {
    * the marks of the dead workers go.
    */
   async #endStart(begun: StartedJob, settled: Settlement): Promise<void> {
-    const acked = settled.outcome !== "unacked";
+    const acked = settled.outcome !== "unacked" && settled.outcome !== "requeued";
     const { outcome, mark } = begun;
     try {
       if (mark !== undefined) await endStart(mark, { settled: acked });
@@ -451,6 +578,103 @@ export class Consumer {
       }
     } catch (err) {
       this.#log.warn("start_marks_left", { match_id: outcome.job?.matchId, error: errorLine(err) });
+    }
+  }
+
+  /** The store fault of a free space below `--min-free-space`, read before a job starts. */
+  async #floorFault(): Promise<StoreFaultError | undefined> {
+    const { dataDir, minFreeSpace: floor = DEFAULT_FREE_SPACE_FLOOR } = this.#config.download;
+    if (floor.type === "off") return undefined;
+    // Unreadable (the data dir is gone): the write itself will say why.
+    const space = await this.#freeSpace(dataDir).catch(() => undefined);
+    if (space === undefined || !belowFloor(space, floor)) return undefined;
+    return floorFaultError({ dataDir, space, floor });
+  }
+
+  /**
+   * A store fault met by a job (its start mark or its download). The same fault on the match that
+   * started the last pause, before any job of it was stored, while a probe
+   * of the store passes, is not the store's: it is confined to that match's
+   * files (a match directory owned by another user, an I/O error on one
+   * file). It then fails the job as a transient `io` failure, counted like
+   * any other, so a job cannot pause the worker over and over.
+   */
+  async #storeFaultOfJob(job: Job, fault: StoreFaultError): Promise<JobOutcome> {
+    if (this.#storePause === undefined && this.#lastPauseMatch === job.matchId) {
+      const floor = this.#config.download.minFreeSpace ?? DEFAULT_FREE_SPACE_FLOOR;
+      const probe = await this.#probeStore(this.#config.download.dataDir, { floor });
+      if (probe.ok) {
+        this.#lastPauseMatch = undefined;
+        const message = `${errorLine(fault)} (again after the store probe passed: ` +
+          `a fault of this match's files, not of the store)`;
+        return { type: "failed", job, failure: { kind: "transient", code: "io", message } };
+      }
+    }
+    return this.#storeFault(job, fault);
+  }
+
+  /** Pauses the worker on a store fault (once), and gives this job back uncounted. */
+  #storeFault(job: Job, error: StoreFaultError): JobOutcome {
+    this.#pauseForStore(error, job.matchId);
+    return { type: "failed", job, failure: failureOf(error) };
+  }
+
+  /**
+   * Pauses on a store fault: stop consuming (deliveries already sent are
+   * given back as they come), set the gauge, log `store_paused`, and probe
+   * the store until it passes. Jobs downloading now go on.
+   */
+  #pauseForStore(error: StoreFaultError, matchId: string | undefined): void {
+    if (this.#storePause !== undefined || this.#stop.signal.aborted) return;
+    this.#storePause = { error, since: performance.now(), matchId };
+    this.#lastPauseMatch = matchId;
+    void this.#session?.pause();
+    this.#metrics?.storePaused(true);
+    const { fault, space } = error;
+    this.#log.warn("store_paused", {
+      reason: fault.reason,
+      code: error.code,
+      errno: fault.errno,
+      error: errorLine(error),
+      data_dir: fault.dataDir,
+      free_bytes: space?.free,
+      total_bytes: space?.total,
+      match_id: matchId,
+      action: `taking no new jobs; they stay in the queue; probing the store every ${
+        this.#probeIntervalMs / 1000
+      } s`,
+    });
+    void this.#probeUntilUsable();
+  }
+
+  /** Probes the store every few seconds; resumes when a probe passes. */
+  async #probeUntilUsable(): Promise<void> {
+    const { dataDir, minFreeSpace: floor = DEFAULT_FREE_SPACE_FLOOR } = this.#config.download;
+    while (this.#storePause !== undefined && !this.#stop.signal.aborted) {
+      await realSleep(this.#probeIntervalMs, this.#stop.signal).catch(() => {});
+      if (this.#stop.signal.aborted) return;
+      let probe: StoreProbe;
+      try {
+        probe = await this.#probeStore(dataDir, { floor });
+      } catch (err) {
+        this.#log.warn("store_probe_failed", { error: errorLine(err) });
+        continue;
+      }
+      if (!probe.ok) continue;
+      const pause = this.#storePause;
+      this.#storePause = undefined;
+      this.#metrics?.storePaused(false);
+      this.#log.info("store_resumed", {
+        paused_s: Math.round(performance.now() - pause.since) / 1000,
+        free_bytes: probe.space.free,
+        total_bytes: probe.space.total,
+        data_dir: pause.error.fault.dataDir,
+      });
+      const session = this.#session;
+      await session?.resume().catch((err) => {
+        // The channel cannot consume again: a new session will.
+        session.fail(`cannot consume again after the store pause: ${errorLine(err)}`);
+      });
     }
   }
 
@@ -465,8 +689,11 @@ export class Consumer {
         signal: this.#abortJobs.signal,
         ...(validators === undefined ? {} : { openValidation: () => validators.open() }),
       });
+      if (this.#lastPauseMatch === job.matchId) this.#lastPauseMatch = undefined;
       return { type: "stored", job, result };
     } catch (err) {
+      const fault = storeFaultOf(err);
+      if (fault !== undefined) return await this.#storeFaultOfJob(job, fault);
       if (isKind(err, "fatal")) return { type: "aborted", job, reason: this.#stopFatal(err) };
       if (this.#abortJobs.signal.aborted) return { type: "aborted", job };
       return { type: "failed", job, failure: failureOf(err) };

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { TelemetryError } from "../core/errors.ts";
 import type { Failure } from "./messages.ts";
 
 /** The values of `x-error-kind` the worker writes. */
@@ -19,10 +20,11 @@ export type DeadLetterKind = typeof DEAD_LETTER_KINDS[number];
 /**
  * Every failure kind the worker can write is listed above (fails to compile
  * otherwise). A `fatal` failure stops the worker and leaves the job in its
- * queue: it is never dead-lettered.
+ * queue, a `store` failure pauses it and puts the job back: neither is
+ * ever dead-lettered.
  */
-const everyKindListed: Exclude<Failure["kind"], "fatal"> extends DeadLetterKind ? true : never =
-  true;
+const everyKindListed: Exclude<Failure["kind"], "fatal" | "store"> extends DeadLetterKind ? true
+  : never = true;
 void everyKindListed;
 
 /** The parts of a delivery a dead letter is read from (a subset of amqp-client's `AMQPMessage`). */
@@ -142,6 +144,34 @@ export function matchesFilter(info: DeadLetterInfo, filter: DeadLetterFilter, no
     if (newerThanMs !== undefined && age >= newerThanMs) return false;
   }
   return true;
+}
+
+/**
+ * Refuses a filter that cannot select anything: `--older-than` not shorter
+ * than `--newer-than`, or an `--error-contains` without text.
+ *
+ * @param filter The filters, as the flags gave them.
+ * @returns The same filter.
+ * @throws {TelemetryError} kind `usage`, code `bad_option`, naming the flags.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkFilter } from "./dead_letter.ts";
+ * assert.throws(() => checkFilter({ olderThanMs: 7_200_000, newerThanMs: 3_600_000 }), /nothing/);
+ * ```
+ */
+export function checkFilter(filter: DeadLetterFilter): DeadLetterFilter {
+  const { olderThanMs, newerThanMs, errorContains } = filter;
+  const usage = (message: string) => new TelemetryError("usage", "bad_option", message);
+  if (olderThanMs !== undefined && newerThanMs !== undefined && olderThanMs >= newerThanMs) {
+    throw usage(
+      "--older-than and --newer-than select nothing: --older-than must be the shorter duration " +
+        "(e.g. --older-than 2h --newer-than 7d: failed between 7 days and 2 hours ago)",
+    );
+  }
+  if (errorContains?.trim() === "") throw usage("--error-contains needs some text");
+  return filter;
 }
 
 /**

@@ -217,8 +217,7 @@ export function replayDeadLetters(options: ReplayOptions): Promise<DlqSummary> {
         window,
       });
       let done = 0;
-      let removed = 0;
-      let ackFailure: string | undefined;
+      const acks = new Acks();
       return {
         async handle({ message }, matched) {
           if (!matched) return;
@@ -230,15 +229,12 @@ export function replayDeadLetters(options: ReplayOptions): Promise<DlqSummary> {
             // After any failure, not even a confirmed copy's original is acked.
             if (error !== undefined || pipeline.failure !== undefined) return;
             done++;
-            message.ack().then(
-              () => removed++,
-              (err) => ackFailure ??= `ack failed: ${errorLine(err)}`,
-            );
+            acks.ack(message);
           });
         },
         finish: () => pipeline.drain(),
-        failure: () => pipeline.failure?.message ?? ackFailure,
-        counts: () => ({ done, removed }),
+        failure: () => pipeline.failure?.message ?? acks.failure,
+        counts: () => ({ done, removed: acks.removed }),
       };
     },
   });
@@ -261,19 +257,12 @@ export function purgeDeadLetters(options: DlqOptions): Promise<DlqSummary> {
   return runOnDeadLetters(options, {
     requires: [],
     start: () => {
-      let removed = 0;
-      let ackFailure: string | undefined;
+      const acks = new Acks();
       return {
-        handle({ message }, matched) {
-          if (!matched) return;
-          message.ack().then(
-            () => removed++,
-            (err) => ackFailure ??= `ack failed: ${errorLine(err)}`,
-          );
-        },
+        handle: ({ message }, matched) => matched ? acks.ack(message) : undefined,
         finish: () => Promise.resolve(),
-        failure: () => ackFailure,
-        counts: () => ({ done: removed, removed }),
+        failure: () => acks.failure,
+        counts: () => ({ done: acks.removed, removed: acks.removed }),
       };
     },
   });
@@ -294,6 +283,23 @@ export function replayProperties(message: Pick<AMQPMessage, "properties">): Publ
     if (value !== undefined) properties[key] = value;
   }
   return properties;
+}
+
+/**
+ * The acks of a run that removes dead letters (`replay`, `purge`): sent
+ * without waiting (the broker handles them in order before the channel's
+ * close), counted when done; the first failure is kept.
+ */
+class Acks {
+  removed = 0;
+  failure: string | undefined;
+
+  ack(message: AMQPMessage): void {
+    message.ack().then(
+      () => this.removed++,
+      (err) => this.failure ??= `ack failed: ${errorLine(err)}`,
+    );
+  }
 }
 
 /** What a run does with the dead letters it takes. */

@@ -3,7 +3,7 @@
  * way the match stage publishes them. Each line is validated exactly as the
  * worker will validate it (`parseJob`, then the URL policy), so nothing that
  * `consume` would dead-letter for its shape is ever queued. Publishes are
- * pipelined (a `Publisher`, through `openPublishTarget`) and a job is
+ * pipelined (a `Publisher`, through `publishRun`) and a job is
  * reported `queued` only once the broker confirmed it into the queue.
  *
  * @module
@@ -15,7 +15,7 @@ import { denoFileSystem } from "../core/store/file_system.ts";
 import { rawPath } from "../core/store/storage.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
 import { type Failure, failureOf, type Job, parseJob } from "./messages.ts";
-import { openPublishTarget, type PublishTarget } from "./publish_target.ts";
+import { publishRun, type PublishTotals, publishTotals } from "./publish_target.ts";
 
 /** What became of one job. */
 export type EnqueueOutcome =
@@ -49,12 +49,8 @@ export interface EnqueueResult {
   path?: string;
 }
 
-/** The totals of a run. */
-export interface EnqueueSummary {
-  /** The queue. */
-  queue: string;
-  /** Whether it was a dry run (nothing published). */
-  dryRun: boolean;
+/** The totals of a run (`error`: broker lost, a publish failed, interrupted). */
+export interface EnqueueSummary extends PublishTotals {
   /** Jobs confirmed into the queue. */
   queued: number;
   /** Jobs found valid by a dry run. */
@@ -63,14 +59,8 @@ export interface EnqueueSummary {
   refused: number;
   /** Jobs left out because their file is stored. */
   skipped: number;
-  /** Jobs sent but not confirmed. */
-  unconfirmed: number;
   /** Consumers of the queue when the run started (undefined in a dry run). */
   consumers: number | undefined;
-  /** Seconds the run took. */
-  seconds: number;
-  /** Why the run stopped early (one line): broker lost, a publish failed, interrupted. */
-  error: string | undefined;
   /**
    * When the run stopped early: the first line whose job is not known to be
    * queued. Every valid job before it was confirmed (or refused, or
@@ -213,33 +203,16 @@ export async function runEnqueue(
   const { broker, policy, dryRun = false, skipStoredIn } = settings;
   const { confirmTimeoutMs, windowSize, connectTimeoutMs } = settings;
   const { onResult, signal } = hooks;
-  const started = performance.now();
   const queue = broker.names.queue;
   const summary: EnqueueSummary = {
-    queue,
-    dryRun,
+    ...publishTotals(queue, dryRun),
+    consumers: undefined,
+    resumeLine: undefined,
     queued: 0,
     valid: 0,
     refused: 0,
     skipped: 0,
-    unconfirmed: 0,
-    consumers: undefined,
-    seconds: 0,
-    error: undefined,
-    resumeLine: undefined,
   };
-  let target: PublishTarget | undefined;
-  if (!dryRun) {
-    target = await openPublishTarget(broker, {
-      queue,
-      confirmTimeoutMs,
-      windowSize,
-      connectTimeoutMs,
-      signal,
-    });
-    summary.consumers = target.consumers;
-    hooks.onConnected?.({ queue, consumers: target.consumers });
-  }
   /** Lines sent and not confirmed, and the first line not sent at all. */
   const unconfirmed: number[] = [];
   let firstUnsent: number | undefined;
@@ -248,94 +221,95 @@ export async function runEnqueue(
     summary[result.outcome]++;
     onResult(result);
   };
-  const iterator = Symbol.asyncIterator in inputs
-    ? inputs[Symbol.asyncIterator]()
-    : inputs[Symbol.iterator]();
-  // Ctrl-C also ends a wait for the next line (a pipe that sends nothing more).
-  const aborted = new Promise<"aborted">((resolve) => {
-    if (signal?.aborted) resolve("aborted");
-    else signal?.addEventListener("abort", () => resolve("aborted"), { once: true });
-  });
-  try {
-    for (;;) {
-      const next = signal?.aborted ? "aborted" : await Promise.race([iterator.next(), aborted]);
-      if (next === "aborted") {
-        firstUnsent = lastLine + 1;
-        summary.error = "interrupted";
-        break;
-      }
-      if (next.done === true) break;
-      const input = next.value;
-      if (input.line !== undefined) lastLine = input.line;
-      const check: JobCheck = input.error === undefined
-        ? validateJob(input.text, policy)
-        : { failure: failureOf(input.error), matchId: undefined };
-      if (check.failure !== undefined) {
-        const { failure, matchId } = check;
-        report({
-          line: input.line,
-          outcome: "refused",
-          matchId,
-          error: input.line === undefined
-            ? failure.message
-            : `line ${input.line}: ${failure.message}`,
-          code: failure.code,
-        });
-        continue;
-      }
-      const valid = check.job;
-      if (skipStoredIn !== undefined) {
-        const path = rawPath(skipStoredIn, valid.matchId);
-        let stored: boolean;
-        try {
-          stored = await denoFileSystem.fileSize(path) !== undefined;
-        } catch (err) {
-          summary.error = `cannot check the store for ${path}: ${errorLine(err)}`;
-          firstUnsent = input.line;
+  const options = { broker, confirmTimeoutMs, windowSize, connectTimeoutMs, signal };
+  await publishRun(summary, async (target) => {
+    if (target !== undefined) {
+      summary.consumers = target.consumers;
+      hooks.onConnected?.({ queue, consumers: target.consumers });
+    }
+    const iterator = Symbol.asyncIterator in inputs
+      ? inputs[Symbol.asyncIterator]()
+      : inputs[Symbol.iterator]();
+    // Ctrl-C also ends a wait for the next line (a pipe that sends nothing more).
+    const aborted = new Promise<"aborted">((resolve) => {
+      if (signal?.aborted) resolve("aborted");
+      else signal?.addEventListener("abort", () => resolve("aborted"), { once: true });
+    });
+    try {
+      for (;;) {
+        const next = signal?.aborted ? "aborted" : await Promise.race([iterator.next(), aborted]);
+        if (next === "aborted") {
+          firstUnsent = lastLine + 1;
+          summary.error = "interrupted";
           break;
         }
-        if (stored) {
-          report({ line: input.line, outcome: "skipped", matchId: valid.matchId, path });
+        if (next.done === true) break;
+        const input = next.value;
+        if (input.line !== undefined) lastLine = input.line;
+        const check: JobCheck = input.error === undefined
+          ? validateJob(input.text, policy)
+          : { failure: failureOf(input.error), matchId: undefined };
+        if (check.failure !== undefined) {
+          const { failure, matchId } = check;
+          report({
+            line: input.line,
+            outcome: "refused",
+            matchId,
+            error: input.line === undefined
+              ? failure.message
+              : `line ${input.line}: ${failure.message}`,
+            code: failure.code,
+          });
           continue;
         }
-      }
-      if (target === undefined) {
-        report({ line: input.line, outcome: "valid", matchId: valid.matchId });
-        continue;
-      }
-      const line = input.line;
-      const sent = await target.publish(
-        jobBody(valid, { environment: broker.env, queue }),
-        (error) => {
-          if (error === undefined) {
-            report({ line, outcome: "queued", matchId: valid.matchId });
-            return;
+        const valid = check.job;
+        if (skipStoredIn !== undefined) {
+          const path = rawPath(skipStoredIn, valid.matchId);
+          let stored: boolean;
+          try {
+            stored = await denoFileSystem.fileSize(path) !== undefined;
+          } catch (err) {
+            summary.error = `cannot check the store for ${path}: ${errorLine(err)}`;
+            firstUnsent = input.line;
+            break;
           }
-          if (line !== undefined) unconfirmed.push(line);
-          report({ line, outcome: "unconfirmed", matchId: valid.matchId, error: error.message });
-        },
-      );
-      if (!sent) {
-        // A publish failed, or Ctrl-C came while this job waited to be sent: stop here.
-        firstUnsent = line;
-        if (target.publisher.failure === undefined) summary.error = "interrupted";
-        break;
+          if (stored) {
+            report({ line: input.line, outcome: "skipped", matchId: valid.matchId, path });
+            continue;
+          }
+        }
+        if (target === undefined) {
+          report({ line: input.line, outcome: "valid", matchId: valid.matchId });
+          continue;
+        }
+        const line = input.line;
+        const sent = await target.publish(
+          jobBody(valid, { environment: broker.env, queue }),
+          (error) => {
+            if (error === undefined) {
+              report({ line, outcome: "queued", matchId: valid.matchId });
+              return;
+            }
+            if (line !== undefined) unconfirmed.push(line);
+            report({ line, outcome: "unconfirmed", matchId: valid.matchId, error: error.message });
+          },
+        );
+        if (!sent) {
+          // A publish failed, or Ctrl-C came while this job waited to be sent: stop here.
+          firstUnsent = line;
+          if (target.publisher.failure === undefined) summary.error = "interrupted";
+          break;
+        }
       }
+    } catch (err) {
+      // The jobs could not be read to the end (stdin closed with an error, a read error).
+      summary.error = `cannot read the jobs: ${errorLine(err)}`;
+      firstUnsent = lastLine + 1;
     }
-  } catch (err) {
-    // The jobs could not be read to the end (stdin closed with an error, a read error).
-    summary.error = `cannot read the jobs: ${errorLine(err)}`;
-    firstUnsent = lastLine + 1;
-  } finally {
-    if (target !== undefined) {
-      const failure = await target.finish();
-      summary.error ??= failure;
-    }
-  }
+  }, options);
   if (summary.error !== undefined) {
     const candidates = [...unconfirmed, ...(firstUnsent === undefined ? [] : [firstUnsent])];
     if (candidates.length > 0) summary.resumeLine = Math.min(...candidates);
   }
-  summary.seconds = (performance.now() - started) / 1000;
   return summary;
 }

@@ -41,11 +41,11 @@ export class MessageError extends Error {
 /** The kind, code and one-line text of a failure, as written to the DLQ headers. */
 export interface Failure {
   /**
-   * `transient`, `permanent`, `usage` or `fatal`, as the error said;
+   * `transient`, `permanent`, `usage`, `fatal` or `store`, as the error said;
    * `redelivered` when the job was started `--max-deliveries` times and
    * never finished (its worker died during it each time).
    */
-  kind: "transient" | "permanent" | "usage" | "fatal" | "redelivered";
+  kind: "transient" | "permanent" | "usage" | "fatal" | "store" | "redelivered";
   /** Machine-readable reason. */
   code: string;
   /** One line. */

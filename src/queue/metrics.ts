@@ -18,6 +18,8 @@ export interface WorkerMetrics {
   connected(up: boolean): void;
   /** The broker started or stopped blocking publishes (a resource alarm). */
   blocked(on: boolean): void;
+  /** The worker paused on a store fault (`true`) or resumed (`false`). */
+  storePaused(on: boolean): void;
 }
 
 /** Metrics plus their rendering. */
@@ -44,59 +46,62 @@ export interface Metrics extends WorkerMetrics {
  */
 export async function createMetrics(): Promise<Metrics> {
   const client = await import("prom-client");
-  const registers = [new client.Registry()];
+  const registry = new client.Registry();
   const prefix = "telemetry_consume_";
+  /** The options every metric shares: its prefixed name, its help, the registry. */
+  const named = (name: string, help: string) => ({
+    name: `${prefix}${name}`,
+    help,
+    registers: [registry],
+  });
   const jobs = new client.Counter({
-    name: `${prefix}jobs_total`,
-    help: "Jobs settled, by outcome (downloaded, already_exists, retry, dead_lettered, unacked).",
+    ...named(
+      "jobs_total",
+      "Jobs settled, by outcome (downloaded, already_exists, retry, dead_lettered, requeued, unacked).",
+    ),
     labelNames: ["outcome"] as const,
-    registers,
   });
-  const bytes = new client.Counter({
-    name: `${prefix}bytes_stored_total`,
-    help: "Bytes of raw.json.gz files stored.",
-    registers,
-  });
+  const bytes = new client.Counter(
+    named("bytes_stored_total", "Bytes of raw.json.gz files stored."),
+  );
   const seconds = new client.Histogram({
-    name: `${prefix}job_seconds`,
-    help: "Seconds per job, download and settling included.",
+    ...named("job_seconds", "Seconds per job, download and settling included."),
     labelNames: ["outcome"] as const,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-    registers,
   });
-  const inFlight = new client.Gauge({
-    name: `${prefix}in_flight`,
-    help: "Downloads running now.",
-    registers,
-  });
-  const retries = new client.Counter({
-    name: `${prefix}retries_total`,
-    help: "Jobs republished to the retry queue.",
-    registers,
-  });
+  const inFlight = new client.Gauge(named("in_flight", "Downloads running now."));
+  const retries = new client.Counter(
+    named("retries_total", "Jobs republished to the retry queue."),
+  );
   const deadLettered = new client.Counter({
-    name: `${prefix}dead_lettered_total`,
-    help: "Jobs published to the dead-letter queue, by error kind " +
-      '(kind="redelivered": started --max-deliveries times and never finished: the worker died).',
+    ...named(
+      "dead_lettered_total",
+      "Jobs published to the dead-letter queue, by error kind " +
+        '(kind="redelivered": started --max-deliveries times and never finished: the worker died).',
+    ),
     labelNames: ["kind"] as const,
-    registers,
   });
-  const connected = new client.Gauge({
-    name: `${prefix}broker_connected`,
-    help: "1 while connected to the broker and consuming.",
-    registers,
-  });
-  const blocked = new client.Gauge({
-    name: `${prefix}broker_blocked`,
-    help: "1 while the broker blocks publishing (memory or disk alarm): no new jobs start.",
-    registers,
-  });
-  const [registry] = registers as [InstanceType<typeof client.Registry>];
+  const connected = new client.Gauge(
+    named("broker_connected", "1 while connected to the broker and consuming."),
+  );
+  const blocked = new client.Gauge(
+    named(
+      "broker_blocked",
+      "1 while the broker blocks publishing (memory or disk alarm): no new jobs start.",
+    ),
+  );
+  const storePaused = new client.Gauge(
+    named(
+      "store_paused",
+      "1 while the worker is paused on a store fault (full, below --min-free-space, read-only, " +
+        "I/O error, permission): no jobs are taken until its probe of the store passes.",
+    ),
+  );
   client.collectDefaultMetrics({ register: registry, prefix });
   return {
     jobSettled(settled, info) {
       jobs.inc({ outcome: settled.outcome });
-      if (settled.outcome === "unacked") return;
+      if (settled.outcome === "unacked" || settled.outcome === "requeued") return;
       seconds.observe({ outcome: settled.outcome }, info.seconds);
       if (settled.outcome === "downloaded" && info.bytes !== undefined) bytes.inc(info.bytes);
       if (settled.outcome === "retry") retries.inc();
@@ -112,6 +117,9 @@ export async function createMetrics(): Promise<Metrics> {
     },
     blocked(on) {
       blocked.set(on ? 1 : 0);
+    },
+    storePaused(on) {
+      storePaused.set(on ? 1 : 0);
     },
     render: () => registry.metrics(),
     contentType: registry.contentType,

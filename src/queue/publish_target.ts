@@ -158,3 +158,74 @@ export async function openPublishTarget(
     );
   }
 }
+
+/** What the summary of every publishing run (`enqueue`, `announce`) has. */
+export interface PublishTotals {
+  /** The queue. */
+  queue: string;
+  /** Whether it was a dry run (nothing published). */
+  dryRun: boolean;
+  /** Messages sent but not confirmed. */
+  unconfirmed: number;
+  /** Seconds the run took. */
+  seconds: number;
+  /** Why the run stopped early (one line). */
+  error: string | undefined;
+}
+
+/**
+ * The totals of a publishing run before it starts.
+ *
+ * @param queue The queue.
+ * @param dryRun Whether nothing is published.
+ * @returns Zero unconfirmed, no time, no error.
+ */
+export function publishTotals(queue: string, dryRun: boolean): PublishTotals {
+  return { queue, dryRun, unconfirmed: 0, seconds: 0, error: undefined };
+}
+
+/** Options of {@linkcode publishRun}: the broker, and the target's deadlines and window. */
+export interface PublishRunOptions extends Omit<PublishTargetOptions, "queue"> {
+  /** The broker settings (the URL is only ever shown redacted). */
+  broker: BrokerSettings;
+}
+
+/**
+ * Runs a publishing run: opens the target (none in a dry run), runs `body`
+ * with it, then waits for every publish to settle (the target's failure
+ * becomes `summary.error` unless `body` set one) and times the run.
+ *
+ * @param summary The run's totals; `queue` is where messages go.
+ * @param body The run, publishing through the target.
+ * @param options The broker, the target's deadlines and window.
+ * @returns The same summary, with `seconds` and `error` set.
+ * @throws {TelemetryError} As {@linkcode openPublishTarget}: nothing was done.
+ *
+ * @example
+ * ```ts ignore
+ * import { publishRun, publishTotals } from "./publish_target.ts";
+ * const totals = publishTotals(broker.names.queue, false);
+ * const summary = await publishRun(totals, async (target) => {
+ *   await target?.publish("{}", (err) => console.log(err ?? "confirmed"));
+ * }, { broker });
+ * ```
+ */
+export async function publishRun<S extends PublishTotals>(
+  summary: S,
+  body: (target: PublishTarget | undefined) => Promise<void>,
+  options: PublishRunOptions,
+): Promise<S> {
+  const { broker, ...targetOptions } = options;
+  const started = performance.now();
+  const target = summary.dryRun
+    ? undefined
+    : await openPublishTarget(broker, { ...targetOptions, queue: summary.queue });
+  try {
+    await body(target);
+  } finally {
+    const failure = await target?.finish();
+    summary.error ??= failure;
+  }
+  summary.seconds = (performance.now() - started) / 1000;
+  return summary;
+}

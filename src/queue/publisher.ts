@@ -34,7 +34,7 @@
  * @module
  */
 
-import { errorLine } from "../core/errors.ts";
+import { errorLine, NamedError } from "../core/errors.ts";
 
 /** Message properties the worker sets (a subset of amqp-client's `AMQPProperties`). */
 export interface PublishProperties {
@@ -78,22 +78,14 @@ export interface FlowControl {
 export type PublishFailure = "timeout" | "rejected" | "unroutable";
 
 /** Why a publish was not confirmed, or reached no queue. */
-export class PublishError extends Error {
+export class PublishError extends NamedError {
   /**
-   * `timeout`: no confirm in time; `rejected`: nack or closed channel;
-   * `unroutable`: the broker returned it (the queue does not exist).
+   * @param reason `timeout`: no confirm in time; `rejected`: nack or closed
+   * channel; `unroutable`: the broker returned it (the queue does not exist).
+   * The message is one line, for logs.
    */
-  readonly reason: PublishFailure;
-
-  /**
-   * @param reason Why the publish failed.
-   * @param message One line for logs.
-   * @param options The underlying error.
-   */
-  constructor(reason: PublishFailure, message: string, options?: { cause?: unknown }) {
+  constructor(readonly reason: PublishFailure, message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = "PublishError";
-    this.reason = reason;
   }
 }
 

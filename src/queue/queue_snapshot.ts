@@ -15,13 +15,10 @@
  *
  * The deliveries are spread over channels of `chunk` messages each (the
  * consumer moves to a fresh channel after `chunk` deliveries), because
- * RabbitMQ 3.10 finds the delivery an ack names by walking the channel's
- * unacked deliveries from the oldest. Measured here (10,000 dead letters,
- * every other one replayed): with all of them on one channel the broker
- * took 10 to 18 s for the 5,000 acks, and requeueing the rest one by one
- * (basic.nack) in delivery order instead kept it busy 25 s more; with
- * chunks of 512 an ack walks at most one chunk, each channel's close
- * requeues its messages in one step, and the whole replay took 2.1 to 3 s.
+ * RabbitMQ finds the delivery an ack names by walking the channel's unacked
+ * deliveries from the oldest: with chunks, an ack walks at most one chunk,
+ * and each channel's close requeues its messages in one step
+ * (`scripts/bench_dlq.ts` measures it).
  *
  * @module
  */

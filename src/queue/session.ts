@@ -10,7 +10,14 @@
 
 import type { AMQPChannel, AMQPConsumer, AMQPMessage } from "amqp-client";
 import { errorLine } from "../core/errors.ts";
-import { Broker, type BrokerTarget, CLOSE_STEP_TIMEOUT_MS, withTimeout } from "./broker.ts";
+import {
+  Broker,
+  type BrokerTarget,
+  CLOSE_STEP_TIMEOUT_MS,
+  type NodeCursor,
+  type NodeFailure,
+  withTimeout,
+} from "./broker.ts";
 import { type FlowControl, Publisher } from "./publisher.ts";
 import { declareTopology, type TopologyNames } from "./topology.ts";
 
@@ -25,6 +32,10 @@ export interface Session {
   readonly publisher: Publisher;
   /** Resolves with a one-line reason when the session ended, for whatever cause. */
   readonly lost: Promise<string>;
+  /** The broker node the session is on: its redacted URL. */
+  readonly node: string;
+  /** The nodes tried before it in the same connect, and why each failed. */
+  readonly skipped: readonly NodeFailure[];
   /** Whether the connection and channel are still usable. */
   readonly alive: boolean;
   /** Aborted when the session ends; waits tied to this session give up on it. */
@@ -34,8 +45,16 @@ export interface Session {
    * disk alarm), and a way to wait for the end of it.
    */
   readonly flow: FlowControl;
-  /** Stops deliveries (basic.cancel); the channel stays open for acks. */
+  /** Stops deliveries for good (basic.cancel); the channel stays open for acks. */
   cancel(): Promise<void>;
+  /**
+   * Stops deliveries for a while (basic.cancel; the channel stays open for
+   * acks and nacks); {@linkcode Session.resume} consumes again. Deliveries
+   * already sent to this worker still arrive.
+   */
+  pause(): Promise<void>;
+  /** Consumes again after {@linkcode Session.pause} (basic.consume); nothing after a cancel. */
+  resume(): Promise<void>;
   /** Ends the session because something broke (e.g. a confirm timeout); unacked messages return to the queue. */
   fail(reason: string): void;
   /**
@@ -59,6 +78,8 @@ export interface SessionOptions {
   connectTimeoutMs?: number;
   /** Gives up connecting (e.g. SIGTERM while the broker is away). */
   signal?: AbortSignal;
+  /** Which node to try first; moved to the node reached. @default {the first node} */
+  cursor?: NodeCursor;
   /** Called when the broker starts (a reason) or stops (`undefined`) blocking publishes. */
   onBlocked?: (reason: string | undefined) => void;
 }
@@ -66,7 +87,7 @@ export interface SessionOptions {
 /**
  * Connects, opens a confirm channel, declares the topology and starts consuming with manual acks.
  *
- * @param target The broker URL (with credentials and heartbeat) and its redacted form.
+ * @param target The broker URLs (with credentials and heartbeat) and their redacted forms.
  * @param options Names, prefetch, confirm deadline and the delivery callback.
  * @returns The session.
  * @throws {BrokerError} When the connect fails; the channel's error when a
@@ -80,8 +101,9 @@ export interface SessionOptions {
  * ```
  */
 export async function openSession(target: BrokerTarget, options: SessionOptions): Promise<Session> {
-  const { names, prefetch, confirmTimeoutMs, onMessage, connectTimeoutMs, signal } = options;
-  const broker = await Broker.connect(target, { timeoutMs: connectTimeoutMs, signal });
+  const { names, prefetch, confirmTimeoutMs, onMessage, connectTimeoutMs, signal, cursor } =
+    options;
+  const broker = await Broker.connect(target, { timeoutMs: connectTimeoutMs, signal, cursor });
   const flow = broker.flow;
   if (options.onBlocked !== undefined) flow.watch(options.onBlocked);
   // Blocked during the handshake: the client recorded it before we listened.
@@ -98,22 +120,55 @@ export async function openSession(target: BrokerTarget, options: SessionOptions)
       flow,
       signal: broker.signal,
     });
-    const state: { consumer?: AMQPConsumer; cancelling?: Promise<unknown> } = {};
+    const state: {
+      consumer?: AMQPConsumer;
+      cancelling?: Promise<unknown> | undefined;
+      cancelled?: boolean;
+    } = {};
     const cancel = (): Promise<unknown> =>
       state.cancelling ??= channel.closed || state.consumer === undefined
         ? Promise.resolve()
         : state.consumer.cancel().catch(() => {});
+    // Any end of the current consumer that we did not ask for ends the session.
+    const consume = async () => {
+      const consumer = await channel.basicConsume(
+        names.queue,
+        { noAck: false },
+        (message) => onMessage(message, session),
+      );
+      state.consumer = consumer;
+      const ours = () => state.consumer !== consumer || state.cancelling !== undefined;
+      consumer.wait().then(
+        () => ours() ? undefined : broker.fail("consumer cancelled"),
+        (err) =>
+          ours() ? undefined : broker.fail(`consumer cancelled by the broker: ${errorLine(err)}`),
+      );
+    };
     const session: Session = {
       channel,
       publisher,
       lost: broker.lost,
+      node: broker.node,
+      skipped: broker.skipped,
       signal: broker.signal,
       flow,
       get alive() {
         return broker.alive && !channel.closed;
       },
       async cancel() {
+        state.cancelled = true;
         await cancel();
+      },
+      async pause() {
+        await cancel();
+      },
+      async resume() {
+        const over = () => state.cancelled === true || channel.closed;
+        if (state.cancelling === undefined || over()) return;
+        await state.cancelling;
+        if (over()) return;
+        state.cancelling = undefined;
+        await consume();
       },
       fail: (reason) => broker.fail(reason),
       async close(options = {}) {
@@ -128,16 +183,7 @@ export async function openSession(target: BrokerTarget, options: SessionOptions)
       },
     };
     // Deliveries may arrive before basicConsume resolves: the session must exist by then.
-    const consumer = await channel.basicConsume(
-      names.queue,
-      { noAck: false },
-      (message) => onMessage(message, session),
-    );
-    state.consumer = consumer;
-    consumer.wait().then(
-      () => state.cancelling === undefined ? broker.fail("consumer cancelled") : undefined,
-      (err) => broker.fail(`consumer cancelled by the broker: ${errorLine(err)}`),
-    );
+    await consume();
     return session;
   } catch (err) {
     await broker.close();

@@ -1,8 +1,9 @@
 /**
  * The one place where a delivery is settled, by the rule table
  * {@linkcode SETTLE_RULES}: outcome × delivery count → where the message
- * goes, with which headers, then ack or leave unacked. Every path acks only
- * after a confirmed publish, and never on a dead channel.
+ * goes, with which headers, then ack, nack with requeue, or leave unacked.
+ * Every path acks only after a confirmed publish, and never on a dead
+ * channel.
  *
  * @module
  */
@@ -30,8 +31,12 @@ export type JobOutcome =
 
 /** How a delivery was settled (the `outcome` of the job's log line). */
 export interface Settlement {
-  /** `downloaded`, `already_exists`, `retry`, `dead_lettered`, or `unacked` (left for redelivery). */
-  outcome: "downloaded" | "already_exists" | "retry" | "dead_lettered" | "unacked";
+  /**
+   * `downloaded`, `already_exists`, `retry`, `dead_lettered`, `requeued`
+   * (given back to its queue, uncounted: a store fault), or `unacked` (left
+   * for redelivery).
+   */
+  outcome: "downloaded" | "already_exists" | "retry" | "dead_lettered" | "requeued" | "unacked";
   /** This delivery's number (1 for the first). */
   attempt: number;
   /** Why it failed or was left unacked. */
@@ -53,8 +58,11 @@ export interface SettleRule {
   to: Destination;
   /** What is published: the body and its headers. */
   publishes: string;
-  /** Then: `ack`, or `leave unacked` (the broker redelivers it when the channel closes). */
-  then: "ack" | "leave unacked";
+  /**
+   * Then: `ack`; `nack, requeue` (back to its place in its queue at once);
+   * or `leave unacked` (the broker redelivers it when the channel closes).
+   */
+  then: "ack" | "nack, requeue" | "leave unacked";
   /** The `outcome` of the job's log line. */
   logged: string;
 }
@@ -66,6 +74,7 @@ export type SettleRuleName =
   | "transient_exhausted"
   | "rejected"
   | "crashed"
+  | "store_fault"
   | "interrupted"
   | "publish_failed";
 
@@ -119,6 +128,15 @@ export const SETTLE_RULES: Readonly<Record<SettleRuleName, SettleRule>> = {
     then: "ack",
     logged: "`dead_lettered`",
   },
+  store_fault: {
+    outcome:
+      "a store fault (full, below `--min-free-space`, read-only, I/O error): the worker pauses",
+    deliveries: "any",
+    to: "none",
+    publishes: "nothing",
+    then: "nack, requeue",
+    logged: "`requeued`",
+  },
   interrupted: {
     outcome: "stopped on purpose (our stop, a lost session, a fatal error of the worker)",
     deliveries: "any",
@@ -166,6 +184,8 @@ export function ruleFor(
     case "crashed":
       return "crashed";
     case "failed":
+      // Never dead-lettered: the store is at fault, not the job.
+      if (outcome.failure.kind === "store") return "store_fault";
       if (outcome.failure.kind !== "transient") return "rejected";
       return context.attempt < context.maxDeliveries ? "transient_retry" : "transient_exhausted";
   }
@@ -201,6 +221,37 @@ export function settleRulesMarkdown(): string {
   return lines.join("\n");
 }
 
+/** The headers in which a quorum queue counts the returns of a message. */
+const BROKER_COUNT_HEADERS = ["x-delivery-count", "x-acquired-count"] as const;
+
+/**
+ * How many times a quorum queue has given a message back (a worker died or
+ * stopped, a connection or node was lost), from the headers it sets on a
+ * redelivery: `x-delivery-count` (RabbitMQ 3.x to 4.2 count every return in
+ * it), or `x-acquired-count` (RabbitMQ 4.3 and later, which count only
+ * failed deliveries in the other). Neither header: never given back.
+ *
+ * @param headers The delivery's headers.
+ * @returns The returns (0 for a first delivery).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { brokerReturns } from "./settle.ts";
+ * assert.equal(brokerReturns(undefined), 0);
+ * assert.equal(brokerReturns({ "x-delivery-count": 2 }), 2);
+ * assert.equal(brokerReturns({ "x-delivery-count": 0, "x-acquired-count": 3 }), 3);
+ * ```
+ */
+export function brokerReturns(headers: Record<string, unknown> | undefined): number {
+  let returns = 0;
+  for (const name of BROKER_COUNT_HEADERS) {
+    const value = Number(headers?.[name] ?? 0);
+    if (Number.isInteger(value) && value > returns) returns = value;
+  }
+  return returns;
+}
+
 /**
  * Settles one delivery by its row of {@linkcode SETTLE_RULES}.
  *
@@ -229,6 +280,9 @@ export async function settle(
     return { outcome: "unacked", attempt, error };
   }
   if (!session.alive) return { outcome: "unacked", attempt, error: "channel closed" };
+  if (rule === "store_fault" && outcome.type === "failed") {
+    return await requeue(message, { session, attempt, failure: outcome.failure });
+  }
   const { queue, body, properties, settled } = outcome.type === "stored"
     ? processingMessage(outcome, { attempt, config, now })
     : failureMessage(message, {
@@ -258,6 +312,28 @@ export async function settle(
     return { outcome: "unacked", attempt, error: errorLine(err) };
   }
   return settled;
+}
+
+/**
+ * The `store_fault` row: the delivery goes back to its place in its queue
+ * (`basic.nack` with requeue), for this worker once its store is usable
+ * again or for any healthy worker meanwhile. Nothing is published, so it
+ * works while the broker blocks publishers too, and no delivery is counted:
+ * the worker removes this start's mark, and the broker's redelivered flag
+ * is never read.
+ */
+async function requeue(
+  message: AMQPMessage,
+  context: { session: Session; attempt: number; failure: Failure },
+): Promise<Settlement> {
+  const { session, attempt, failure } = context;
+  try {
+    await message.nack(true);
+  } catch (err) {
+    session.fail(`nack failed: ${errorLine(err)}`);
+    return { outcome: "unacked", attempt, error: errorLine(err) };
+  }
+  return { outcome: "requeued", attempt, error: failure.message, kind: failure.kind };
 }
 
 /** What one row publishes, and the settlement it logs once acked. */
@@ -309,7 +385,10 @@ function failureMessage(
       body,
       properties: {
         ...copyProperties(message),
-        headers: retryHeaders(message.properties.headers, { attempts: attempt, failure }),
+        headers: retryHeaders(withoutBrokerCounts(message.properties.headers), {
+          attempts: attempt,
+          failure,
+        }),
         // The wait in the retry queue, per message: see declareTopology().
         expiration: String(config.retryDelayMs),
       },
@@ -351,6 +430,20 @@ function crashed(starts: number, attempts: number): Failure {
       ? `started ${starts} times and never finished: each time ${died}`
       : `gave up after ${attempts} deliveries: the last ${starts} started and never finished: ${died}`,
   };
+}
+
+/**
+ * The headers without the broker's counts of this delivery: a quorum queue
+ * sets them only on a redelivery, so a copy would pass for a count of the
+ * retried message's first delivery.
+ */
+function withoutBrokerCounts(
+  headers: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (headers === undefined) return undefined;
+  const copy = { ...headers };
+  for (const name of BROKER_COUNT_HEADERS) delete copy[name];
+  return copy;
 }
 
 function copyProperties(message: AMQPMessage): PublishProperties {

@@ -43,6 +43,10 @@ const STATUS_FOR_CODE = {
   aborted: undefined,
   permission: undefined,
   tls: undefined,
+  store_full: undefined,
+  store_read_only: undefined,
+  store_io: undefined,
+  store_permission: undefined,
 } as const satisfies Record<ErrorCode, FileStatus | undefined>;
 
 /** Options of {@linkcode auditFile}. */

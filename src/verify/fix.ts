@@ -17,6 +17,7 @@
 
 import { basename, dirname } from "node:path";
 import { errorLine } from "../core/errors.ts";
+import { asStoreFault, storeFaultOf } from "../core/store/store_fault.ts";
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
 import { quarantineDir, quarantineFile } from "./quarantine.ts";
 import type { AuditResult, FileIdentity, FileTarget, FixOutcome, ScanFinding } from "./result.ts";
@@ -25,9 +26,6 @@ import { STATUS_TABLE, type VerifyStatus } from "./status.ts";
 import { denoFileSystem } from "../core/store/file_system.ts";
 import { isTempFileName, RAW_FILE_NAME } from "../core/store/storage.ts";
 import { STALE_TEMP_AGE_MS } from "../core/store/store_stats.ts";
-
-/** Stray temp files younger than this may belong to a write in progress: the store's own threshold. */
-export const STRAY_TEMP_MIN_AGE_MS: number = STALE_TEMP_AGE_MS;
 
 /** Options of {@linkcode fixFile} and {@linkcode fixFinding}. */
 export interface FixOptions {
@@ -120,6 +118,7 @@ async function applyFix(subject: FixSubject, options: FixOptions): Promise<FixOu
           expectedMatchId: matchId,
           maxDecompressedBytes,
           identity,
+          dataDir: subject.dataDir,
         });
         const was = done.fromLayers === 0 ? "plain JSON" : `${done.fromLayers} gzip layers`;
         return { detail: `rewritten as a single gzip (${done.bytes} bytes, was ${was})` };
@@ -142,7 +141,7 @@ async function applyFix(subject: FixSubject, options: FixOptions): Promise<FixOu
       }
       const mtime = subject.mtime;
       const age = mtime === undefined ? Infinity : now.getTime() - mtime.getTime();
-      if (age < STRAY_TEMP_MIN_AGE_MS) {
+      if (age < STALE_TEMP_AGE_MS) {
         return {
           action: "keep",
           outcome: "skipped",
@@ -152,7 +151,9 @@ async function applyFix(subject: FixSubject, options: FixOptions): Promise<FixOu
       }
       if (dryRun) return planned("remove", "would remove (older than 1 hour)");
       return await attempt("remove", async () => {
-        await denoFileSystem.removeIfExists(path);
+        await denoFileSystem.removeIfExists(path).catch(async (err) => {
+          throw (await asStoreFault(err, { op: "remove", path, dataDir: subject.dataDir })) ?? err;
+        });
         return { detail: "removed (older than 1 hour)" };
       });
     }
@@ -206,11 +207,15 @@ async function attempt(
     if (to !== undefined) outcome.to = to;
     return outcome;
   } catch (err) {
-    return {
+    const outcome: FixOutcome = {
       action,
       outcome: "failed",
       resolved: false,
       detail: `failed: ${errorLine(err)}`,
     };
+    // The store refused the write: the run stops at it (see runVerify).
+    const fault = storeFaultOf(err);
+    if (fault !== undefined) outcome.storeFault = { code: fault.code, message: errorLine(fault) };
+    return outcome;
   }
 }

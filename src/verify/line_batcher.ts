@@ -28,7 +28,8 @@ export interface LineBatcherOptions {
  * ```ts
  * import { LineBatcher } from "./line_batcher.ts";
  * const written: string[] = [];
- * const batcher = new LineBatcher((text) => written.push(text));
+ * // A fixed clock: the batch is written by flush(), never by its age.
+ * const batcher = new LineBatcher((text) => written.push(text), { now: () => 0 });
  * batcher.add("a");
  * batcher.add("b");
  * batcher.flush();

@@ -8,6 +8,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { denoFileSystem } from "../core/store/file_system.ts";
+import { asStoreFault, type StoreOperation } from "../core/store/store_fault.ts";
 import { MATCH_DIR_PREFIX, QUARANTINE_DIR_NAME } from "../core/store/storage.ts";
 import { assertUnchanged } from "./file_stream.ts";
 import type { FileIdentity } from "./result.ts";
@@ -70,6 +71,8 @@ export function quarantineDir(options: Omit<QuarantineOptions, "identity">): str
  * @param path The file to move.
  * @param options Data dir, match id, stamp and audited identity.
  * @returns Where it went.
+ * @throws {StoreFaultError} kind `store`, when the store refuses the move
+ * (full, read-only, an I/O error, a permission on a match directory).
  * @throws {Error} when the file changed since it was audited or cannot be
  * moved; it is then where it was.
  *
@@ -87,9 +90,22 @@ export async function quarantineFile(
   const { matchId, identity } = options;
   await assertUnchanged(path, identity);
   const destDir = quarantineDir(options);
-  await Deno.mkdir(destDir, { recursive: true });
-  const to = await freeName(join(destDir, basename(path)));
-  await Deno.rename(path, to);
+  let op: StoreOperation = "mkdir";
+  let to = join(destDir, basename(path));
+  try {
+    await Deno.mkdir(destDir, { recursive: true });
+    to = await freeName(to);
+    op = "rename";
+    await Deno.rename(path, to);
+  } catch (err) {
+    const fault = await asStoreFault(err, {
+      op,
+      path: op === "mkdir" ? destDir : path,
+      to: op === "rename" ? to : undefined,
+      dataDir: options.dataDir,
+    });
+    throw fault ?? err;
+  }
   await denoFileSystem.syncDir(destDir);
   const sourceDir = dirname(path);
   await denoFileSystem.syncDir(sourceDir);

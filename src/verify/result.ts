@@ -31,6 +31,11 @@ export interface FixOutcome {
   detail: string;
   /** Where the file went (quarantine). */
   to?: string;
+  /**
+   * The store fault the fix failed on (the store is full, read-only,
+   * failing, or refuses the write): `--fix` stops at the first one.
+   */
+  storeFault?: { code: string; message: string };
 }
 
 /** Identity of a file when it was audited, to notice it changed before a fix. */

@@ -22,6 +22,11 @@ export interface RewriteOptions {
   maxDecompressedBytes?: number;
   /** The file's identity when audited: a file that changed since is not replaced. */
   identity?: FileIdentity | undefined;
+  /**
+   * The data dir the file is in: a write the store refuses (full,
+   * read-only, an I/O error) is then a `StoreFaultError` (kind `store`).
+   */
+  dataDir?: string | undefined;
 }
 
 /** What {@linkcode rewriteSingleGzip} wrote. */
@@ -59,15 +64,19 @@ export async function rewriteSingleGzip(
   path: string,
   options: RewriteOptions = {},
 ): Promise<RewriteResult> {
-  const { expectedMatchId, maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES, identity } =
-    options;
+  const {
+    expectedMatchId,
+    maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
+    identity,
+    dataDir,
+  } = options;
   const check = {
     ...(expectedMatchId === undefined ? {} : { expectedMatchId }),
     maxDecompressedBytes,
   };
   // Before opening: a file replaced since the audit (by a FIFO, say) is not opened.
   await assertUnchanged(path, identity);
-  const temp = await createAtomicFile(dirname(path));
+  const temp = await createAtomicFile(dirname(path), { dataDir });
   try {
     const first = await withFile(
       path,

@@ -11,6 +11,7 @@
  */
 
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../core/content/ingest.ts";
+import { type ErrorCode, TelemetryError } from "../core/errors.ts";
 import type { FixOptions } from "./fix.ts";
 import { quarantineStamp } from "./quarantine.ts";
 import type { VerifyResult } from "./result.ts";
@@ -64,6 +65,10 @@ export interface VerifyOptions {
  * @returns When every result was reported.
  * @throws {TelemetryError} kind `usage` when a path does not exist, kind `permanent` (code
  * `data_dir`) when the data dir audited for want of a path is not a directory (before any result).
+ * @throws {TelemetryError} kind `store` when a fix failed on a store fault
+ * (the store is full, read-only, failing or refuses the write): the run
+ * stops there, after the files already being audited are reported; the
+ * message is the fault's line.
  * @throws {RangeError} when `jobs` is not a positive integer.
  * @throws {Error} when a data dir cannot be listed or a worker fails.
  *
@@ -97,7 +102,10 @@ export async function runVerify(paths: readonly string[], options: VerifyOptions
     : undefined;
   const progress: VerifyProgress = { files: 0, bytes: 0 };
   onProgress?.({ ...progress });
+  // `--fix` stops at the first store fault: no more fixes can work.
+  let stoppedBy: { code: string; message: string } | undefined;
   const report = (result: VerifyResult) => {
+    stoppedBy ??= result.fix?.storeFault;
     if (onProgress !== undefined && isFileStatus(result.status)) {
       progress.files++;
       onProgress({ ...progress });
@@ -119,6 +127,7 @@ export async function runVerify(paths: readonly string[], options: VerifyOptions
     });
   try {
     for await (const item of walk) {
+      if (stoppedBy !== undefined) break;
       if (item.kind === "unit") {
         await workers.submit(item.unit);
         continue;
@@ -128,6 +137,9 @@ export async function runVerify(paths: readonly string[], options: VerifyOptions
     await workers.close();
   } finally {
     await workers.terminate();
+  }
+  if (stoppedBy !== undefined) {
+    throw new TelemetryError("store", stoppedBy.code as ErrorCode, stoppedBy.message);
   }
 }
 

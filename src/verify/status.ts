@@ -2,7 +2,8 @@
  * The statuses `telemetry verify` gives: one per audited file, plus the
  * findings of the directory scan. {@linkcode STATUS_TABLE} is the one place
  * a status is defined; the status types, the list of statuses, what `--fix`
- * does, the `--help` text and the README table are all derived from it.
+ * does, the `--help` text and the table in `docs/verify.md` are all derived
+ * from it.
  *
  * @module
  */
@@ -38,8 +39,28 @@ export interface StatusInfo {
   readonly problem: boolean;
   /** What `--fix` does with it. */
   readonly fix: FixPlan;
-  /** One line saying what it means, for operators (`--help`, README); Markdown code spans allowed. */
+  /**
+   * One line saying what it means, for operators (`--help`, docs/verify.md);
+   * Markdown code spans allowed.
+   */
   readonly help: string;
+}
+
+const REWRITE = { action: "rewrite" } as const;
+const QUARANTINE = { action: "quarantine" } as const;
+
+/** A row of {@linkcode STATUS_TABLE}: every status but `ok` (fix `none`) is a problem. */
+function row<const K extends StatusKind, const F extends FixPlan>(
+  kind: K,
+  fix: F,
+  help: string,
+): { kind: K; problem: boolean; fix: F; help: string } {
+  return { kind, problem: fix.action !== "none", fix, help };
+}
+
+/** A `leave` plan: reported only, with `reason` as the fix detail. */
+function leave<const R extends string>(reason: R): { action: "leave"; reason: R } {
+  return { action: "leave", reason };
 }
 
 /**
@@ -47,111 +68,63 @@ export interface StatusInfo {
  * statuses first, then scan findings.
  */
 export const STATUS_TABLE = {
-  ok: {
-    kind: "file",
-    problem: false,
-    fix: { action: "none" },
-    help: "single gzip of valid telemetry of this match (multi-member gzip included)",
-  },
-  double_gzip: {
-    kind: "file",
-    problem: true,
-    fix: { action: "rewrite" },
-    help: "gzip inside gzip (any depth), content valid",
-  },
-  not_gzip: {
-    kind: "file",
-    problem: true,
-    fix: { action: "rewrite" },
-    help: "plain JSON stored under the `.gz` name, content valid",
-  },
-  truncated: {
-    kind: "file",
-    problem: true,
-    fix: { action: "quarantine" },
-    help: "the gzip stream ends early (a worker crashed while writing)",
-  },
-  corrupt: {
-    kind: "file",
-    problem: true,
-    fix: { action: "quarantine" },
-    help:
-      "bad gzip header, bad deflate data, CRC or length mismatch, data after the last gzip member, or bytes that are neither gzip nor JSON",
-  },
-  invalid_json: {
-    kind: "file",
-    problem: true,
-    fix: { action: "quarantine" },
-    help: "the content is not well-formed JSON (the detail gives the byte offset)",
-  },
-  empty: {
-    kind: "file",
-    problem: true,
-    fix: { action: "quarantine" },
-    help: "zero-byte file, or gzip of nothing",
-  },
-  not_telemetry: {
-    kind: "file",
-    problem: true,
-    fix: { action: "quarantine" },
-    help: "valid JSON, but not a non-empty array of objects",
-  },
-  wrong_match: {
-    kind: "file",
-    problem: true,
-    fix: { action: "quarantine" },
-    help: "the `MatchId` of `LogMatchDefinition` belongs to another match",
-  },
-  too_large: {
-    kind: "file",
-    problem: true,
-    fix: {
-      action: "leave",
-      reason: "left in place: it may be valid but bigger than --max-decompressed-bytes",
-    },
-    help:
-      "decompresses beyond `--max-decompressed-bytes` (it may be valid: rerun with a higher limit)",
-  },
-  unreadable: {
-    kind: "file",
-    problem: true,
-    fix: { action: "leave", reason: "left in place: cannot be read" },
-    help: "the file, or its match directory, cannot be read (permissions, I/O error)",
-  },
-  not_regular: {
-    kind: "file",
-    problem: true,
-    fix: {
-      action: "leave",
-      reason: "left as it is: never followed, opened or changed; replace it by hand",
-    },
-    help:
-      "a symlink, directory, FIFO, socket or device where a `matchID=` directory or `raw.json.gz` should be: never followed nor opened",
-  },
-  missing: {
-    kind: "scan",
-    problem: true,
-    fix: {
-      action: "leave",
-      reason:
-        "left as it is: re-queue it with `telemetry enqueue --env <env> --match-id <id> <telemetry-url>`",
-    },
-    help:
-      "a `matchID=` directory without `raw.json.gz` (the detail says when `part-0.parquet` is there), or a `--match-id` without a directory",
-  },
-  stray_temp: {
-    kind: "scan",
-    problem: true,
-    fix: { action: "remove_stray" },
-    help:
-      "a leftover `.raw.json.gz.<hex>.tmp` of an interrupted write, in a match directory or in the data dir",
-  },
-  bad_dir_name: {
-    kind: "scan",
-    problem: true,
-    fix: { action: "leave", reason: "left as it is: rename or remove the directory by hand" },
-    help: "a `matchID=` directory whose name is not a valid match id; its content is not audited",
-  },
+  ok: row(
+    "file",
+    { action: "none" },
+    "single gzip of valid telemetry of this match (multi-member gzip included)",
+  ),
+  double_gzip: row("file", REWRITE, "gzip inside gzip (any depth), content valid"),
+  not_gzip: row("file", REWRITE, "plain JSON stored under the `.gz` name, content valid"),
+  truncated: row("file", QUARANTINE, "the gzip stream ends early (a worker crashed while writing)"),
+  corrupt: row(
+    "file",
+    QUARANTINE,
+    "bad gzip header, bad deflate data, CRC or length mismatch, data after the last gzip member, or bytes that are neither gzip nor JSON",
+  ),
+  invalid_json: row(
+    "file",
+    QUARANTINE,
+    "the content is not well-formed JSON (the detail gives the byte offset)",
+  ),
+  empty: row("file", QUARANTINE, "zero-byte file, or gzip of nothing"),
+  not_telemetry: row("file", QUARANTINE, "valid JSON, but not a non-empty array of objects"),
+  wrong_match: row(
+    "file",
+    QUARANTINE,
+    "the `MatchId` of `LogMatchDefinition` belongs to another match",
+  ),
+  too_large: row(
+    "file",
+    leave("left in place: it may be valid but bigger than --max-decompressed-bytes"),
+    "decompresses beyond `--max-decompressed-bytes` (it may be valid: rerun with a higher limit)",
+  ),
+  unreadable: row(
+    "file",
+    leave("left in place: cannot be read"),
+    "the file, or its match directory, cannot be read (permissions, I/O error)",
+  ),
+  not_regular: row(
+    "file",
+    leave("left as it is: never followed, opened or changed; replace it by hand"),
+    "a symlink, directory, FIFO, socket or device where a `matchID=` directory or `raw.json.gz` should be: never followed nor opened",
+  ),
+  missing: row(
+    "scan",
+    leave(
+      "left as it is: re-queue it with `telemetry enqueue --env <env> --match-id <id> <telemetry-url>`",
+    ),
+    "a `matchID=` directory without `raw.json.gz` (the detail says when `part-0.parquet` is there), or a `--match-id` without a directory",
+  ),
+  stray_temp: row(
+    "scan",
+    { action: "remove_stray" },
+    "a leftover `.raw.json.gz.<hex>.tmp` of an interrupted write, in a match directory or in the data dir",
+  ),
+  bad_dir_name: row(
+    "scan",
+    leave("left as it is: rename or remove the directory by hand"),
+    "a `matchID=` directory whose name is not a valid match id; its content is not audited",
+  ),
 } as const satisfies Record<string, StatusInfo>;
 
 /** Any status `verify` reports. */
@@ -248,9 +221,9 @@ export function statusHelpLines(width = 80): string[] {
 }
 
 /**
- * The Markdown table of statuses in README.md ("Statuses, and what `--fix`
- * does with each"), laid out exactly as `deno fmt` lays it out, so that
- * `tests/verify/status_test.ts` can compare it with the README.
+ * The Markdown table of statuses in `docs/verify.md` ("Statuses, and what
+ * `--fix` does with each"), laid out exactly as `deno fmt` lays it out, so
+ * that `tests/verify/status_test.ts` can compare it with that page.
  *
  * @returns The table's lines, header first.
  *
@@ -275,7 +248,7 @@ export function statusMarkdownTable(): string[] {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
 }
 
-/** The README's `--fix` column: what `--fix` does with a status. */
+/** The `--fix` column of the table in `docs/verify.md`: what `--fix` does with a status. */
 function fixHelp(fix: FixPlan): string {
   switch (fix.action) {
     case "none":

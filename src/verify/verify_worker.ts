@@ -3,9 +3,8 @@
  * (`verifyUnit`) one after the other and posts their results back in
  * batches. {@linkcode VerifyWorkers} (`verify_workers.ts`) starts them.
  *
- * The module starts serving only in a worker started with
- * {@linkcode VERIFY_WORKER_ROLE} in its `workerData`; imported anywhere else
- * it does nothing. `verify_workers.ts` imports it, so that it is part of the
+ * The module starts serving only in a worker started by
+ * {@linkcode startVerifyWorker}; imported anywhere else it does nothing. `verify_workers.ts` imports it, so that it is part of the
  * module graph (and of the compiled binary) like any other module.
  *
  * Main → worker: `{ units }`, a batch of units to run, in order.
@@ -20,25 +19,48 @@
  * @module
  */
 
-import { isMainThread, type MessagePort, parentPort, workerData } from "node:worker_threads";
+import {
+  isMainThread,
+  type MessagePort,
+  parentPort,
+  Worker,
+  workerData,
+} from "node:worker_threads";
 import type { VerifyResult } from "./result.ts";
 import type { ScanUnit } from "./scan_stream.ts";
 import { verifyUnit, type VerifyUnitOptions } from "./verify_unit.ts";
 
 /** The `role` of a verify worker's `workerData`. */
-export const VERIFY_WORKER_ROLE = "telemetry-verify";
+const VERIFY_WORKER_ROLE = "telemetry-verify";
 
-/** The URL of this module, the entry point of a verify worker. */
-export const VERIFY_WORKER_URL: URL = new URL(import.meta.url);
+/** Young generation of a worker, in MB (see `verify_workers.ts`). */
+const YOUNG_GENERATION_MB = 4;
 
 /** What a verify worker is started with. */
-export interface VerifyWorkerData {
+interface VerifyWorkerData {
   /** Always {@linkcode VERIFY_WORKER_ROLE}. */
   role: typeof VERIFY_WORKER_ROLE;
   /** The options of every unit (no callbacks: they stay on the main thread). */
   options: Omit<VerifyUnitOptions, "onBytes">;
   /** Whether to report file bytes as they are read (for a progress bar). */
   progress: boolean;
+}
+
+/**
+ * Starts a verify worker on this module, its young generation capped.
+ *
+ * @param options The options of every unit (no callbacks: they stay on the main thread).
+ * @param progress Whether to report file bytes as they are read (for a progress bar).
+ * @returns The worker.
+ */
+export function startVerifyWorker(
+  options: Omit<VerifyUnitOptions, "onBytes">,
+  progress: boolean,
+): Worker {
+  return new Worker(new URL(import.meta.url), {
+    workerData: { role: VERIFY_WORKER_ROLE, options, progress } satisfies VerifyWorkerData,
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+  });
 }
 
 /** A message to a verify worker (sent as JSON text). */

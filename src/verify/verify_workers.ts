@@ -19,17 +19,11 @@
  * @module
  */
 
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { VerifyResult } from "./result.ts";
 import type { ScanUnit } from "./scan_stream.ts";
 import type { VerifyUnitOptions } from "./verify_unit.ts";
-import {
-  type FromVerifyWorker,
-  type ToVerifyWorker,
-  VERIFY_WORKER_ROLE,
-  VERIFY_WORKER_URL,
-  type VerifyWorkerData,
-} from "./verify_worker.ts";
+import { type FromVerifyWorker, startVerifyWorker, type ToVerifyWorker } from "./verify_worker.ts";
 
 /** Milliseconds of work aimed at per batch. */
 const BATCH_MS = 50;
@@ -38,10 +32,6 @@ const BATCH_MS = 50;
  * waiting longer on this thread outlive collections of its young generation.
  */
 const MAX_BATCH = 64;
-/** Units of the first batches, before the time a unit takes is known. */
-const FIRST_BATCH = 1;
-/** Young generation of a worker, in MB. */
-const WORKER_YOUNG_GENERATION_MB = 4;
 
 /** Options of {@linkcode VerifyWorkers}. */
 export interface VerifyWorkersOptions {
@@ -93,16 +83,8 @@ export class VerifyWorkers {
     assertJobs(jobs);
     this.#onResult = onResult;
     this.#onBytes = onBytes;
-    const workerData: VerifyWorkerData = {
-      role: VERIFY_WORKER_ROLE,
-      options: unitOptions,
-      progress: onBytes !== undefined,
-    };
     this.#slots = Array.from({ length: jobs }, () => {
-      const worker = new Worker(VERIFY_WORKER_URL, {
-        workerData,
-        resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-      });
+      const worker = startVerifyWorker(unitOptions, onBytes !== undefined);
       const slot: Slot = { worker, outstanding: 0 };
       worker.on("message", (text: string) => {
         this.#receive(slot, JSON.parse(text) as FromVerifyWorker);
@@ -164,7 +146,7 @@ export class VerifyWorkers {
   }
 
   #batchSize(): number {
-    if (this.#msPerUnit === undefined) return FIRST_BATCH;
+    if (this.#msPerUnit === undefined) return 1; // until the time a unit takes is known
     return Math.max(1, Math.min(MAX_BATCH, Math.round(BATCH_MS / this.#msPerUnit)));
   }
 

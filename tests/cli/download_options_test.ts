@@ -53,6 +53,17 @@ Deno.test("toDownloadSettings() converts seconds and sizes", () => {
   assert.equal(settings.retry.attempts, 5);
 });
 
+Deno.test("addDownloadOptions() --min-free-space takes a size, a percentage or 0, and defaults to 1 GiB", () => {
+  assert.deepEqual(toDownloadSettings(parse([])).minFreeSpace, { type: "bytes", bytes: 1024 ** 3 });
+  const floor = (value: string) =>
+    toDownloadSettings(parse(["--min-free-space", value])).minFreeSpace;
+  assert.deepEqual(floor("500MiB"), { type: "bytes", bytes: 500 * 1024 ** 2 });
+  assert.deepEqual(floor("5%"), { type: "percent", percent: 5 });
+  assert.deepEqual(floor("0"), { type: "off" });
+  assert.throws(() => parse(["--min-free-space", "lots"]), /--min-free-space.*expected a size/);
+  assert.throws(() => parse(["--min-free-space", "100%"]), /below 100%/);
+});
+
 Deno.test("addDownloadOptions() rejects a bad value as a usage error", () => {
   assert.throws(() => parse(["--max-bytes", "lots"]), /--max-bytes/);
   assert.throws(() => parse(["--attempts", "0"]), /--attempts/);

@@ -41,6 +41,10 @@ const KINDS_OF_CODE = {
   aborted: ["transient"],
   permission: ["fatal"],
   tls: ["fatal"],
+  store_full: ["store"],
+  store_read_only: ["store"],
+  store_io: ["store"],
+  store_permission: ["store"],
 } as const satisfies Record<ErrorCode, readonly ErrorKind[]>;
 
 /** The codes of a failure the worker reads from a job message or assigns itself (`src/queue/`). */

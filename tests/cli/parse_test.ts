@@ -16,6 +16,10 @@ Deno.test("parseSize() reads bytes and binary or decimal units", () => {
   assert.equal(parseSize("512MiB"), 512 * 1024 ** 2);
   assert.equal(parseSize("2MB"), 2_000_000);
   assert.equal(parseSize("1.5k"), 1536);
+  // The units of src/core/size_units.ts, as --min-free-space takes them.
+  assert.equal(parseSize("100B"), 100);
+  assert.equal(parseSize("1T"), 1024 ** 4);
+  assert.equal(parseSize("2TB"), 2 * 1000 ** 4);
 });
 
 Deno.test("parseSize() rejects nonsense with InvalidArgumentError", () => {

@@ -6,6 +6,7 @@ import {
   exportFileSink,
   exportStreamSink,
   exportTempPath,
+  writeExport,
 } from "../../src/commands/dlq_export_sink.ts";
 
 const decoder = new TextDecoder();
@@ -157,4 +158,37 @@ Deno.test("exportStreamSink() reports a reader that went away on the next write 
     /Broken pipe/,
   );
   await sink.abort();
+});
+
+Deno.test("writeExport() commits a complete read and drops an incomplete one", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "dlq.ndjson");
+    const read = async (write: (line: string) => Promise<void>) => {
+      await write('{"n":1}');
+      return { failure: undefined as string | undefined };
+    };
+    const complete = (result: { failure: string | undefined }) => result.failure === undefined;
+    const written = await writeExport(path, read, { complete });
+    assert.deepEqual(written, { read: { failure: undefined } });
+    assert.equal(await Deno.readTextFile(path), '{"n":1}\n');
+    await Deno.remove(path);
+    const stopped = await writeExport(path, read, { complete: () => false });
+    assert.equal(stopped.error, undefined, "the read's own failure is the caller's to report");
+    assert.deepEqual(names(dir), [], "no output, no temp file");
+  });
+});
+
+Deno.test("writeExport() says whether the output could not be opened or written", async () => {
+  await withDir(async (dir) => {
+    const nowhere = await writeExport(join(dir, "no/x.ndjson"), () => Promise.resolve(1), {
+      complete: () => true,
+    });
+    assert.equal(nowhere.error?.kind, "open");
+    assert.match(nowhere.error?.message ?? "", /^no such directory: /);
+    const broken = await writeExport("-", async (write) => {
+      await write("x");
+      throw new Error("Broken pipe\n(os error 32)");
+    }, { complete: () => true, stdout: { write: () => Promise.resolve(1) } });
+    assert.deepEqual(broken.error, { kind: "write", message: "Broken pipe (os error 32)" });
+  });
 });

@@ -12,10 +12,13 @@ import { USAGE_HINT } from "../../src/commands/program.ts";
 import {
   alternating,
   type DeadLetterEnv,
+  evens,
   increasing,
   letters,
+  odds,
   range,
   withDlq,
+  withLetters,
 } from "../queue/dlq_harness.ts";
 import { waitFor } from "../queue/harness.ts";
 import { readLines, runCli, spawnCli } from "../support/cli.ts";
@@ -124,8 +127,7 @@ Deno.test("dlq list prints one line per dead letter and the counts by kind, and 
 });
 
 Deno.test("dlq list --json prints an object per dead letter and a summary; filters apply", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(10, alternating));
+  await withLetters(10, async (dlq) => {
     const [stdout, stderr, code] = await runCli(
       dlqArgs(dlq, "list", "--json", "--kind", "permanent", "--limit", "3"),
     );
@@ -164,8 +166,7 @@ Deno.test("dlq list --json prints an object per dead letter and a summary; filte
 });
 
 Deno.test("dlq list killed with SIGKILL halfway leaves the queue exactly as it was", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(5000, alternating));
+  await withLetters(5000, async (dlq) => {
     const child = new Child(dlqArgs(dlq, "list"));
     try {
       await waitFor(() => child.stdout.length > 300, { what: "300 lines", timeoutMs: 30_000 });
@@ -179,8 +180,7 @@ Deno.test("dlq list killed with SIGKILL halfway leaves the queue exactly as it w
 });
 
 Deno.test("dlq replay moves the matching dead letters and prints what it did", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(40, alternating));
+  await withLetters(40, async (dlq) => {
     const [stdout, stderr, code] = await runCli(dlqArgs(dlq, "replay", "--kind", "transient"));
     assert.equal(code, 0, stderr);
     assert.deepEqual(lines(stdout), [
@@ -188,11 +188,7 @@ Deno.test("dlq replay moves the matching dead letters and prints what it did", a
       `(20 left in the DLQ, in order)`,
       "  transient           20",
     ]);
-    assert.deepEqual(await dlq.numbers(dlq.names.queue), range(0, 40).filter((i) => i % 2 === 0));
-    assert.deepEqual(
-      await dlq.numbers(dlq.names.deadLetterQueue),
-      range(0, 40).filter((i) => i % 2 === 1),
-    );
+    assert.deepEqual(await dlq.contents(), { queue: evens(40), deadLetters: odds(40) });
   });
 });
 
@@ -238,14 +234,16 @@ Deno.test("dlq replay killed with SIGKILL halfway loses nothing and keeps the re
     await dlq.settled(dlq.names.deadLetterQueue);
     const replayed = await dlq.numbers(dlq.names.queue);
     const left = await dlq.numbers(dlq.names.deadLetterQueue);
-    const even = range(0, total).filter((i) => i % 2 === 0);
-    assert.ok(replayed.length < even.length, `killed halfway (${replayed.length} replayed)`);
+    assert.ok(
+      replayed.length < evens(total).length,
+      `killed halfway (${replayed.length} replayed)`,
+    );
     assert.ok(replayed.every((i) => i % 2 === 0), "only matching dead letters were replayed");
     assert.ok(increasing(replayed), "replayed in order");
     assert.ok(increasing(left), "the DLQ keeps its order");
     assert.deepEqual(
       left.filter((i) => i % 2 === 1),
-      range(0, total).filter((i) => i % 2 === 1),
+      odds(total),
       "every non-matching dead letter is still there",
     );
     // Nothing lost: every dead letter is in one queue or the other (or both).
@@ -254,8 +252,7 @@ Deno.test("dlq replay killed with SIGKILL halfway loses nothing and keeps the re
 });
 
 Deno.test("dlq purge without --yes removes nothing, says how many it would, exits 2", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(10, alternating));
+  await withLetters(10, async (dlq) => {
     const [stdout, stderr, code] = await runCli(dlqArgs(dlq, "purge", "--kind", "permanent"));
     assert.equal(code, 2);
     assert.equal(stdout, "");
@@ -269,8 +266,7 @@ Deno.test("dlq purge without --yes removes nothing, says how many it would, exit
 });
 
 Deno.test("dlq purge --yes removes the matching dead letters and says how many", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(10, alternating));
+  await withLetters(10, async (dlq) => {
     const [stdout, stderr, code] = await runCli(
       dlqArgs(dlq, "purge", "--yes", "--kind", "permanent", "--json"),
     );
@@ -295,8 +291,7 @@ Deno.test("dlq purge --yes removes the matching dead letters and says how many",
 });
 
 Deno.test("dlq export writes body, headers and properties as NDJSON and leaves the queue", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(300, alternating));
+  await withLetters(300, async (dlq) => {
     const dir = await Deno.makeTempDir({ prefix: "dlq-export-" });
     try {
       const file = join(dir, "dlq.ndjson");
@@ -323,7 +318,7 @@ Deno.test("dlq export writes body, headers and properties as NDJSON and leaves t
       assert.deepEqual(records[0].properties, { contentType: "application/json", deliveryMode: 2 });
       assert.deepEqual(
         records.map((r) => JSON.parse(r.body).match_id),
-        range(0, 300).filter((i) => i % 2 === 1).map((i) => `dl-${i}`),
+        odds(300).map((i) => `dl-${i}`),
       );
 
       const [piped, summary, code2] = await runCli(
@@ -496,7 +491,7 @@ nodeTest(
       assert.ok(increasing(replayed) && increasing(left));
       assert.deepEqual(
         left.filter((i) => i % 2 === 1),
-        range(0, total).filter((i) => i % 2 === 1),
+        odds(total),
       );
       assert.deepEqual([...new Set([...replayed, ...left])].sort((a, b) => a - b), range(0, total));
     });
@@ -506,8 +501,7 @@ nodeTest(
 nodeTest(
   "dlq list that loses the broker halfway says so in one line, exits 1, and leaves the queue",
   async (node) => {
-    await withDlq(async (dlq) => {
-      await dlq.fill(letters(6000, alternating));
+    await withLetters(6000, async (dlq) => {
       const child = await loseBrokerDuring(
         node,
         dlqArgs(dlq, "list"),

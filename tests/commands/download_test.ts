@@ -77,6 +77,19 @@ function downloadArgs(
   return ["download", url, ...extra, ...flags(server, dataDir)];
 }
 
+/**
+ * Serves the file `fixture` as JSON, then runs `telemetry download <its URL>
+ * --json`: the file's bytes, the result line parsed (null when there is
+ * none), stderr and the exit code.
+ */
+async function downloadFixture(server: TestServer, dataDir: string, fixture: URL) {
+  const bytes = await Deno.readFile(fixture);
+  server.route("/fixture.json", json(bytes));
+  const args = downloadArgs(server, dataDir, server.url("/fixture.json"), "--json");
+  const [out, err, code] = await cli(args);
+  return { bytes, result: JSON.parse(out || "null"), err, code };
+}
+
 function rawFile(dataDir: string, matchId: string): string {
   return join(dataDir, `matchID=${matchId}`, "raw.json.gz");
 }
@@ -149,16 +162,11 @@ Deno.test("telemetry download --force downloads again", async () => {
 });
 
 Deno.test("telemetry download stores the real duo excerpt", async () => {
-  const excerpt = await Deno.readFile(EXCERPT);
   await withServer(async (server, dataDir) => {
-    server.route("/duo.json", json(excerpt));
-    const [out, err, code] = await cli(
-      downloadArgs(server, dataDir, server.url("/duo.json"), "--json"),
-    );
+    const { bytes, result, err, code } = await downloadFixture(server, dataDir, EXCERPT);
     assert.equal(code, 0, err);
-    const result = JSON.parse(out);
     assert.equal(result.match_id, REAL_MATCH_ID);
-    assert.deepEqual(new Uint8Array(gunzipSync(await Deno.readFile(result.path))), excerpt);
+    assert.deepEqual(new Uint8Array(gunzipSync(await Deno.readFile(result.path))), bytes);
   });
 });
 
@@ -258,16 +266,9 @@ Deno.test("telemetry download exits 1 beyond --max-bytes and stores nothing", as
 });
 
 Deno.test("telemetry download exits 1 for the real truncated file and stores nothing", async () => {
-  const truncated = await Deno.readFile(
-    TRUNCATED,
-  );
   await withServer(async (server, dataDir) => {
-    server.route("/t.json", json(truncated));
-    const [out, err, code] = await cli(
-      downloadArgs(server, dataDir, server.url("/t.json"), "--json"),
-    );
+    const { result, err, code } = await downloadFixture(server, dataDir, TRUNCATED);
     assert.equal(code, 1, err);
-    const result = JSON.parse(out);
     assert.equal(result.outcome, "failed");
     assert.equal(result.error_code, "invalid_json");
     assert.deepEqual(await entries(dataDir), []);

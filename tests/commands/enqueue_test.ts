@@ -20,6 +20,15 @@ import {
   writeLines,
 } from "../queue/operator_support.ts";
 
+/** Kills the child if it still runs, then waits for it and for the readers of its output. */
+async function reap(child: Deno.ChildProcess, ...readers: Promise<unknown>[]): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch { /* exited */ }
+  await child.status;
+  await Promise.all(readers.map((reader) => reader.catch(() => {})));
+}
+
 /** stderr lines other than the "nothing consumes" warning. */
 function errorLines(stderr: string): string[] {
   return stderr.split("\n").filter((l) => l !== "" && !l.startsWith("warning: nothing consumes"));
@@ -333,12 +342,7 @@ Deno.test("telemetry enqueue on Ctrl-C while waiting for stdin: stops, confirms 
       ]);
     } finally {
       await writer.close().catch(() => {});
-      try {
-        child.kill("SIGKILL");
-      } catch { /* exited */ }
-      await child.status;
-      await stdout.catch(() => {});
-      await stderr.catch(() => {});
+      await reap(child, stdout, stderr);
     }
   });
 });
@@ -399,12 +403,7 @@ nodeTest(
       for (const id of reported) assert.ok(inQueue.has(id), `${id} was reported queued`);
     } finally {
       if (appStopped) await rabbitmqctl(node.name, "start_app");
-      try {
-        child.kill("SIGKILL");
-      } catch { /* exited */ }
-      await child.status;
-      await reading.catch(() => {});
-      await stderrText.catch(() => {});
+      await reap(child, reading, stderrText);
       await broker.cleanup();
     }
   },

@@ -14,8 +14,13 @@ import {
   publishDeadLetters,
   runStatus,
   serveHealth,
+  withConsumedEnv,
+  withEnvQueues,
 } from "../support/status_support.ts";
 import { testBrokerUrl } from "../support/test_broker.ts";
+import { smallFsTest } from "../support/small_fs.ts";
+import { formatBytes, freeSpace } from "../../src/core/store/free_space.ts";
+import { declareTopology, topologyNames } from "../../src/queue/topology.ts";
 import { randomEnv, TestBroker, waitFor } from "../queue/harness.ts";
 import { brokerChildEnv, withBroker } from "../queue/operator_support.ts";
 
@@ -180,6 +185,7 @@ Deno.test("status: --json prints one object with the same data", async () => {
         exists: true,
         messages: 0,
         consumers: 0,
+        type: "classic",
       });
       assert.deepEqual(report.dead_letters, {
         queue: broker.names.deadLetterQueue,
@@ -192,77 +198,77 @@ Deno.test("status: --json prints one object with the same data", async () => {
       });
       assert.equal(report.store.matches, 1);
       assert.equal(report.store.bytes, 100);
+      const space = await freeSpace(dir);
+      assert.equal(report.store.total_bytes, space.total);
+      assert.ok(
+        report.store.free_bytes > 0 && report.store.free_bytes <= space.total,
+        String(report.store.free_bytes),
+      );
       assert.equal(report.worker, null);
     });
   });
 });
 
 Deno.test("status: the store scan counts matches, bytes and temp files by names and sizes", async () => {
-  await withBroker(async (broker, env) => {
-    const consumer = await attachConsumer(broker.names.queue);
-    try {
-      await withTempDir(async (dir) => {
-        for (const [id, size] of [["a", 1000], ["b", 2000]] as const) {
-          await Deno.mkdir(join(dir, `matchID=${id}`));
-          // Not gzip at all: the scan never reads content.
-          await Deno.writeFile(join(dir, `matchID=${id}`, "raw.json.gz"), new Uint8Array(size));
-        }
-        await Deno.mkdir(join(dir, "matchID=c")); // a download in progress
-        const temp = join(dir, "matchID=c", ".raw.json.gz.0a1b2c.tmp");
-        await Deno.writeFile(temp, new Uint8Array(50));
-        const old = join(dir, ".raw.json.gz.ffee00.tmp");
-        await Deno.writeFile(old, new Uint8Array(7));
-        const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
-        await Deno.utime(old, twoHoursAgo, twoHoursAgo);
-        const { out, err, code } = await runStatus([...await base(env), "--data-dir", dir]);
-        assert.equal(code, 0, err.join("\n"));
-        const screen = out.join("\n");
-        assert.match(
-          screen,
-          /store: \S+: 2 matches, 2\.9 KiB; 2 temp files \(57 B, 1 older than 1 h\); 1 match dir without raw\.json\.gz/,
-        );
-        assert.match(
-          screen,
-          /warning: 1 temp file older than 1 h in .*\('telemetry verify --fix' removes it\)/,
-        );
-        const json = JSON.parse(
-          (await runStatus([...await base(env), "--data-dir", dir, "--json"]))
-            .out[0]!,
-        );
-        assert.deepEqual(
-          {
-            matches: json.store.matches,
-            bytes: json.store.bytes,
-            without_file: json.store.without_file,
-            temp_files: json.store.temp_files,
-            temp_bytes: json.store.temp_bytes,
-            stale_temp_files: json.store.stale_temp_files,
-          },
-          {
-            matches: 2,
-            bytes: 3000,
-            without_file: 1,
-            temp_files: 2,
-            temp_bytes: 57,
-            stale_temp_files: 1,
-          },
-        );
-      });
-      const missing = await runStatus([...await base(env), "--data-dir", "/nonexistent/telemetry"]);
-      assert.equal(missing.code, 0, "a store that is not here is a warning, not a failure");
+  await withConsumedEnv(async (_broker, env) => {
+    await withTempDir(async (dir) => {
+      for (const [id, size] of [["a", 1000], ["b", 2000]] as const) {
+        await Deno.mkdir(join(dir, `matchID=${id}`));
+        // Not gzip at all: the scan never reads content.
+        await Deno.writeFile(join(dir, `matchID=${id}`, "raw.json.gz"), new Uint8Array(size));
+      }
+      await Deno.mkdir(join(dir, "matchID=c")); // a download in progress
+      const temp = join(dir, "matchID=c", ".raw.json.gz.0a1b2c.tmp");
+      await Deno.writeFile(temp, new Uint8Array(50));
+      const old = join(dir, ".raw.json.gz.ffee00.tmp");
+      await Deno.writeFile(old, new Uint8Array(7));
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await Deno.utime(old, twoHoursAgo, twoHoursAgo);
+      const { out, err, code } = await runStatus([...await base(env), "--data-dir", dir]);
+      assert.equal(code, 0, err.join("\n"));
+      const screen = out.join("\n");
       assert.match(
-        missing.out.join("\n"),
-        /warning: cannot read data dir \/nonexistent\/telemetry: no such file or directory/,
+        screen,
+        /store: \S+: 2 matches, 2\.9 KiB; 2 temp files \(57 B, 1 older than 1 h\); 1 match dir without raw\.json\.gz/,
       );
-    } finally {
-      await consumer.close();
-    }
+      assert.match(
+        screen,
+        /warning: 1 temp file older than 1 h in .*\('telemetry verify --fix' removes it\)/,
+      );
+      const json = JSON.parse(
+        (await runStatus([...await base(env), "--data-dir", dir, "--json"]))
+          .out[0]!,
+      );
+      assert.deepEqual(
+        {
+          matches: json.store.matches,
+          bytes: json.store.bytes,
+          without_file: json.store.without_file,
+          temp_files: json.store.temp_files,
+          temp_bytes: json.store.temp_bytes,
+          stale_temp_files: json.store.stale_temp_files,
+        },
+        {
+          matches: 2,
+          bytes: 3000,
+          without_file: 1,
+          temp_files: 2,
+          temp_bytes: 57,
+          stale_temp_files: 1,
+        },
+      );
+    });
+    const missing = await runStatus([...await base(env), "--data-dir", "/nonexistent/telemetry"]);
+    assert.equal(missing.code, 0, "a store that is not here is a warning, not a failure");
+    assert.match(
+      missing.out.join("\n"),
+      /warning: cannot read data dir \/nonexistent\/telemetry: no such file or directory/,
+    );
   });
 });
 
 Deno.test("status --metrics-url: the worker's /healthz, 200 healthy, 503 or no answer a problem", async () => {
-  await withBroker(async (broker, env) => {
-    const consumer = await attachConsumer(broker.names.queue);
+  await withConsumedEnv(async (_broker, env) => {
     const ok = serveHealth(200, "ok: consuming\n");
     const sick = serveHealth(503, "unhealthy: not connected to the broker\n");
     try {
@@ -300,6 +306,8 @@ Deno.test("status --metrics-url: the worker's /healthz, 200 healthy, 503 or no a
         status: 503,
         body: "unhealthy: not connected to the broker",
         error: null,
+        paused: false,
+        pause_reason: null,
       });
 
       const gone = `http://127.0.0.1:${closedPort()}`;
@@ -313,20 +321,23 @@ Deno.test("status --metrics-url: the worker's /healthz, 200 healthy, 503 or no a
     } finally {
       await ok.close();
       await sick.close();
-      await consumer.close();
     }
   });
 });
 
 Deno.test("status --metrics-url: a stopped worker is 'connection refused', and the URL's password is never shown", async () => {
-  await withBroker(async (broker, env) => {
-    const consumer = await attachConsumer(broker.names.queue);
+  await withConsumedEnv(async (_broker, env) => {
     const ok = serveHealth(200, "ok: consuming\n");
     try {
       const port = closedPort();
       const stopped = `http://admin:s3cret-pw@127.0.0.1:${port}`;
       const shown = `http://127.0.0.1:${port}/healthz`;
-      const screen = await runStatus([...await base(env), "--no-store", "--metrics-url", stopped]);
+      const { screen, json, report } = await screenAndJson([
+        ...await base(env),
+        "--no-store",
+        "--metrics-url",
+        stopped,
+      ]);
       assert.equal(screen.code, 1);
       assert.deepEqual(screen.err, [
         `unhealthy: the worker's ${shown} did not answer: connection refused`,
@@ -335,14 +346,6 @@ Deno.test("status --metrics-url: a stopped worker is 'connection refused', and t
         screen.out.includes(`worker: ${shown}: no answer: connection refused`),
         screen.out.join("\n"),
       );
-      const json = await runStatus([
-        ...await base(env),
-        "--no-store",
-        "--metrics-url",
-        stopped,
-        "--json",
-      ]);
-      const report = JSON.parse(json.out[0]!);
       assert.equal(report.worker.url, shown);
       assert.equal(report.worker.error, "connection refused");
 
@@ -355,7 +358,109 @@ Deno.test("status --metrics-url: a stopped worker is 'connection refused', and t
       }
     } finally {
       await ok.close();
-      await consumer.close();
+    }
+  });
+});
+
+Deno.test("status: each queue's type on the screen and in --json, classic or quorum", async () => {
+  await withConsumedEnv(async (broker, env) => {
+    const { out, err, code } = await runStatus([...await base(env), "--no-store"]);
+    assert.equal(code, 0, err.join("\n"));
+    assert.match(out.join("\n"), /queue\s+name\s+messages\s+consumers\s+type\n/);
+    assert.match(
+      out.join("\n"),
+      new RegExp(`retry\\s+${escape(broker.names.retryQueue)}\\s+0\\s+0\\s+classic\n`),
+    );
+  });
+  const env = randomEnv();
+  await withEnvQueues(env, async (client) => {
+    const names = { ...topologyNames(env), queueType: "quorum" as const };
+    await declareTopology(await client.channel(), { names });
+    const { out } = await runStatus([...await base(env), "--no-store", "--json"]);
+    const report = JSON.parse(out[0]!);
+    assert.deepEqual(
+      Object.values(report.queues).map((q) => (q as { type: string }).type),
+      ["quorum", "quorum", "quorum", "quorum"],
+    );
+    const screen = await runStatus([...await base(env), "--no-store"]);
+    assert.match(
+      screen.out.join("\n"),
+      new RegExp(`input\\s+${escape(names.queue)}\\s+0\\s+0\\s+quorum\n`),
+    );
+  });
+});
+
+Deno.test("status: the store's free space on the screen and in --json; --no-store skips it", async () => {
+  await withConsumedEnv(async (_broker, env) => {
+    await withTempDir(async (dir) => {
+      const { out, code } = await runStatus([...await base(env), "--data-dir", dir]);
+      assert.equal(code, 0);
+      const { total } = await freeSpace(dir);
+      const line = out.find((l) => l.startsWith("store free space: ")) ?? "";
+      assert.match(
+        line,
+        /^store free space: \d+(\.\d)? [KMGTP]?i?B free of \d+(\.\d)? [KMGTP]?i?B \(\d+%\)$/,
+      );
+      assert.ok(line.includes(`free of ${formatBytes(total)}`), line);
+      const skipped = await runStatus([...await base(env), "--no-store", "--json"]);
+      assert.equal(JSON.parse(skipped.out[0]!).store, null);
+    });
+    const missing = await runStatus(
+      [...await base(env), "--data-dir", "/nonexistent/telemetry", "--json"],
+    );
+    const report = JSON.parse(missing.out[0]!);
+    assert.deepEqual([report.store.free_bytes, report.store.total_bytes], [null, null]);
+    assert.equal(report.warnings.length, 1, "one warning for the missing data dir, not two");
+  });
+});
+
+smallFsTest(
+  "status: a store below consume's default --min-free-space is a warning (exit 0)",
+  async (fs) => {
+    await withConsumedEnv(async (_broker, env) => {
+      await fs.fill();
+      const { out, err, code } = await runStatus([...await base(env), "--data-dir", fs.dir]);
+      assert.equal(code, 0, err.join("\n"));
+      assert.ok(out.includes("store free space: 0 B free of 8.0 MiB (0%)"), out.join("\n"));
+      assert.ok(
+        out.includes(
+          `warning: 0 B free of 8.0 MiB (0%) on the file system of ${fs.dir}: below consume's ` +
+            "default --min-free-space 1.0 GiB, where a worker pauses",
+        ),
+        out.join("\n"),
+      );
+    });
+  },
+);
+
+Deno.test("status --metrics-url: a worker paused on the store is a problem (exit 1) that says so, with its reason", async () => {
+  await withConsumedEnv(async (_broker, env) => {
+    const reason = "cannot write /data/matchID=a: no space left on device (ENOSPC); " +
+      "0 B free of 8.0 MiB";
+    const paused = serveHealth(503, `unhealthy: store paused: ${reason}\n`);
+    try {
+      const { screen, report } = await screenAndJson([
+        ...await base(env),
+        "--no-store",
+        "--metrics-url",
+        paused.url,
+      ]);
+      assert.equal(screen.code, 1);
+      assert.deepEqual(screen.err, [
+        `unhealthy: the worker's ${paused.url}/healthz reports it is paused on the store: ` +
+        `${reason} (it takes no jobs until the store takes writes again)`,
+      ]);
+      assert.ok(
+        screen.out.includes(`worker: ${paused.url}/healthz: 503 paused on the store: ${reason}`),
+        screen.out.join("\n"),
+      );
+      assert.equal(report.healthy, false);
+      assert.deepEqual(
+        [report.worker.status, report.worker.paused, report.worker.pause_reason],
+        [503, true, reason],
+      );
+    } finally {
+      await paused.close();
     }
   });
 });
@@ -403,6 +508,13 @@ Deno.test("telemetry status: usage errors exit 2 with one line", async () => {
     assert.doesNotMatch(stderr, /\n\s+at /);
   }
 });
+
+/** Runs `status` twice with `args`: for the screen, then with `--json` (parsed). */
+async function screenAndJson(args: string[]) {
+  const screen = await runStatus(args);
+  const json = await runStatus([...args, "--json"]);
+  return { screen, json, report: JSON.parse(json.out[0]!) };
+}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");

@@ -413,14 +413,13 @@ Deno.test("verify reports trailing data and random bytes as corrupt, with the tr
     const [stdout, stderr, code] = await runCli(["verify", "--json", dir]);
     assert.equal(code, 1, stderr);
     const lines = jsonLines(stdout);
-    const trailing = lines.find((l) => l.match_id === "trl")!;
-    assert.equal(trailing.status, "corrupt");
-    assert.equal(
-      trailing.detail,
-      `trailing data after the gzip stream at compressed byte ${gz.length}`,
-    );
-    assert.equal(trailing.decompressed_bytes, json.length);
-    assert.equal(trailing.offset, json.length);
+    const { status, detail, decompressed_bytes, offset } = lines.find((l) => l.match_id === "trl")!;
+    assert.deepEqual({ status, detail, decompressed_bytes, offset }, {
+      status: "corrupt",
+      detail: `trailing data after the gzip stream at compressed byte ${gz.length}`,
+      decompressed_bytes: json.length,
+      offset: json.length,
+    });
     const rnd = lines.find((l) => l.match_id === "rnd")!;
     assert.equal(rnd.status, "corrupt");
     assert.match(String(rnd.detail), /^neither gzip nor JSON: the file starts with bytes cd /);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { expectTelemetryError, withTempDir } from "../support/helpers.ts";
+import { expectTelemetryError, recordingFs, withTempDir } from "../support/helpers.ts";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import {
@@ -550,14 +550,7 @@ Deno.test("downloadTelemetry() makes an existing file's directories durable befo
     // A crash between an earlier rename and its directory fsync leaves the
     // entry unsynced: already_exists (and the ack that follows) must sync it.
     const synced: string[] = [];
-    const fs: FileSystem = {
-      ...denoFileSystem,
-      syncDir: (path) => {
-        synced.push(path);
-        return denoFileSystem.syncDir(path);
-      },
-    };
-    const again = await download("/t", { matchId: MATCH_ID, fs });
+    const again = await download("/t", { matchId: MATCH_ID, fs: recordingFs("syncDir", synced) });
     assert.equal(again.outcome, "already_exists");
     assert.deepEqual(synced.sort(), [dataDir, join(dataDir, `matchID=${MATCH_ID}`)].sort());
     assert.equal(first.matchId, MATCH_ID);
@@ -729,32 +722,72 @@ function fullDisk(okBytes: number): FileSystem & { created: string[] } {
   };
 }
 
-Deno.test("downloadTelemetry() reports a failing disk as a transient io error", async () => {
+Deno.test("downloadTelemetry() reports a full disk as a store fault and does not download again", async () => {
   await withDownloads(async ({ server, fail }) => {
     server.route("/plain", json(TELEMETRY));
     server.route("/gz", gzipEncoded(TELEMETRY_GZ));
     for (const path of ["/plain", "/gz"]) {
       for (const matchId of [MATCH_ID, undefined]) {
         const fs = fullDisk(10_000);
-        const err = await fail(path, "transient", "io", {
+        const err = await fail(path, "store", "store_full", {
           fs,
           ...(matchId === undefined ? {} : { matchId }),
         });
-        assert.match(err.message, /no space left on device/);
-        assert.equal(fs.created.length, 3, "retried: one temp file per attempt");
+        assert.match(err.message, /no space left on device \(ENOSPC\); .* free of /);
+        assert.equal(fs.created.length, 1, "not retried: one temp file");
       }
     }
+    assert.equal(server.count("/plain") + server.count("/gz"), 4, "one request per download");
   });
 });
 
-Deno.test("downloadTelemetry() reports a failing rename as an io error and removes the temp", async () => {
+Deno.test("downloadTelemetry() reports a disk error that is not the store's as a transient io error", async () => {
+  await withDownloads(async ({ server, fail }) => {
+    server.route("/t", json(SMALL));
+    const fs: FileSystem = {
+      ...denoFileSystem,
+      rename: () => Promise.reject(new Error("Bad file descriptor (os error 9)")),
+    };
+    await fail("/t", "transient", "io", { fs, matchId: MATCH_ID, retry: { attempts: 1 } });
+  });
+});
+
+Deno.test("downloadTelemetry() starts no request below --min-free-space", async () => {
+  await withDownloads(async ({ server, fail }) => {
+    server.route("/t", json(SMALL));
+    const err = await fail("/t", "store", "store_full", {
+      matchId: MATCH_ID,
+      minFreeSpace: { type: "bytes", bytes: 1024 ** 3 },
+      freeSpace: () => Promise.resolve({ free: 1024 ** 2, total: 8 * 1024 ** 2 }),
+    });
+    assert.match(err.message, /below the floor: 1\.0 MiB free of 8\.0 MiB, floor 1\.0 GiB/);
+    assert.equal(server.count("/t"), 0, "no request");
+  });
+});
+
+Deno.test("downloadTelemetry() does not take a gzip body that would go below the floor", async () => {
+  await withDownloads(async ({ server, fail }) => {
+    server.route("/gz", gzipEncoded(TELEMETRY_GZ));
+    const free = 1024 ** 2 + TELEMETRY_GZ.length - 1;
+    const err = await fail("/gz", "store", "store_full", {
+      matchId: MATCH_ID,
+      minFreeSpace: { type: "bytes", bytes: 1024 ** 2 },
+      freeSpace: () => Promise.resolve({ free, total: 8 * 1024 ** 2 }),
+    });
+    assert.match(err.message, /^a download of .* would go below the floor/);
+    assert.equal(server.count("/gz"), 1, "one request, not retried");
+  });
+});
+
+Deno.test("downloadTelemetry() reports a failing rename as a store fault and removes the temp", async () => {
   await withDownloads(async ({ server, fail }) => {
     server.route("/t", json(SMALL));
     const fs: FileSystem = {
       ...denoFileSystem,
       rename: () => Promise.reject(new Error("Input/output error (os error 5)")),
     };
-    await fail("/t", "transient", "io", { fs, matchId: MATCH_ID, retry: { attempts: 1 } });
+    await fail("/t", "store", "store_io", { fs, matchId: MATCH_ID });
+    assert.equal(server.count("/t"), 1, "not retried");
   });
 });
 

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { TelemetryError } from "../../src/core/errors.ts";
-import { resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
+import {
+  redactAmqpUrl,
+  redactSecrets,
+  resolveBrokerSettings,
+} from "../../src/queue/broker_settings.ts";
 import { runCli } from "../support/cli.ts";
 
 const BASE = "amqp://guest:s3cret@127.0.0.1:5672/";
@@ -96,5 +100,128 @@ Deno.test("resolveBrokerSettings() errors end every broker command with one line
       assert.doesNotMatch(stderr, /s3cret/, what);
       assert.doesNotMatch(stderr, /RangeError|\n\s+at /, `${what}: no stack trace`);
     }
+  }
+});
+
+const A = "amqp://spy:pw-alpha@10.0.0.1:5672/";
+const B = "amqp://spy:pw-bravo@10.0.0.2:5672/";
+const C = "amqp://spy:pw-charlie@10.0.0.3:5672/";
+const DEFAULTS = "?heartbeat=30&frameMax=131072";
+
+Deno.test("resolveBrokerSettings() keeps every --amqp-url given, in order, and splits comma lists", () => {
+  const broker = resolveBrokerSettings({ env: "prod", amqpUrl: [A, `${B}, ${C}`] }, {});
+  assert.deepEqual(broker.urls.map((u) => u.url), [A, B, C].map((u) => `${u}${DEFAULTS}`));
+  assert.deepEqual(
+    broker.urls.map((u) => u.redacted),
+    [A, B, C].map((u) => `${u.replace(/:pw-\w+@/, ":***@")}${DEFAULTS}`),
+  );
+  // The first URL stays where the single-URL code reads it.
+  assert.equal(broker.amqpUrl, `${A}${DEFAULTS}`);
+  assert.equal(broker.redactedUrl, `amqp://spy:***@10.0.0.1:5672/${DEFAULTS}`);
+  assert.equal(resolveBrokerSettings({ env: "prod", amqpUrl: `${A},${B}` }, {}).urls.length, 2);
+});
+
+Deno.test("resolveBrokerSettings() splits a comma-separated RABBITMQ_URL, and a flag overrides it", () => {
+  const vars = { RABBITMQ_URL: `${A},${B}` };
+  const fromEnv = resolveBrokerSettings({ env: "prod" }, vars);
+  assert.deepEqual(fromEnv.urls.map((u) => u.url), [`${A}${DEFAULTS}`, `${B}${DEFAULTS}`]);
+  const fromFlag = resolveBrokerSettings({ env: "prod", amqpUrl: [C] }, vars);
+  assert.deepEqual(fromFlag.urls.map((u) => u.url), [`${C}${DEFAULTS}`]);
+  // An empty flag list (commander's when the flag is absent) falls back like undefined.
+  assert.equal(resolveBrokerSettings({ env: "prod", amqpUrl: [] }, vars).urls.length, 2);
+});
+
+Deno.test("resolveBrokerSettings() drops blank entries and repeats, and adds the defaults to each URL", () => {
+  const broker = resolveBrokerSettings(
+    { env: "prod", amqpUrl: [`${A},`, ` ${A}`, `${B}?heartbeat=5`] },
+    {},
+  );
+  assert.deepEqual(broker.urls.map((u) => u.url), [
+    `${A}${DEFAULTS}`,
+    `${B}?heartbeat=5&frameMax=131072`,
+  ]);
+  // Only blanks: the URL built from the RABBITMQ_* parts, as with no flag.
+  assert.deepEqual(
+    resolveBrokerSettings({ env: "prod", amqpUrl: [" , "] }, { RABBITMQ_HOST: "mq" }).urls
+      .map((u) => u.url),
+    [`amqp://guest:guest@mq:5672/%2F${DEFAULTS}`],
+  );
+});
+
+Deno.test("resolveBrokerSettings() names the bad URL of a list by position, never by its text", () => {
+  for (
+    const [given, pattern] of [
+      [[A, "amqp://spy:pw-bravo@h/?frameMax=100"], /frameMax "100" .* \(URL 2 of 2\)$/],
+      [`${A},http://spy:pw-bravo@h/`, /scheme http: is not amqp: or amqps: \(URL 2 of 2\)$/],
+      [[`${A},${B}`, "pw-bravo"], /not a URL .*\(URL 3 of 3\)$/],
+    ] as const
+  ) {
+    assert.throws(
+      () => resolveBrokerSettings({ env: "prod", amqpUrl: given as string | string[] }, {}),
+      (err) => {
+        assert.ok(err instanceof TelemetryError, String(err));
+        assert.equal(err.kind, "usage");
+        assert.match(err.message, /^invalid --amqp-url \/ RABBITMQ_URL: /);
+        assert.match(err.message, pattern);
+        assert.doesNotMatch(err.message, /pw-alpha|pw-bravo/);
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("redactSecrets() masks the password of any URL in a text and every listed password", () => {
+  const urls = resolveBrokerSettings({ env: "prod", amqpUrl: [A, B] }, {}).urls;
+  // What RabbitMQ answered when a list was taken for one URL (its vhost repeats the second).
+  assert.equal(
+    redactSecrets("vhost ,amqp://spy:pw-bravo@127.0.0.1:25673/ not found (530)", urls),
+    "vhost ,amqp://spy:***@127.0.0.1:25673/ not found (530)",
+  );
+  assert.equal(
+    redactSecrets("auth failed for pw-alpha, then amqps://u:p%40ss@h/ and x://:y@z", urls),
+    "auth failed for ***, then amqps://u:***@h/ and x://:***@z",
+  );
+  // A URL without a password, and ports, stay readable.
+  assert.equal(
+    redactSecrets("amqp://h:5672/x at 127.0.0.1:5672"),
+    "amqp://h:5672/x at 127.0.0.1:5672",
+  );
+  // guest:guest: the user name is not masked for being the password too.
+  assert.equal(
+    redactSecrets("user guest at amqp://guest:guest@h/", ["amqp://guest:guest@h/"]),
+    "user guest at amqp://guest:***@h/",
+  );
+  // A percent-encoded password is masked in both forms.
+  assert.equal(
+    redactSecrets("p@ss-word and p%40ss-word", ["amqp://u:p%40ss-word@h/"]),
+    "*** and ***",
+  );
+});
+
+Deno.test("redactAmqpUrl() masks a second URL carried inside the first", () => {
+  assert.equal(
+    redactAmqpUrl("amqp://spy:pw-alpha@h1/,amqp://spy:pw-bravo@h2/"),
+    "amqp://spy:***@h1/,amqp://spy:***@h2/",
+  );
+});
+
+Deno.test("--amqp-url is repeatable and comma-separated for every broker command: both nodes named, no password", async () => {
+  const dead = ["amqp://spy:pw-alpha@127.0.0.1:1/", "amqp://spy:pw-bravo@127.0.0.1:2/"];
+  for (
+    const urlArgs of [
+      ["--amqp-url", dead[0]!, "--amqp-url", dead[1]!],
+      ["--amqp-url", dead.join(",")],
+    ]
+  ) {
+    const [stdout, stderr, code] = await runCli(
+      ["status", "--env", "prod", "--no-store", "--timeout", "5", ...urlArgs],
+      { env: { RABBITMQ_URL: undefined } },
+    );
+    assert.equal(code, 1, stderr);
+    assert.match(
+      stderr,
+      /^unhealthy: cannot reach any of the 2 broker nodes: amqp:\/\/spy:\*\*\*@127\.0\.0\.1:1\/\S* unreachable: .*; amqp:\/\/spy:\*\*\*@127\.0\.0\.1:2\/\S* unreachable: /m,
+    );
+    assert.doesNotMatch(stdout + stderr, /pw-alpha|pw-bravo/);
   }
 });

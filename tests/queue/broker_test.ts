@@ -5,10 +5,19 @@
 
 import assert from "node:assert/strict";
 import { resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
-import { Broker, BrokerError, connectionFlow, missingQueueLine } from "../../src/queue/broker.ts";
+import {
+  Broker,
+  BrokerConnectError,
+  BrokerError,
+  connectionFlow,
+  missingQueueLine,
+  NodeCursor,
+} from "../../src/queue/broker.ts";
+import { errorLine } from "../../src/core/errors.ts";
 import { randomEnv } from "./harness.ts";
 import { testBrokerSettings, withBroker } from "./operator_support.ts";
-import { testBrokerUrl } from "../support/test_broker.ts";
+import { withNodeUser } from "../support/second_node.ts";
+import { nodeTest, testBrokerUrl } from "../support/test_broker.ts";
 
 Deno.test("Broker.connect() on a closed port fails as unreachable, in one line without the password", async () => {
   const broker = resolveBrokerSettings(
@@ -101,3 +110,148 @@ Deno.test("connectionFlow() follows the client's blocked state and tells its wat
   assert.deepEqual(seen, ["no reason given", undefined]);
   assert.equal(flow.blocked, "low on memory");
 });
+
+/** A TCP port that accepts connections and never answers (a node hung mid-handshake). */
+function silentListener(): { port: number; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) conns.push(conn);
+    } catch { /* closed */ }
+  })();
+  return {
+    port: listener.addr.port,
+    async close() {
+      listener.close();
+      await accepting;
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* closed by the peer */ }
+      }
+    },
+  };
+}
+
+function assertNoSecret(text: string, ...secrets: string[]): void {
+  for (const secret of secrets) assert.ok(!text.includes(secret), `leaked ${secret}: ${text}`);
+}
+
+nodeTest(
+  "Broker.connect() takes the first node that answers: a dead port, then the live node",
+  async (node) => {
+    await withNodeUser([node], async (user) => {
+      const dead = `amqp://${user.user}:${user.password}@127.0.0.1:1/`;
+      const broker = resolveBrokerSettings(
+        { env: randomEnv(), amqpUrl: [dead, user.urlOf(node)] },
+        {},
+      );
+      const cursor = new NodeCursor();
+      const connection = await Broker.connect(broker, { timeoutMs: 10_000, cursor });
+      try {
+        assert.equal(connection.node, broker.urls[1]!.redacted);
+        assert.match(
+          connection.node,
+          new RegExp(`^amqp://${user.user}:\\*\\*\\*@127\\.0\\.0\\.1:${node.port}/`),
+        );
+        assert.equal(connection.skipped.length, 1);
+        assert.equal(connection.skipped[0]!.node, broker.urls[0]!.redacted);
+        assert.equal(connection.skipped[0]!.kind, "unreachable");
+        assert.equal(cursor.current, 1);
+        assertNoSecret(JSON.stringify([connection.node, connection.skipped]), user.password);
+      } finally {
+        await connection.close();
+      }
+      // After a loss the cursor starts at the node after the one lost, and goes round.
+      cursor.lost();
+      const again = await Broker.connect(broker, { timeoutMs: 10_000, cursor });
+      try {
+        assert.equal(again.node, broker.urls[1]!.redacted, "the dead node first, then round");
+        assert.equal(again.skipped[0]?.node, broker.urls[0]!.redacted);
+      } finally {
+        await again.close();
+      }
+    });
+  },
+);
+
+nodeTest(
+  "Broker.connect() gives a node that never answers its share of the deadline, then takes the next",
+  async (node) => {
+    await withNodeUser([node], async (user) => {
+      const silent = silentListener();
+      try {
+        const broker = resolveBrokerSettings({
+          env: randomEnv(),
+          amqpUrl: [
+            `amqp://${user.user}:${user.password}@127.0.0.1:${silent.port}/`,
+            user.urlOf(node),
+          ],
+        }, {});
+        const started = performance.now();
+        const connection = await Broker.connect(broker, { timeoutMs: 6_000 });
+        const seconds = (performance.now() - started) / 1000;
+        await connection.close();
+        assert.ok(seconds >= 2.9 && seconds < 5.5, `connected after ${seconds} s`);
+        assert.equal(connection.node, broker.urls[1]!.redacted);
+        assert.match(connection.skipped[0]!.reason, /no AMQP handshake within 3 s/);
+      } finally {
+        await silent.close();
+      }
+    });
+  },
+);
+
+Deno.test("Broker.connect() with every node dead fails as unreachable in one masked line naming each", async () => {
+  const broker = resolveBrokerSettings({
+    env: randomEnv(),
+    amqpUrl: "amqp://ops:s3cret-one@127.0.0.1:1/,amqp://ops:s3cret-two@127.0.0.1:2/",
+  }, {});
+  await assert.rejects(
+    Broker.connect(broker, { timeoutMs: 5_000 }),
+    (err) => {
+      assert.ok(err instanceof BrokerConnectError, String(err));
+      assert.equal(err.kind, "unreachable");
+      assert.match(
+        err.message,
+        /^cannot reach any of the 2 broker nodes: amqp:\/\/ops:\*\*\*@127\.0\.0\.1:1\/\S* unreachable: \S.*; amqp:\/\/ops:\*\*\*@127\.0\.0\.1:2\/\S* unreachable: \S/,
+      );
+      assert.deepEqual(err.failures.map((f) => f.kind), ["unreachable", "unreachable"]);
+      assert.ok(!err.message.includes("\n"));
+      assertNoSecret(`${err.message} ${errorLine(err.cause)}`, "s3cret");
+      return true;
+    },
+  );
+});
+
+nodeTest(
+  "Broker.connect() reports a refusal by one node and the others' reasons, every password masked",
+  async (node) => {
+    await withNodeUser([node], async (user) => {
+      // The broker's own error repeats the vhost, which here carries the second URL and its password.
+      const second = `amqp://${user.user}:${user.password}@127.0.0.1:1/`;
+      const listed = `${user.urlOf(node).replace(/%2F$/, "")}${encodeURIComponent(`,${second}`)}`;
+      const broker = resolveBrokerSettings({ env: randomEnv(), amqpUrl: [listed, second] }, {});
+      assertNoSecret(JSON.stringify(broker.urls.map((u) => u.redacted)), user.password);
+      await assert.rejects(
+        Broker.connect(broker, { timeoutMs: 10_000 }),
+        (err) => {
+          assert.ok(err instanceof BrokerConnectError, String(err));
+          assert.equal(err.kind, "refused");
+          assert.match(err.message, /^no broker node accepted the connection \(2 tried\): /);
+          assert.match(
+            err.message,
+            / refused: .*vhost ,amqp:\/\/spy-\w+:\*\*\*@127\.0\.0\.1:1\/ not found/,
+          );
+          assert.match(err.message, /; amqp:\/\/spy-\w+:\*\*\*@127\.0\.0\.1:1\/\S* unreachable: /);
+          assertNoSecret(
+            `${err.message} ${errorLine(err.cause)} ${JSON.stringify(err.failures)}`,
+            user.password,
+          );
+          return true;
+        },
+      );
+    });
+  },
+);

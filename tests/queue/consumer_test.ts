@@ -1,36 +1,13 @@
 import assert from "node:assert/strict";
 import type { AMQPMessage } from "amqp-client";
 import { gzipBytes } from "../support/telemetry_fixture.ts";
-import { randomEnv, startWorker, TelemetryServer, TestBroker, waitFor } from "./harness.ts";
+import { waitFor } from "./harness.ts";
+import { scenario } from "./scenario.ts";
 
 const decoder = new TextDecoder();
 
 function json(message: AMQPMessage): Record<string, unknown> {
   return JSON.parse(message.bodyString() ?? "null");
-}
-
-/** Sets up server, broker and worker for `env`, runs `fn`, and always tears everything down. */
-async function scenario(
-  fn: (ctx: {
-    server: TelemetryServer;
-    broker: TestBroker;
-    worker: Awaited<ReturnType<typeof startWorker>>;
-  }) => Promise<void>,
-  options: Parameters<typeof startWorker>[1] = {},
-): Promise<void> {
-  const env = randomEnv();
-  const server = new TelemetryServer();
-  const broker = await TestBroker.open(env);
-  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
-  try {
-    worker = await startWorker(env, options);
-    await fn({ server, broker, worker });
-  } finally {
-    await worker?.stop();
-    await broker.cleanup();
-    await server.close();
-    if (worker !== undefined) await Deno.remove(worker.dataDir, { recursive: true });
-  }
 }
 
 Deno.test("Consumer stores the file, announces it with every field, and acks", async () => {

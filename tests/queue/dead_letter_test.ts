@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  checkFilter,
   type DeadLetterInfo,
   describeDeadLetter,
   exportRecord,
@@ -135,4 +136,15 @@ Deno.test("exportRecord() writes a body that is not UTF-8 as base64", () => {
   assert.equal(record.body_encoding, "base64");
   assert.equal(record.body, "//4A");
   assert.deepEqual(record.headers, {});
+});
+
+Deno.test("checkFilter() refuses a time window that selects nothing and an empty --error-contains", () => {
+  const filter = { kinds: ["transient"], olderThanMs: 3_600_000, newerThanMs: 86_400_000 };
+  assert.equal(checkFilter(filter), filter);
+  assert.throws(
+    () => checkFilter({ olderThanMs: 7_200_000, newerThanMs: 3_600_000 }),
+    /^TelemetryError: --older-than and --newer-than select nothing: --older-than must be the shorter/,
+  );
+  assert.throws(() => checkFilter({ olderThanMs: 60_000, newerThanMs: 60_000 }), /select nothing/);
+  assert.throws(() => checkFilter({ errorContains: "  " }), /--error-contains needs some text/);
 });

@@ -19,6 +19,7 @@ import {
   TestBroker,
   waitFor,
 } from "./harness.ts";
+import { endWorkerTest } from "./scenario.ts";
 
 /** Every file below a directory, relative to it. */
 async function files(dir: string): Promise<string[]> {
@@ -105,10 +106,7 @@ async function backlogThroughRestarts(restart: () => Promise<void>): Promise<voi
     console.error(lines.slice(-40).map((l) => JSON.stringify(l)).join("\n"));
     throw err;
   } finally {
-    await worker?.stop();
-    await broker.cleanup();
-    await server.close();
-    if (worker !== undefined) await Deno.remove(worker.dataDir, { recursive: true });
+    await endWorkerTest({ worker, broker, server });
   }
 }
 
@@ -146,10 +144,7 @@ Deno.test("a job the broker flags redelivered but nobody started is delivery 1",
     );
     assert.equal(await broker.count(broker.names.deadLetterQueue), 0);
   } finally {
-    await worker?.stop();
-    await broker.cleanup();
-    await server.close();
-    if (worker !== undefined) await Deno.remove(worker.dataDir, { recursive: true });
+    await endWorkerTest({ worker, broker, server });
   }
 });
 

@@ -158,6 +158,14 @@ export class DeadLetterEnv {
     return (await this.drain(queue)).map(numberOf);
   }
 
+  /** The numbers in the job queue and in the DLQ, in order (removing them). */
+  async contents(): Promise<{ queue: number[]; deadLetters: number[] }> {
+    return {
+      queue: await this.numbers(this.names.queue),
+      deadLetters: await this.numbers(this.names.deadLetterQueue),
+    };
+  }
+
   /** Deletes the environment's queues and exchange and closes the connections. */
   async cleanup(): Promise<void> {
     if (this.#client !== undefined && !this.#client.closed) await this.#client.close();
@@ -173,6 +181,17 @@ export async function withDlq(fn: (dlq: DeadLetterEnv) => Promise<void>): Promis
   } finally {
     await dlq.cleanup();
   }
+}
+
+/** Runs `fn` with a fresh environment whose DLQ holds `n` dead letters, {@linkcode alternating}. */
+export async function withLetters(
+  n: number,
+  fn: (dlq: DeadLetterEnv) => Promise<void>,
+): Promise<void> {
+  await withDlq(async (dlq) => {
+    await dlq.fill(letters(n, alternating));
+    await fn(dlq);
+  });
 }
 
 /** Transient for even numbers, permanent for odd ones (for {@linkcode letters}). */
@@ -198,6 +217,16 @@ export function letters(n: number, spec: LetterSpec | ((i: number) => LetterSpec
 /** `[from, from+1, ..., to-1]`. */
 export function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+/** The even numbers of `[0, to)` (the transient ones of {@linkcode alternating}). */
+export function evens(to: number): number[] {
+  return range(0, to).filter((i) => i % 2 === 0);
+}
+
+/** The odd numbers of `[0, to)` (the permanent ones of {@linkcode alternating}). */
+export function odds(to: number): number[] {
+  return range(0, to).filter((i) => i % 2 === 1);
 }
 
 /** Whether a list of numbers is strictly increasing. */

@@ -6,16 +6,24 @@
 
 import assert from "node:assert/strict";
 import { AMQPClient } from "amqp-client";
-import { purgeDeadLetters, replayDeadLetters, scanDeadLetters } from "../../src/queue/dlq.ts";
+import {
+  type DeadLetter,
+  purgeDeadLetters,
+  replayDeadLetters,
+  scanDeadLetters,
+} from "../../src/queue/dlq.ts";
 import { resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
 import {
   alternating,
   type DeadLetterEnv,
+  evens,
   increasing,
   letters,
   numberOf,
+  odds,
   range,
   withDlq,
+  withLetters,
 } from "./dlq_harness.ts";
 import { startWorker, TelemetryServer, waitFor } from "./harness.ts";
 
@@ -47,17 +55,13 @@ Deno.test("scanDeadLetters() reads every dead letter in order and leaves the que
 });
 
 Deno.test("scanDeadLetters() and replayDeadLetters() keep the order across many small chunks and a slow reader", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(300, alternating));
+  await withLetters(300, async (dlq) => {
     const seen: number[] = [];
-    const scan = await scanDeadLetters({
-      broker: dlq.broker,
-      chunk: 8,
-      onDeadLetter: async ({ message }) => {
-        seen.push(numberOf(message));
-        if (seen.length % 50 === 0) await new Promise((r) => setTimeout(r, 50));
-      },
-    });
+    const slowReader = async ({ message }: DeadLetter) => {
+      seen.push(numberOf(message));
+      if (seen.length % 50 === 0) await new Promise((r) => setTimeout(r, 50));
+    };
+    const scan = await scanDeadLetters({ broker: dlq.broker, chunk: 8, onDeadLetter: slowReader });
     assert.equal(scan.failure, undefined);
     assert.deepEqual(seen, range(0, 300));
     const replay = await replayDeadLetters({
@@ -67,11 +71,7 @@ Deno.test("scanDeadLetters() and replayDeadLetters() keep the order across many 
       filter: { kinds: ["permanent"] },
     });
     assert.equal(replay.removed, 150);
-    assert.deepEqual(await dlq.numbers(dlq.names.queue), range(0, 300).filter((i) => i % 2 === 1));
-    assert.deepEqual(
-      await dlq.numbers(dlq.names.deadLetterQueue),
-      range(0, 300).filter((i) => i % 2 === 0),
-    );
+    assert.deepEqual(await dlq.contents(), { queue: odds(300), deadLetters: evens(300) });
   });
 });
 
@@ -85,22 +85,17 @@ Deno.test("scanDeadLetters() on an empty queue reads nothing and says so", async
 });
 
 Deno.test("replayDeadLetters() moves the matching dead letters and keeps the rest in order", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(700, alternating));
-    const summary = await replayDeadLetters({
-      broker: dlq.broker,
-      filter: { kinds: ["transient"] },
-    });
+  await withLetters(700, async (dlq) => {
+    const transient = { kinds: ["transient"] };
+    const summary = await replayDeadLetters({ broker: dlq.broker, filter: transient });
     assert.equal(summary.failure, undefined);
     assert.deepEqual(
       { total: summary.total, matched: summary.matched, done: summary.done },
       { total: 700, matched: 350, done: 350 },
     );
     assert.equal(summary.removed, 350);
-    const even = range(0, 700).filter((i) => i % 2 === 0);
-    const odd = range(0, 700).filter((i) => i % 2 === 1);
-    assert.deepEqual(await dlq.numbers(dlq.names.queue), even, "replayed in DLQ order");
-    assert.deepEqual(await dlq.numbers(dlq.names.deadLetterQueue), odd, "the rest in order");
+    assert.deepEqual(await dlq.numbers(dlq.names.queue), evens(700), "replayed in DLQ order");
+    assert.deepEqual(await dlq.numbers(dlq.names.deadLetterQueue), odds(700), "the rest in order");
   });
 });
 
@@ -224,8 +219,7 @@ Deno.test("replayDeadLetters() --older-than and --newer-than compare x-failed-at
 });
 
 Deno.test("replayDeadLetters() --limit replays the first N that match, in order", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(30, alternating));
+  await withLetters(30, async (dlq) => {
     const summary = await replayDeadLetters({
       broker: dlq.broker,
       filter: { kinds: ["permanent"] },
@@ -242,25 +236,18 @@ Deno.test("replayDeadLetters() --limit replays the first N that match, in order"
 });
 
 Deno.test("purgeDeadLetters() removes only the matching dead letters; the rest keep their order", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(700, alternating));
-    const summary = await purgeDeadLetters({
-      broker: dlq.broker,
-      filter: { kinds: ["permanent"] },
-    });
+  await withLetters(700, async (dlq) => {
+    const permanent = { kinds: ["permanent"] };
+    const summary = await purgeDeadLetters({ broker: dlq.broker, filter: permanent });
     assert.equal(summary.failure, undefined);
     assert.equal(summary.removed, 350);
     assert.equal(await dlq.count(dlq.names.queue), 0, "purge publishes nothing");
-    assert.deepEqual(
-      await dlq.numbers(dlq.names.deadLetterQueue),
-      range(0, 700).filter((i) => i % 2 === 0),
-    );
+    assert.deepEqual(await dlq.numbers(dlq.names.deadLetterQueue), evens(700));
   });
 });
 
 Deno.test("replayDeadLetters() stopped by its signal finishes what is in flight and loses nothing", async () => {
-  await withDlq(async (dlq) => {
-    await dlq.fill(letters(3000, alternating));
+  await withLetters(3000, async (dlq) => {
     const controller = new AbortController();
     const summary = await replayDeadLetters({
       broker: dlq.broker,

@@ -10,6 +10,7 @@ import { openSession } from "../../src/queue/session.ts";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { nodeTest, testBrokerUrl } from "../support/test_broker.ts";
 import { randomEnv, startWorker, TelemetryServer, TestBroker, waitFor } from "./harness.ts";
+import { endWorkerTest, scenario } from "./scenario.ts";
 
 function config(env: string, amqpUrl: string) {
   return resolveConsumeConfig({
@@ -116,11 +117,7 @@ nodeTest(
 nodeTest(
   "Consumer reconnects, redeclares and resumes after the broker closes its connection",
   async (node) => {
-    const env = randomEnv();
-    const server = new TelemetryServer();
-    const broker = await TestBroker.open(env);
-    const worker = await startWorker(env);
-    try {
+    await scenario(async ({ server, broker, worker }) => {
       await broker.publish({ match_id: "before-1", telemetry_url: server.url("before-1") });
       await waitFor(() => worker.jobs().length === 1);
       const connections = await rabbitmqctl(
@@ -166,49 +163,39 @@ nodeTest(
       await waitFor(() => worker.jobs().length === 2, { what: "job after reconnect" });
       assert.equal(worker.jobs()[1]?.outcome, "downloaded");
       assert.equal((await broker.take(broker.names.publishQueue)).length, 2);
-    } finally {
-      await worker.stop();
-      await broker.cleanup();
-      await server.close();
-      await Deno.remove(worker.dataDir, { recursive: true });
-    }
+    });
   },
 );
 
 Deno.test("serveMetrics() serves Prometheus text and /healthz follows the worker", async () => {
-  const env = randomEnv();
-  const server = new TelemetryServer();
-  const broker = await TestBroker.open(env);
   const metrics = await createMetrics();
-  const worker = await startWorker(env, { worker: { metrics } });
-  const http = serveMetrics(0, { metrics, health: () => worker.worker.health });
-  const base = `http://127.0.0.1:${http.addr.port}`;
-  try {
-    await broker.publish({ match_id: "metric-1", telemetry_url: server.url("metric-1") });
-    await broker.publish("{not json");
-    await waitFor(() => worker.jobs().length === 2);
-    const health = await fetch(`${base}/healthz`);
-    assert.equal(health.status, 200);
-    await health.body?.cancel();
-    const text = await (await fetch(`${base}/metrics`)).text();
-    assert.match(text, /telemetry_consume_jobs_total\{outcome="downloaded"\} 1/);
-    assert.match(text, /telemetry_consume_dead_lettered_total\{kind="permanent"\} 1/);
-    assert.match(text, /telemetry_consume_broker_connected 1/);
-    assert.match(text, /telemetry_consume_in_flight 0/);
-    assert.match(text, /telemetry_consume_bytes_stored_total [1-9]/);
-    assert.match(text, /telemetry_consume_job_seconds_bucket/);
-    assert.match(text, /telemetry_consume_process_resident_memory_bytes/);
-    await worker.stop();
-    const after = await fetch(`${base}/healthz`);
-    assert.equal(after.status, 503);
-    await after.body?.cancel();
-  } finally {
-    await worker.stop();
-    await http.shutdown();
-    await broker.cleanup();
-    await server.close();
-    await Deno.remove(worker.dataDir, { recursive: true });
-  }
+  await scenario(async ({ server, broker, worker }) => {
+    const http = serveMetrics(0, { metrics, health: () => worker.worker.health });
+    const base = `http://127.0.0.1:${http.addr.port}`;
+    try {
+      await broker.publish({ match_id: "metric-1", telemetry_url: server.url("metric-1") });
+      await broker.publish("{not json");
+      await waitFor(() => worker.jobs().length === 2);
+      const health = await fetch(`${base}/healthz`);
+      assert.equal(health.status, 200);
+      await health.body?.cancel();
+      const text = await (await fetch(`${base}/metrics`)).text();
+      assert.match(text, /telemetry_consume_jobs_total\{outcome="downloaded"\} 1/);
+      assert.match(text, /telemetry_consume_dead_lettered_total\{kind="permanent"\} 1/);
+      assert.match(text, /telemetry_consume_broker_connected 1/);
+      assert.match(text, /telemetry_consume_in_flight 0/);
+      assert.match(text, /telemetry_consume_bytes_stored_total [1-9]/);
+      assert.match(text, /telemetry_consume_job_seconds_bucket/);
+      assert.match(text, /telemetry_consume_process_resident_memory_bytes/);
+      await worker.stop();
+      const after = await fetch(`${base}/healthz`);
+      assert.equal(after.status, 503);
+      await after.body?.cancel();
+    } finally {
+      await worker.stop();
+      await http.shutdown();
+    }
+  }, { worker: { metrics } });
 });
 
 Deno.test("Consumer starts with a new --retry-delay on the same queues, and each retry waits its own delay", async () => {
@@ -231,10 +218,7 @@ Deno.test("Consumer starts with a new --retry-delay on the same queues, and each
     assert.ok(waited >= 1400, `the retry waited ${waited} ms, not the new 1.5 s`);
     assert.deepEqual(worker.jobs().map((j) => j.outcome), ["retry", "downloaded"]);
   } finally {
-    await worker.stop();
-    await broker.cleanup();
-    await server.close();
-    await Deno.remove(worker.dataDir, { recursive: true });
+    await endWorkerTest({ worker, broker, server });
   }
 });
 
@@ -320,5 +304,43 @@ Deno.test("openSession() gives up a handshake that never comes and closes its so
     await closeAccepted();
     listener.close();
     await accepting.catch(() => {});
+  }
+});
+
+Deno.test("Session.pause() stops deliveries without ending the session; resume() consumes again", async () => {
+  const env = randomEnv();
+  const broker = await TestBroker.open(env);
+  const url = await testBrokerUrl();
+  const received: string[] = [];
+  const session = await openSession({ amqpUrl: url, redactedUrl: url }, {
+    names: topologyNames(env),
+    prefetch: 4,
+    confirmTimeoutMs: 5_000,
+    onMessage(message) {
+      received.push(message.bodyToString() ?? "");
+      void message.ack();
+    },
+  });
+  try {
+    await broker.publish("one");
+    await waitFor(() => received.length === 1, { what: "first delivery" });
+    await session.pause();
+    await broker.publish("two");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(received, ["one"], "nothing delivered while paused");
+    assert.equal(session.alive, true, "the session stays up");
+    assert.equal(await broker.count(broker.names.queue), 1);
+    await session.resume();
+    await waitFor(() => received.length === 2, { what: "delivery after the resume" });
+    assert.deepEqual(received, ["one", "two"]);
+    assert.equal(session.alive, true);
+    await session.cancel();
+    await session.resume();
+    await broker.publish("three");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(received.length, 2, "no resume after a cancel");
+  } finally {
+    await session.close();
+    await broker.cleanup();
   }
 });

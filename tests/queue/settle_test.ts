@@ -6,7 +6,12 @@
  */
 
 import assert from "node:assert/strict";
-import { ruleFor, SETTLE_RULES, settleRulesMarkdown } from "../../src/queue/settle.ts";
+import {
+  brokerReturns,
+  ruleFor,
+  SETTLE_RULES,
+  settleRulesMarkdown,
+} from "../../src/queue/settle.ts";
 import type { DownloadResult } from "../../src/core/download.ts";
 import type { Failure, Job } from "../../src/queue/messages.ts";
 
@@ -54,6 +59,14 @@ Deno.test("settle row crashed: started --max-deliveries times and never finished
   assert.deepEqual([SETTLE_RULES.crashed.to, SETTLE_RULES.crashed.then], ["dead_letter", "ack"]);
 });
 
+Deno.test("settle row store_fault: a store fault at any delivery → nothing published, nack with requeue, never the DLQ", () => {
+  for (const attempt of [1, 3, 9]) {
+    assert.equal(ruleFor(failed("store"), { attempt, ...MAX }), "store_fault");
+  }
+  const { to, then, logged } = SETTLE_RULES.store_fault;
+  assert.deepEqual([to, then, logged], ["none", "nack, requeue", "`requeued`"]);
+});
+
 Deno.test("settle row interrupted: stopped on purpose → nothing published, left unacked", () => {
   const outcome = { type: "aborted" as const, job: JOB, reason: "stopping" };
   for (const attempt of [1, 3]) assert.equal(ruleFor(outcome, { attempt, ...MAX }), "interrupted");
@@ -78,4 +91,12 @@ Deno.test("settleRulesMarkdown() has one line per row, in the table's order", ()
   const rows = Object.values(SETTLE_RULES);
   assert.equal(lines.length, 2 + rows.length);
   rows.forEach((rule, i) => assert.ok(lines[i + 2]!.startsWith(`| ${rule.outcome} |`)));
+});
+
+Deno.test("brokerReturns() reads a quorum queue's count of returns: x-delivery-count, or x-acquired-count (RabbitMQ 4.3), the larger", () => {
+  assert.equal(brokerReturns(undefined), 0);
+  assert.equal(brokerReturns({}), 0);
+  assert.equal(brokerReturns({ "x-delivery-count": 3 }), 3);
+  assert.equal(brokerReturns({ "x-delivery-count": 1, "x-acquired-count": 4 }), 4);
+  assert.equal(brokerReturns({ "x-delivery-count": "junk", "x-acquired-count": -2 }), 0);
 });

@@ -16,6 +16,7 @@ import {
   REGENERATE,
 } from "../../scripts/docs.ts";
 import { SETTLE_RULES } from "../../src/queue/settle.ts";
+import { existsSync } from "../support/helpers.ts";
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "../..");
 const README = join(ROOT, "README.md");
@@ -131,15 +132,6 @@ function brokenLinks(
   return broken;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function readPage(path: string): string | undefined {
   try {
     return Deno.readTextFileSync(path);
@@ -197,7 +189,7 @@ Deno.test("docs/cli.md documents every command and flag with its default and env
 
 Deno.test("every relative link and #anchor in README.md and docs/*.md resolves", () => {
   const broken = markdownFiles().flatMap((file) =>
-    brokenLinks(file, Deno.readTextFileSync(file), readPage, exists)
+    brokenLinks(file, Deno.readTextFileSync(file), readPage, existsSync)
   );
   assert.deepEqual(broken, []);
 });

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { TelemetryError } from "../../src/core/errors.ts";
+import { denoFileSystem, type FileSystem } from "../../src/core/store/file_system.ts";
 
 /**
  * Expects a promise to reject with a one-line TelemetryError of the given kind and code.
@@ -62,4 +63,40 @@ export async function exists(path: string): Promise<boolean> {
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
+}
+
+/**
+ * Whether a path exists, synchronously; a path that cannot be looked up counts as missing.
+ *
+ * @param path The path.
+ * @returns True when `Deno.statSync` finds it.
+ */
+export function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The real file system, except that each call of `method` first records its
+ * directory in `paths`.
+ *
+ * @param method The method to watch.
+ * @param paths Receives the directory of each call, in order.
+ * @returns The file system.
+ */
+export function recordingFs(
+  method: "syncDir" | "removeOrphanedTemps",
+  paths: string[],
+): FileSystem {
+  return {
+    ...denoFileSystem,
+    [method]: (path: string) => {
+      paths.push(path);
+      return denoFileSystem[method](path);
+    },
+  };
 }

@@ -9,7 +9,8 @@
  * `tests/support/test_broker.ts`, so the split follows the code and needs no
  * list to keep up to date. The modules that crash or restart their node for
  * most of a minute are left out of the default run: `deno task test:broker`
- * runs them.
+ * runs them; so are the ones that start a 3-node cluster of their own:
+ * `deno task test:cluster` runs them.
  *
  * @module
  */
@@ -31,6 +32,15 @@ const BROKER_MODULE = resolve(ROOT, "tests/support/test_broker.ts");
 export const NODE_RESTART_TESTS: readonly string[] = [
   "tests/queue/broker_restart_test.ts",
   "tests/queue/delivery_count_test.ts",
+];
+
+/**
+ * The modules that start a private 3-node cluster of their own (about 25 s
+ * to boot, then nodes killed and restarted): `deno task test:cluster` runs
+ * them; `deno task test` leaves them out unless a path names the file itself.
+ */
+export const CLUSTER_TESTS: readonly string[] = [
+  "tests/queue/cluster_test.ts",
 ];
 
 /**
@@ -143,12 +153,14 @@ export interface TestPlan {
  * assert.ok(plan.broker.includes("tests/queue/session_test.ts"));
  * assert.ok(plan.skipped.includes("tests/queue/delivery_count_test.ts"));
  * assert.deepEqual(planTests(["tests/queue/delivery_count_test.ts"]).skipped, []);
+ * assert.ok(plan.skipped.includes("tests/queue/cluster_test.ts"));
  * ```
  */
 export function planTests(paths: readonly string[]): TestPlan {
   const modules = testModules(paths);
   const files = new Set(paths.map(repoPath));
-  const skipped = modules.filter((m) => NODE_RESTART_TESTS.includes(m) && !files.has(m));
+  const slow = [...NODE_RESTART_TESTS, ...CLUSTER_TESTS];
+  const skipped = modules.filter((m) => slow.includes(m) && !files.has(m));
   const broker = modules.filter((m) => !skipped.includes(m) && needsBroker(m));
   return { broker, skipped };
 }

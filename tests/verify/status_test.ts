@@ -48,50 +48,38 @@ Deno.test("docs/verify.md's statuses table is statusMarkdownTable()", async () =
   );
 });
 
+/** The statuses `--fix` quarantines, in table order. */
+const QUARANTINED = [
+  "truncated",
+  "corrupt",
+  "invalid_json",
+  "empty",
+  "not_telemetry",
+  "wrong_match",
+];
+/** The file statuses `--fix` leaves in place. */
+const LEFT_FILES = ["too_large", "unreadable", "not_regular"];
+/** The findings of the directory scan. */
+const SCAN = ["missing", "stray_temp", "bad_dir_name"];
+
 Deno.test("STATUS_TABLE lists the file statuses first, then the scan statuses", () => {
   assert.deepEqual(STATUSES, [
     "ok",
     "double_gzip",
     "not_gzip",
-    "truncated",
-    "corrupt",
-    "invalid_json",
-    "empty",
-    "not_telemetry",
-    "wrong_match",
-    "too_large",
-    "unreadable",
-    "not_regular",
-    "missing",
-    "stray_temp",
-    "bad_dir_name",
+    ...QUARANTINED,
+    ...LEFT_FILES,
+    ...SCAN,
   ]);
-  assert.deepEqual(STATUSES.filter((status) => !isFileStatus(status)), [
-    "missing",
-    "stray_temp",
-    "bad_dir_name",
-  ]);
+  assert.deepEqual(STATUSES.filter((status) => !isFileStatus(status)), SCAN);
 });
 
 Deno.test("STATUS_TABLE gives each status its --fix action", () => {
   assert.deepEqual(statusesWith("none"), ["ok"]);
   assert.deepEqual(statusesWith("rewrite"), ["double_gzip", "not_gzip"]);
-  assert.deepEqual(statusesWith("quarantine"), [
-    "truncated",
-    "corrupt",
-    "invalid_json",
-    "empty",
-    "not_telemetry",
-    "wrong_match",
-  ]);
+  assert.deepEqual(statusesWith("quarantine"), QUARANTINED);
   assert.deepEqual(statusesWith("remove_stray"), ["stray_temp"]);
-  assert.deepEqual(statusesWith("leave"), [
-    "too_large",
-    "unreadable",
-    "not_regular",
-    "missing",
-    "bad_dir_name",
-  ]);
+  assert.deepEqual(statusesWith("leave"), [...LEFT_FILES, "missing", "bad_dir_name"]);
 });
 
 Deno.test("STATUS_TABLE makes every status but ok a problem, with something for --fix to do", () => {

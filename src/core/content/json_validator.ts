@@ -401,18 +401,20 @@ export class JsonValidator {
           break;
         }
 
-        case S_N_DOT: {
+        case S_N_DOT: // as S_N_ESIGN, then the fraction digits
+        case S_N_ESIGN: {
           c = buf[i]!;
           if (!isDigit(c)) this.#fail(i, "expected a digit", c);
           i++;
-          state = S_N_FRAC;
+          state = state === S_N_DOT ? S_N_FRAC : S_N_EXP;
           break;
         }
 
-        case S_N_FRAC: {
+        case S_N_FRAC: // as S_N_EXP, but an exponent may follow
+        case S_N_EXP: {
           i = skipDigits(buf, i, n);
           if (i === n) break;
-          if (isExponent(buf[i]!)) {
+          if (state === S_N_FRAC && isExponent(buf[i]!)) {
             i++;
             state = S_N_E;
           } else {
@@ -427,20 +429,6 @@ export class JsonValidator {
           else if (isDigit(c)) state = S_N_EXP;
           else this.#fail(i, "expected a digit or a sign", c);
           i++;
-          break;
-        }
-
-        case S_N_ESIGN: {
-          c = buf[i]!;
-          if (!isDigit(c)) this.#fail(i, "expected a digit", c);
-          i++;
-          state = S_N_EXP;
-          break;
-        }
-
-        case S_N_EXP: {
-          i = skipDigits(buf, i, n);
-          if (i < n) state = S_AFTER;
           break;
         }
 
@@ -480,27 +468,23 @@ export class JsonValidator {
           break;
         }
 
+        case S_START: // the top level: its '[', then an event's '{'
         case S_TOP_FIRST:
         case S_TOP_NEXT: {
           i = skipWhitespace(buf, i, n);
           if (i === n) break;
           c = buf[i]!;
-          if (c !== OPEN_BRACE) this.#notAnEvent(i, c, state === S_TOP_FIRST);
-          this.#events++;
-          stack[depth++] = IN_OBJECT;
+          if (state === S_START) {
+            if (c !== OPEN_BRACKET) this.#notAnArray(buf, i);
+            stack[depth++] = IN_ARRAY;
+            state = S_TOP_FIRST;
+          } else {
+            if (c !== OPEN_BRACE) this.#notAnEvent(i, c, state === S_TOP_FIRST);
+            this.#events++;
+            stack[depth++] = IN_OBJECT;
+            state = S_OBJ_FIRST;
+          }
           i++;
-          state = S_OBJ_FIRST;
-          break;
-        }
-
-        case S_START: {
-          i = skipWhitespace(buf, i, n);
-          if (i === n) break;
-          c = buf[i]!;
-          if (c !== OPEN_BRACKET) this.#notAnArray(i, c, buf);
-          stack[depth++] = IN_ARRAY;
-          i++;
-          state = S_TOP_FIRST;
           break;
         }
 
@@ -681,8 +665,9 @@ export class JsonValidator {
     return this.#notTelemetry(i, `event ${this.#events} is ${kind}, expected an object (${where})`);
   }
 
-  /** Throws for `c` at `i`, where the top-level array must start. */
-  #notAnArray(i: number, c: number, buf: Uint8Array): never {
+  /** Throws for the byte at `i`, where the top-level array must start. */
+  #notAnArray(buf: Uint8Array, i: number): never {
+    const c = buf[i]!;
     if (c === LESS_THAN) {
       // A server that answers 200 with a page (a captive portal, a login or error page).
       const offset = this.#bytes + i;

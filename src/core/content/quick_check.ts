@@ -1,8 +1,7 @@
 /**
  * A fast check of content held whole in memory, for `verify` over very many
  * small files: synchronous, no streams and no per-chunk promises, one
- * inflate call per gzip member on a zlib handle reused from file to file
- * (`raw_inflate.ts`).
+ * `inflateRawSync` call per gzip member (`raw_inflate.ts`).
  *
  * It only ever answers "certainly fine". Any doubt (an error of any kind, a
  * limit reached, an unusual header, gzip inside a large layer) gives

@@ -1,21 +1,38 @@
 /**
- * Synchronous raw inflate of deflate data held in memory, on one zlib handle
- * per thread, reset for each stream. `inflateRawSync` opens a handle per
- * call: over many small files that costs about as much as the inflate, and
- * each handle leaves a few hundred bytes outside the JavaScript heap that
- * only a full collection frees — which V8 runs rarely while its heap stays
- * small (30,000 files left about 10 MB behind).
+ * Synchronous raw inflate of deflate data held in memory, through public
+ * `node:zlib` APIs only: `inflateRawSync` with `info: true`, whose engine's
+ * `bytesWritten` (the input it consumed) says where the deflate data ends.
  *
- * The handle of a `node:zlib` `InflateRaw` is driven the way
- * `inflateRawSync` drives it inside `node:zlib` (its `_handle.writeSync` and
- * `_writeState`, as in Node.js). Where a runtime does not have them,
- * {@linkcode inflateRawWhole} falls back to `inflateRawSync`.
+ * Each call opens a zlib handle and closes it before returning: no handle
+ * outlives a call. What a closed handle leaves behind (some hundreds of bytes,
+ * mostly outside the JavaScript heap) is freed only by a full collection,
+ * which V8 runs rarely while its heap stays small, so over many small files
+ * it piles up: `verify --jobs 1` peaked 10-20 MB higher at 30,000 files than
+ * at 3,000, and about 40 MB higher at 100,000. So every
+ * {@linkcode FULL_GC_EVERY_CALLS} calls, when the runtime exposes `gc()`
+ * (the binary runs with `--expose-gc`, see `src/core/content/memory.ts`),
+ * one full collection runs: measured, the growth from 3,000 to 30,000 files
+ * fell to 2-10 MB, and the peak at 100,000 from 111-118 MB to 92-93 MB, for
+ * 12-18% more CPU time over such small files (a forced full collection took
+ * 50-90 ms of CPU there). Large files are streamed and never come here.
  *
  * @module
  */
 
-import { constants, createInflateRaw, inflateRawSync } from "node:zlib";
-import { concatBytes } from "./byte_streams.ts";
+import { inflateRawSync } from "node:zlib";
+
+/** Calls of {@linkcode inflateRawWhole} between two forced full collections. */
+export const FULL_GC_EVERY_CALLS = 4096;
+
+/** Output buffer size without a size hint (zlib's default chunk). */
+const DEFAULT_CHUNK_BYTES = 16 * 1024;
+/** Smallest output buffer for a size hint. */
+const MIN_CHUNK_BYTES = 4 * 1024;
+
+type GcFunction = (options?: { type?: "minor" | "major" }) => void;
+
+/** Calls since the last forced full collection, in this thread. */
+let callsSinceFullGc = 0;
 
 /** What {@linkcode inflateRawWhole} gives. */
 export interface RawInflateResult {
@@ -33,23 +50,12 @@ export interface RawInflateOptions {
   sizeHint?: number;
 }
 
-/** The parts of a zlib handle of `node:zlib` used here. */
-interface ZlibHandle {
-  writeSync(
-    flush: number,
-    input: Uint8Array,
-    inOff: number,
-    inLen: number,
-    out: Uint8Array,
-    outOff: number,
-    outLen: number,
-  ): unknown;
-  reset(): unknown;
-  onerror: unknown;
+/** What `inflateRawSync` gives with `info: true` (Node.js documents both fields). */
+interface InflateInfo {
+  /** A `Buffer`: given on as a plain `Uint8Array` view of the same bytes. */
+  buffer: Uint8Array;
+  engine: { bytesWritten: number };
 }
-
-/** This thread's handle: undefined until first use, null when the runtime has none to drive. */
-let shared: { handle: ZlibHandle; state: Uint32Array; failed: boolean } | null | undefined;
 
 /**
  * Inflates one complete raw deflate stream from the start of `input`.
@@ -61,11 +67,14 @@ let shared: { handle: ZlibHandle; state: Uint32Array; failed: boolean } | null |
  *
  * @example
  * ```ts
- * import { inflateRawWhole } from "./raw_inflate.ts";
+ * import assert from "node:assert/strict";
  * import { deflateRawSync } from "node:zlib";
+ * import { inflateRawWhole } from "./raw_inflate.ts";
  * const data = deflateRawSync(new TextEncoder().encode("[{}]"));
  * const result = inflateRawWhole(data, { maxOutputBytes: 1024 });
- * if (result?.output.length !== 4 || result.used !== data.length) throw new Error("unexpected");
+ * assert.equal(result?.output.length, 4);
+ * assert.equal(result?.used, data.length);
+ * assert.equal(inflateRawWhole(data.subarray(0, 2), { maxOutputBytes: 1024 }), undefined);
  * ```
  */
 export function inflateRawWhole(
@@ -73,70 +82,28 @@ export function inflateRawWhole(
   options: RawInflateOptions,
 ): RawInflateResult | undefined {
   const { maxOutputBytes, sizeHint = 0 } = options;
-  const engine = sharedEngine();
-  if (engine === null) return withInflateRawSync(input, maxOutputBytes);
-  const { handle, state } = engine;
-  handle.reset();
-  engine.failed = false;
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  let offset = 0;
-  // One spare byte: a stream that fills its output exactly ends in one call.
-  let size = Math.max(64, Math.min(sizeHint, maxOutputBytes, 64 * input.length + 65536) + 1);
-  for (;;) {
-    const out = new Uint8Array(size);
-    const available = input.length - offset;
-    handle.writeSync(constants.Z_FINISH, input, offset, available, out, 0, size);
-    if (engine.failed) return undefined;
-    const outLeft = state[0]!;
-    const inLeft = state[1]!;
-    const produced = size - outLeft;
-    total += produced;
-    if (total > maxOutputBytes) return undefined;
-    parts.push(out.subarray(0, produced));
-    offset += available - inLeft;
-    if (outLeft !== 0) break;
-    size = Math.max(64, Math.min(size * 2, maxOutputBytes - total + 1));
+  if (++callsSinceFullGc >= FULL_GC_EVERY_CALLS) {
+    callsSinceFullGc = 0;
+    (globalThis as { gc?: GcFunction }).gc?.({ type: "major" });
   }
-  return { output: concatBytes(parts, total), used: offset };
-}
-
-function sharedEngine(): { handle: ZlibHandle; state: Uint32Array; failed: boolean } | null {
-  if (shared !== undefined) return shared;
-  shared = null;
+  // Output buffers of the hinted size, plus one spare byte (a stream that
+  // fills its buffer exactly then ends in one); never tiny, as a hint may be
+  // wrong (the last member's size, given for every member).
+  const chunkSize = sizeHint > 0
+    ? Math.max(MIN_CHUNK_BYTES, Math.min(sizeHint, maxOutputBytes, 64 * input.length + 65536) + 1)
+    : DEFAULT_CHUNK_BYTES;
   try {
-    const inflater = createInflateRaw() as unknown as {
-      _handle?: Partial<ZlibHandle>;
-      _writeState?: unknown;
-    };
-    const handle = inflater._handle;
-    const state = inflater._writeState;
-    if (
-      handle !== undefined && typeof handle.writeSync === "function" &&
-      typeof handle.reset === "function" && state instanceof Uint32Array && state.length >= 2
-    ) {
-      const engine = { handle: handle as ZlibHandle, state, failed: false };
-      // zlib reports a failure through this callback, during writeSync().
-      engine.handle.onerror = () => engine.failed = true;
-      shared = engine;
-    }
-  } catch {
-    // No handle to drive: inflateRawSync it is.
-  }
-  return shared;
-}
-
-function withInflateRawSync(
-  input: Uint8Array,
-  maxOutputBytes: number,
-): RawInflateResult | undefined {
-  try {
-    const inflated = inflateRawSync(input, {
+    // finishFlush stays Z_FINISH: a stream cut short throws ("unexpected end of file").
+    const { buffer, engine } = inflateRawSync(input, {
       info: true,
+      chunkSize,
       maxOutputLength: Math.max(1, maxOutputBytes),
-    }) as unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
-    if (inflated.buffer.length > maxOutputBytes) return undefined;
-    return { output: inflated.buffer, used: inflated.engine.bytesWritten };
+    }) as unknown as InflateInfo;
+    if (buffer.length > maxOutputBytes) return undefined;
+    // A runtime that counted bytesWritten otherwise would put the trailer
+    // elsewhere: the caller's CRC and length check would fail, never pass.
+    const output = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+    return { output, used: engine.bytesWritten };
   } catch {
     return undefined;
   }

@@ -14,6 +14,7 @@ import http from "node:http";
 import https from "node:https";
 import type { IncomingMessage } from "node:http";
 import { processTrustOptions } from "./tls_trust.ts";
+import { NamedError } from "../errors.ts";
 
 /** A request: headers and a signal that aborts it, body included. */
 export interface HttpRequest {
@@ -39,21 +40,16 @@ export interface HttpResponse {
  * arrived from the socket, including those still queued for the reader,
  * which the stream's error discards.
  */
-export class BodyCutError extends Error {
-  /** Bytes received from the socket before the cut. */
-  readonly received: number;
-
+export class BodyCutError extends NamedError {
   /**
    * @param received Bytes received from the socket before the cut.
    * @param cause The socket's error, when it gave one.
    */
-  constructor(received: number, cause?: unknown) {
+  constructor(readonly received: number, cause?: unknown) {
     super(
       cause instanceof Error ? cause.message : "connection closed before the end of the body",
       cause === undefined ? undefined : { cause },
     );
-    this.name = "BodyCutError";
-    this.received = received;
   }
 }
 

@@ -15,6 +15,7 @@ import { TelemetryError } from "../errors.ts";
 import { denoFileSystem, type FileSystem, type WritableFile } from "./file_system.ts";
 import { fsErrorReason } from "./fs_error.ts";
 import { tempFileName } from "./storage.ts";
+import { asStoreFault, type StoreOperation } from "./store_fault.ts";
 
 /** Options of {@linkcode createAtomicFile}. */
 export interface AtomicFileOptions {
@@ -30,6 +31,14 @@ export interface AtomicFileOptions {
    * @default {false}
    */
   removeOrphans?: boolean;
+  /**
+   * The data dir of the store the file is in. When given, a failure that is
+   * a condition of the store (full, read-only, an I/O error, a permission
+   * on the data dir or a match directory) throws a `StoreFaultError` (kind
+   * `store`) instead of a transient `io` error: retrying the download
+   * cannot fix it (`store_fault.ts`).
+   */
+  dataDir?: string | undefined;
 }
 
 /** A temp file that becomes a final file on {@linkcode AtomicFile.commit}. */
@@ -61,6 +70,8 @@ export interface AtomicFile {
  * @param dir The directory of the temp file: the final file's directory.
  * @param options The file system.
  * @returns The open {@linkcode AtomicFile}.
+ * @throws {StoreFaultError} kind `store`, when the store is full, read-only,
+ * failing or refuses the write (with `dataDir`).
  * @throws {TelemetryError} kind `transient`, code `io`, when the directory or file cannot be created.
  *
  * @example
@@ -79,19 +90,22 @@ export async function createAtomicFile(
   dir: string,
   options: AtomicFileOptions = {},
 ): Promise<AtomicFile> {
-  const { fs = denoFileSystem, removeOrphans = false } = options;
+  const { fs = denoFileSystem, removeOrphans = false, dataDir } = options;
   const tempPath = join(dir, tempFileName());
   let file: WritableFile;
+  let op: StoreOperation = "mkdir";
   try {
     const made = await fs.mkdirp(dir);
     // Temp files of a download that died with its process (kill -9, OOM);
     // a directory this call just made has none, and is not read.
     if (removeOrphans && !made) await fs.removeOrphanedTemps(dir).catch(() => []);
+    op = "create";
     file = await fs.create(tempPath);
   } catch (err) {
-    throw ioError(`cannot create ${tempPath}`, err);
+    const path = op === "mkdir" ? dir : tempPath;
+    throw await failure(`cannot create ${tempPath}`, err, { op, path, dataDir });
   }
-  return new DenoAtomicFile(tempPath, file, fs);
+  return new DenoAtomicFile(tempPath, file, fs, dataDir);
 }
 
 class DenoAtomicFile implements AtomicFile {
@@ -99,13 +113,15 @@ class DenoAtomicFile implements AtomicFile {
   readonly writable: WritableStream<Uint8Array>;
   #file: WritableFile;
   #fs: FileSystem;
+  #dataDir: string | undefined;
   #bytes = 0;
   #state: "open" | "committed" | "aborted" = "open";
 
-  constructor(tempPath: string, file: WritableFile, fs: FileSystem) {
+  constructor(tempPath: string, file: WritableFile, fs: FileSystem, dataDir: string | undefined) {
     this.tempPath = tempPath;
     this.#file = file;
     this.#fs = fs;
+    this.#dataDir = dataDir;
     this.writable = new WritableStream<Uint8Array>({
       write: (chunk) => this.#write(chunk),
     });
@@ -123,7 +139,11 @@ class DenoAtomicFile implements AtomicFile {
         offset += await this.#file.write(chunk.subarray(offset));
       }
     } catch (err) {
-      throw ioError(`cannot write ${this.tempPath}`, err);
+      throw await failure(`cannot write ${this.tempPath}`, err, {
+        op: "write",
+        path: this.tempPath,
+        dataDir: this.#dataDir,
+      });
     }
     this.#bytes += chunk.length;
   }
@@ -132,6 +152,8 @@ class DenoAtomicFile implements AtomicFile {
     if (this.#state !== "open") throw new Error(`commit after ${this.#state}: ${this.tempPath}`);
     const tempDir = dirname(this.tempPath);
     const finalDir = dirname(finalPath);
+    let op: StoreOperation = "fsync";
+    let path = this.tempPath;
     try {
       try {
         await this.#file.sync();
@@ -140,12 +162,24 @@ class DenoAtomicFile implements AtomicFile {
         this.#state = "committed";
         this.#closeFile();
       }
-      if (finalDir !== tempDir) await this.#fs.mkdirp(finalDir);
+      if (finalDir !== tempDir) {
+        op = "mkdir";
+        path = finalDir;
+        await this.#fs.mkdirp(finalDir);
+      }
+      op = "rename";
+      path = this.tempPath;
       await this.#fs.rename(this.tempPath, finalPath);
     } catch (err) {
       this.#state = "committed";
       await this.#fs.removeIfExists(this.tempPath).catch(() => {});
-      throw ioError(`cannot commit ${finalPath}`, err);
+      const to = op === "rename" ? finalPath : undefined;
+      throw await failure(`cannot commit ${finalPath}`, err, {
+        op,
+        path,
+        to,
+        dataDir: this.#dataDir,
+      });
     }
     try {
       // The final directory may have been created for this file (matchID=<id>):
@@ -155,7 +189,11 @@ class DenoAtomicFile implements AtomicFile {
       const dirs = new Set([finalDir, tempDir, dirname(finalDir)]);
       await Promise.all([...dirs].map((dir) => this.#fs.syncDir(dir)));
     } catch (err) {
-      throw ioError(`cannot fsync the directory of ${finalPath}`, err);
+      throw await failure(`cannot fsync the directory of ${finalPath}`, err, {
+        op: "fsync",
+        path: finalDir,
+        dataDir: this.#dataDir,
+      });
     }
   }
 
@@ -173,6 +211,23 @@ class DenoAtomicFile implements AtomicFile {
       // Already closed (by a failed write): the removal of the temp is what matters.
     }
   }
+}
+
+/**
+ * The error of a failed step: a store fault (kind `store`) when the data dir
+ * is known and the failure is a condition of the store, else a transient
+ * `io` error.
+ */
+async function failure(
+  what: string,
+  cause: unknown,
+  where: { op: StoreOperation; path: string; to?: string | undefined; dataDir: string | undefined },
+): Promise<TelemetryError> {
+  const { dataDir, ...context } = where;
+  const fault = dataDir === undefined
+    ? undefined
+    : await asStoreFault(cause, { ...context, dataDir });
+  return fault ?? ioError(what, cause);
 }
 
 function ioError(what: string, cause: unknown): TelemetryError {

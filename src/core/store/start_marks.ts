@@ -20,7 +20,10 @@
  */
 
 import { join } from "node:path";
+import { denoFileSystem } from "./file_system.ts";
 import { matchDir } from "./storage.ts";
+
+const { removeIfExists } = denoFileSystem;
 
 /** The name prefix of a start mark. */
 export const START_MARK_PREFIX = ".start.";
@@ -184,12 +187,4 @@ async function makeDir(dir: string): Promise<boolean> {
   }
   await Deno.mkdir(dir, { recursive: true }); // the data dir itself is missing
   return true;
-}
-
-async function removeIfExists(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
 }

@@ -16,8 +16,7 @@ import { isTempFileName, matchIdOfDirName, RAW_FILE_NAME } from "./storage.ts";
 
 /**
  * Age beyond which a temp file is taken for the leftover of a crash: the
- * threshold `verify --fix` uses too (`STRAY_TEMP_MIN_AGE_MS` in
- * `src/verify/fix.ts`).
+ * threshold `verify --fix` uses too (`src/verify/fix.ts`).
  */
 export const STALE_TEMP_AGE_MS = 60 * 60 * 1000;
 

@@ -129,3 +129,40 @@ Deno.test("quickCheck() leaves a layer beyond QUICK_CHECK_MAX_LAYER_BYTES to ing
   assert.equal(quickCheck(new Uint8Array(gzipSync(big))), undefined);
   assert.equal(quickCheck(big), undefined);
 });
+
+Deno.test("quickCheck() leaves damage in a later member or an inner layer to ingest()", async () => {
+  const text = new TextDecoder().decode(json);
+  const first = new Uint8Array(gzipSync(new TextEncoder().encode(text.slice(0, 999))));
+  const second = new Uint8Array(gzipSync(new TextEncoder().encode(text.slice(999))));
+  const secondCrc = second.slice();
+  secondCrc[secondCrc.length - 6]! ^= 0x01;
+  const inner = gz.slice();
+  inner[inner.length - 8]! ^= 0x10;
+  const cases: [string, Uint8Array, { expectedMatchId?: string }][] = [
+    ["second member cut", concatBytes(first, second.subarray(0, second.length - 20)), {}],
+    ["second member's trailer cut", concatBytes(first, second.subarray(0, second.length - 1)), {}],
+    ["second member's CRC", concatBytes(first, secondCrc), {}],
+    ["second member's header only", concatBytes(first, second.subarray(0, 10)), {}],
+    ["two members, then zeros", concatBytes(first, second, new Uint8Array(2)), {}],
+    ["inner layer's CRC", new Uint8Array(gzipSync(inner)), {}],
+    ["inner layer cut", new Uint8Array(gzipSync(gz.subarray(0, gz.length - 4))), {}],
+    ["inner layer, then text", new Uint8Array(gzipSync(concatBytes(gz, json))), {}],
+    ["nested, another match", new Uint8Array(gzipSync(gz)), { expectedMatchId: "m2" }],
+  ];
+  for (const [name, bytes, options] of cases) {
+    assert.equal(quickCheck(bytes, options), undefined, name);
+    assert.equal(typeof (await ingestOutcome(bytes, options)), "string", name);
+  }
+});
+
+Deno.test("quickCheck() agrees with ingest() at the decompressed size cap, to the byte", async () => {
+  const inputs = [["gzip", gz], ["plain", json], ["two layers", gzipSync(gz)]] as const;
+  for (const [name, bytes] of inputs) {
+    const input = new Uint8Array(bytes);
+    const at = { maxDecompressedBytes: json.length };
+    assert.equal(await assertAgrees(`${name} at the cap`, input, at), "vouched", name);
+    const below = { maxDecompressedBytes: json.length - 1 };
+    assert.equal(quickCheck(input, below), undefined, name);
+    assert.equal(typeof (await ingestOutcome(input, below)), "string", name);
+  }
+});

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { withTempDir } from "../../support/helpers.ts";
+import { recordingFs, withTempDir } from "../../support/helpers.ts";
 import { join } from "node:path";
 import { createAtomicFile } from "../../../src/core/store/atomic_file.ts";
 import { TelemetryError } from "../../../src/core/errors.ts";
+import { StoreFaultError } from "../../../src/core/store/store_fault.ts";
 import { denoFileSystem, type FileSystem } from "../../../src/core/store/file_system.ts";
 
 async function names(dir: string): Promise<string[]> {
@@ -75,6 +76,63 @@ Deno.test("createAtomicFile() turns a failing write (disk full) into a transient
   });
 });
 
+Deno.test("createAtomicFile() with dataDir turns a full disk into a store fault naming the temp and the free space", async () => {
+  await withTempDir(async (dir) => {
+    const fullDisk: FileSystem = {
+      ...denoFileSystem,
+      async create(path) {
+        const real = await denoFileSystem.create(path);
+        return {
+          write: () => Promise.reject(new Error("No space left on device (os error 28)")),
+          sync: () => real.sync(),
+          close: () => real.close(),
+        };
+      },
+    };
+    const file = await createAtomicFile(join(dir, "matchID=m"), { fs: fullDisk, dataDir: dir });
+    await assert.rejects(
+      ReadableStream.from([new Uint8Array(5)]).pipeTo(file.writable),
+      (err: unknown) => {
+        assert.ok(err instanceof StoreFaultError);
+        assert.equal(err.kind, "store");
+        assert.equal(err.code, "store_full");
+        assert.equal(err.fault.op, "write");
+        assert.equal(err.fault.path, file.tempPath);
+        assert.match(err.message, /: no space left on device \(ENOSPC\); .* free of /);
+        return true;
+      },
+    );
+    await file.abort();
+  });
+});
+
+Deno.test("createAtomicFile() with dataDir turns a read-only rename and a failing directory fsync into store faults", async () => {
+  await withTempDir(async (dir) => {
+    const readOnly: FileSystem = {
+      ...denoFileSystem,
+      rename: () => Promise.reject(new Error("Read-only file system (os error 30)")),
+    };
+    const file = await createAtomicFile(dir, { fs: readOnly, dataDir: dir });
+    await assert.rejects(file.commit(join(dir, "final")), (err: unknown) => {
+      assert.ok(err instanceof StoreFaultError);
+      assert.equal(err.code, "store_read_only");
+      assert.equal(err.fault.op, "rename");
+      assert.equal(err.fault.to, join(dir, "final"));
+      return true;
+    });
+    assert.deepEqual(await names(dir), [], "the temp is removed");
+    const failingDir: FileSystem = {
+      ...denoFileSystem,
+      syncDir: () => Promise.reject(new Error("Input/output error (os error 5)")),
+    };
+    const second = await createAtomicFile(dir, { fs: failingDir, dataDir: dir });
+    await assert.rejects(
+      second.commit(join(dir, "final")),
+      (err: unknown) => err instanceof StoreFaultError && err.code === "store_io",
+    );
+  });
+});
+
 Deno.test("createAtomicFile() removes the temp when the rename fails", async () => {
   await withTempDir(async (dir) => {
     const failingRename: FileSystem = {
@@ -102,15 +160,8 @@ Deno.test("createAtomicFile() replaces an existing final file atomically", async
 Deno.test("createAtomicFile() commit fsyncs the file's directory and its parent", async () => {
   await withTempDir(async (dir) => {
     const synced: string[] = [];
-    const recording: FileSystem = {
-      ...denoFileSystem,
-      syncDir: (path) => {
-        synced.push(path);
-        return denoFileSystem.syncDir(path);
-      },
-    };
     const matchDir = join(dir, "matchID=new");
-    const file = await createAtomicFile(matchDir, { fs: recording });
+    const file = await createAtomicFile(matchDir, { fs: recordingFs("syncDir", synced) });
     await ReadableStream.from([new Uint8Array([1])]).pipeTo(file.writable);
     await file.commit(join(matchDir, "raw.json.gz"));
     assert.deepEqual(synced.sort(), [dir, matchDir].sort());
@@ -146,13 +197,7 @@ Deno.test("createAtomicFile() closes the file and removes the temp when the fsyn
 Deno.test("createAtomicFile() removeOrphans reads a directory that was there, not one it just made", async () => {
   await withTempDir(async (dir) => {
     const scanned: string[] = [];
-    const recording: FileSystem = {
-      ...denoFileSystem,
-      removeOrphanedTemps: (path) => {
-        scanned.push(path);
-        return denoFileSystem.removeOrphanedTemps(path);
-      },
-    };
+    const recording = recordingFs("removeOrphanedTemps", scanned);
     const matchDir = join(dir, "matchID=fresh");
     const first = await createAtomicFile(matchDir, { fs: recording, removeOrphans: true });
     assert.deepEqual(scanned, [], "a directory made by this call holds no orphans");

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { TelemetryError } from "../../../src/core/errors.ts";
 import { STALE_TEMP_AGE_MS, storeStats } from "../../../src/core/store/store_stats.ts";
-import { STRAY_TEMP_MIN_AGE_MS } from "../../../src/verify/fix.ts";
 import { withTempDir } from "../../support/helpers.ts";
 
 async function file(path: string, size: number, ageMs = 0): Promise<void> {
@@ -71,8 +70,4 @@ Deno.test("storeStats() fails with one line when the data dir cannot be listed",
       });
     }
   });
-});
-
-Deno.test("storeStats() takes a temp file for stale at verify --fix's age", () => {
-  assert.equal(STALE_TEMP_AGE_MS, STRAY_TEMP_MIN_AGE_MS);
 });
