@@ -5,12 +5,11 @@
  *
  * A store fault (the data dir's file system is full or below
  * `--min-free-space`, read-only, failing, or refuses a write) pauses the
- * worker instead of failing the job: it cancels its consumer, gives the
- * job and every job it had not started back to their queue (`nack` with
- * requeue: their place and their delivery count kept), probes the store
- * every {@linkcode STORE_PROBE_INTERVAL_MS} and consumes again when the
- * probe passes. Jobs already downloading finish (or fail into the same
- * pause).
+ * worker instead of failing the job (`store_gate.ts`): it cancels its
+ * consumer, gives the job and every job it had not started back to their
+ * queue (`nack` with requeue: their place and their delivery count kept),
+ * and consumes again when a probe of the store passes. Jobs already
+ * downloading finish (or fail into the same pause).
  *
  * @module
  */
@@ -22,19 +21,9 @@ import { ValidationThread } from "../core/content/validation_thread.ts";
 import { errorLine, isKind, NamedError, TelemetryError } from "../core/errors.ts";
 import { isValidMatchId } from "../core/store/match_id.ts";
 import { matchDir } from "../core/store/storage.ts";
-import {
-  belowFloor,
-  DEFAULT_FREE_SPACE_FLOOR,
-  type FreeSpace,
-  freeSpace,
-} from "../core/store/free_space.ts";
-import {
-  asStoreFault,
-  floorFaultError,
-  type StoreFaultError,
-  storeFaultOf,
-} from "../core/store/store_fault.ts";
-import { probeStore, type StoreProbe } from "../core/store/store_probe.ts";
+import type { FreeSpace, FreeSpaceFloor } from "../core/store/free_space.ts";
+import { asStoreFault, type StoreFaultError, storeFaultOf } from "../core/store/store_fault.ts";
+import type { StoreProbe } from "../core/store/store_probe.ts";
 import {
   clearStarts,
   countStarts,
@@ -53,11 +42,9 @@ import { BrokerConnectError, BrokerError, isConfigurationError, NodeCursor } fro
 import { redactSecrets } from "./broker_settings.ts";
 import { openSession, type Session } from "./session.ts";
 import { brokerReturns, type JobOutcome, settle, type Settlement } from "./settle.ts";
+import { StoreGate } from "./store_gate.ts";
 
 const HEALTHY_SESSION_MS = 30_000;
-
-/** How often a worker paused on a store fault probes the store. */
-export const STORE_PROBE_INTERVAL_MS = 5_000;
 
 /**
  * Of the shutdown budget's 5 s beyond `--shutdown-timeout`: how long aborted
@@ -99,21 +86,9 @@ export interface ConsumerOptions {
   /** How often a worker paused on a store fault probes the store. @default {STORE_PROBE_INTERVAL_MS} */
   storeProbeIntervalMs?: number;
   /** The probe of the store. @default {probeStore} */
-  probeStore?: (dataDir: string, options: { floor: FreeSpaceFloorOf }) => Promise<StoreProbe>;
+  probeStore?: (dataDir: string, options: { floor: FreeSpaceFloor }) => Promise<StoreProbe>;
   /** Reads the store's free space (the check before each job). @default {freeSpace} */
   freeSpace?: (path: string) => Promise<FreeSpace>;
-}
-
-type FreeSpaceFloorOf = NonNullable<ConsumeConfig["download"]["minFreeSpace"]>;
-
-/** The worker's pause on a store fault. */
-interface StorePause {
-  /** The fault that started it. */
-  error: StoreFaultError;
-  /** When it started (`performance.now()`). */
-  since: number;
-  /** The match of the job that met the fault, if a job did. */
-  matchId: string | undefined;
 }
 
 /** Thrown by {@linkcode Consumer.run} when the broker refuses the configuration on the first connect. */
@@ -141,16 +116,7 @@ export class Consumer {
   #stoppedAt: number | undefined;
   #fatal: TelemetryError | undefined;
   #unackedSinceStop = 0;
-  #storePause: StorePause | undefined;
-  /**
-   * The match whose store fault started the last pause, until a job of it
-   * is stored: the same fault again right after the resume is that match's
-   * own (see #storeFaultOfJob).
-   */
-  #lastPauseMatch: string | undefined;
-  #probeIntervalMs: number;
-  #probeStore: NonNullable<ConsumerOptions["probeStore"]>;
-  #freeSpace: (path: string) => Promise<FreeSpace>;
+  #store: StoreGate;
 
   /**
    * @param config The resolved configuration.
@@ -173,14 +139,23 @@ export class Consumer {
       : options.validation;
     this.#validators = validation ?? undefined;
     this.#connectTimeoutMs = options.connectTimeoutMs;
-    this.#probeIntervalMs = options.storeProbeIntervalMs ?? STORE_PROBE_INTERVAL_MS;
-    this.#probeStore = options.probeStore ?? probeStore;
-    this.#freeSpace = options.freeSpace ?? freeSpace;
+    this.#store = new StoreGate({
+      dataDir: config.download.dataDir,
+      floor: config.download.minFreeSpace,
+      log: this.#log,
+      metrics: this.#metrics,
+      signal: this.#stop.signal,
+      onPause: () => void this.#session?.pause(),
+      onResume: () => this.#resume(),
+      probeIntervalMs: options.storeProbeIntervalMs,
+      probeStore: options.probeStore,
+      freeSpace: options.freeSpace,
+    });
   }
 
   /** Whether the worker is paused on a store fault. */
   get storePaused(): boolean {
-    return this.#storePause !== undefined;
+    return this.#store.paused !== undefined;
   }
 
   /** Whether the worker is connected, consuming and able to publish. */
@@ -191,10 +166,8 @@ export class Consumer {
   /** The worker's state for `/healthz`. */
   get health(): Health {
     if (this.#stop.signal.aborted) return { ok: false, detail: "stopping" };
-    const paused = this.#storePause;
-    if (paused !== undefined) {
-      return { ok: false, detail: `store paused: ${errorLine(paused.error)}` };
-    }
+    const paused = this.#store.paused;
+    if (paused !== undefined) return { ok: false, detail: `store paused: ${errorLine(paused)}` };
     const session = this.#session;
     if (session?.alive !== true) return { ok: false, detail: "not connected to the broker" };
     const blocked = session.flow.blocked;
@@ -274,7 +247,7 @@ export class Consumer {
       const connectedAt = performance.now();
       this.#session = session;
       // Paused on the store: a new session takes no jobs until the probe passes.
-      if (this.#storePause !== undefined) void session.pause();
+      if (this.#store.paused !== undefined) void session.pause();
       this.#metrics?.connected(true);
       for (const skipped of session.skipped) {
         this.#log.warn("broker_node_unavailable", {
@@ -526,7 +499,7 @@ export class Consumer {
       }
       const dataDir = this.#config.download.dataDir;
       // Paused on the store, or the store below the floor: the job goes back, uncounted.
-      const paused = this.#storePause?.error ?? await this.#floorFault();
+      const paused = await this.#store.check();
       if (paused !== undefined) {
         return { outcome: this.#storeFault(job, paused), attempt: previous + 1 };
       }
@@ -547,7 +520,7 @@ export class Consumer {
           op: "create",
           path: matchDir(dataDir, job.matchId),
           dataDir,
-          freeSpace: this.#freeSpace,
+          freeSpace: this.#store.freeSpace,
         });
         if (fault !== undefined) {
           return { outcome: await this.#storeFaultOfJob(job, fault), attempt: previous + 1 };
@@ -581,101 +554,33 @@ export class Consumer {
     }
   }
 
-  /** The store fault of a free space below `--min-free-space`, read before a job starts. */
-  async #floorFault(): Promise<StoreFaultError | undefined> {
-    const { dataDir, minFreeSpace: floor = DEFAULT_FREE_SPACE_FLOOR } = this.#config.download;
-    if (floor.type === "off") return undefined;
-    // Unreadable (the data dir is gone): the write itself will say why.
-    const space = await this.#freeSpace(dataDir).catch(() => undefined);
-    if (space === undefined || !belowFloor(space, floor)) return undefined;
-    return floorFaultError({ dataDir, space, floor });
-  }
-
   /**
-   * A store fault met by a job (its start mark or its download). The same fault on the match that
-   * started the last pause, before any job of it was stored, while a probe
-   * of the store passes, is not the store's: it is confined to that match's
-   * files (a match directory owned by another user, an I/O error on one
-   * file). It then fails the job as a transient `io` failure, counted like
-   * any other, so a job cannot pause the worker over and over.
+   * A store fault met by a job (its start mark or its download): the worker
+   * pauses and the job goes back uncounted; unless the fault is the
+   * match's own (see {@linkcode StoreGate.confined}): then the job fails as
+   * a transient `io` failure, counted like any other.
    */
   async #storeFaultOfJob(job: Job, fault: StoreFaultError): Promise<JobOutcome> {
-    if (this.#storePause === undefined && this.#lastPauseMatch === job.matchId) {
-      const floor = this.#config.download.minFreeSpace ?? DEFAULT_FREE_SPACE_FLOOR;
-      const probe = await this.#probeStore(this.#config.download.dataDir, { floor });
-      if (probe.ok) {
-        this.#lastPauseMatch = undefined;
-        const message = `${errorLine(fault)} (again after the store probe passed: ` +
-          `a fault of this match's files, not of the store)`;
-        return { type: "failed", job, failure: { kind: "transient", code: "io", message } };
-      }
+    if (await this.#store.confined(job.matchId)) {
+      const message = `${errorLine(fault)} (again after the store probe passed: ` +
+        `a fault of this match's files, not of the store)`;
+      return { type: "failed", job, failure: { kind: "transient", code: "io", message } };
     }
     return this.#storeFault(job, fault);
   }
 
   /** Pauses the worker on a store fault (once), and gives this job back uncounted. */
   #storeFault(job: Job, error: StoreFaultError): JobOutcome {
-    this.#pauseForStore(error, job.matchId);
+    this.#store.pause(error, job.matchId);
     return { type: "failed", job, failure: failureOf(error) };
   }
 
-  /**
-   * Pauses on a store fault: stop consuming (deliveries already sent are
-   * given back as they come), set the gauge, log `store_paused`, and probe
-   * the store until it passes. Jobs downloading now go on.
-   */
-  #pauseForStore(error: StoreFaultError, matchId: string | undefined): void {
-    if (this.#storePause !== undefined || this.#stop.signal.aborted) return;
-    this.#storePause = { error, since: performance.now(), matchId };
-    this.#lastPauseMatch = matchId;
-    void this.#session?.pause();
-    this.#metrics?.storePaused(true);
-    const { fault, space } = error;
-    this.#log.warn("store_paused", {
-      reason: fault.reason,
-      code: error.code,
-      errno: fault.errno,
-      error: errorLine(error),
-      data_dir: fault.dataDir,
-      free_bytes: space?.free,
-      total_bytes: space?.total,
-      match_id: matchId,
-      action: `taking no new jobs; they stay in the queue; probing the store every ${
-        this.#probeIntervalMs / 1000
-      } s`,
+  /** Consumes again after a store pause; a session that cannot is ended, and a new one will. */
+  async #resume(): Promise<void> {
+    const session = this.#session;
+    await session?.resume().catch((err) => {
+      session.fail(`cannot consume again after the store pause: ${errorLine(err)}`);
     });
-    void this.#probeUntilUsable();
-  }
-
-  /** Probes the store every few seconds; resumes when a probe passes. */
-  async #probeUntilUsable(): Promise<void> {
-    const { dataDir, minFreeSpace: floor = DEFAULT_FREE_SPACE_FLOOR } = this.#config.download;
-    while (this.#storePause !== undefined && !this.#stop.signal.aborted) {
-      await realSleep(this.#probeIntervalMs, this.#stop.signal).catch(() => {});
-      if (this.#stop.signal.aborted) return;
-      let probe: StoreProbe;
-      try {
-        probe = await this.#probeStore(dataDir, { floor });
-      } catch (err) {
-        this.#log.warn("store_probe_failed", { error: errorLine(err) });
-        continue;
-      }
-      if (!probe.ok) continue;
-      const pause = this.#storePause;
-      this.#storePause = undefined;
-      this.#metrics?.storePaused(false);
-      this.#log.info("store_resumed", {
-        paused_s: Math.round(performance.now() - pause.since) / 1000,
-        free_bytes: probe.space.free,
-        total_bytes: probe.space.total,
-        data_dir: pause.error.fault.dataDir,
-      });
-      const session = this.#session;
-      await session?.resume().catch((err) => {
-        // The channel cannot consume again: a new session will.
-        session.fail(`cannot consume again after the store pause: ${errorLine(err)}`);
-      });
-    }
   }
 
   /** The download itself; a fatal error stops the worker and gives the job back. */
@@ -689,7 +594,7 @@ export class Consumer {
         signal: this.#abortJobs.signal,
         ...(validators === undefined ? {} : { openValidation: () => validators.open() }),
       });
-      if (this.#lastPauseMatch === job.matchId) this.#lastPauseMatch = undefined;
+      this.#store.stored(job.matchId);
       return { type: "stored", job, result };
     } catch (err) {
       const fault = storeFaultOf(err);
