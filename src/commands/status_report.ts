@@ -126,6 +126,8 @@ export function assessStatus(report: StatusReport): Assessment {
         `queue ${input.name} does not exist, so nothing consumes it ` +
           `('telemetry consume --env ${env}' declares it when it starts)`,
       );
+    } else if (input.unavailable !== undefined) {
+      problems.push(`queue ${input.name} exists but is unavailable: ${input.unavailable}`);
     } else if (input.consumers === 0) {
       const waiting = input.messages ?? 0;
       problems.push(
@@ -136,6 +138,11 @@ export function assessStatus(report: StatusReport): Assessment {
       const queue = broker.queues[role];
       if (role !== "input" && queue.exists === false) {
         warnings.push(`queue ${queue.name} (${ROLE_LABELS[role]}) does not exist`);
+      }
+      if (role !== "input" && queue.unavailable !== undefined) {
+        warnings.push(
+          `queue ${queue.name} (${ROLE_LABELS[role]}) is unavailable: ${queue.unavailable}`,
+        );
       }
     }
     const dlq = broker.queues.dead_letter;
@@ -247,8 +254,15 @@ export function statusJson(report: StatusReport, assessment: Assessment): Record
     },
     queues: Object.fromEntries(
       QUEUE_ROLES.map((role) => {
-        const { name, exists, messages, consumers, type } = broker.queues[role];
-        return [role, { name, exists, messages, consumers, type }];
+        const { name, exists, messages, consumers, type, unavailable } = broker.queues[role];
+        return [role, {
+          name,
+          exists,
+          messages,
+          consumers,
+          type,
+          unavailable: unavailable ?? null,
+        }];
       }),
     ),
     dead_letters: {
@@ -298,6 +312,7 @@ function brokerText(broker: BrokerStatus): string {
 
 function queueRow(label: string, queue: QueueState): string[] {
   if (queue.exists === false) return [label, queue.name, "missing", "-", "-"];
+  if (queue.unavailable !== undefined) return [label, queue.name, "unavailable", "-", "-"];
   const { name, messages, consumers, type } = queue;
   return [label, name, String(messages ?? "-"), String(consumers ?? "-"), type ?? "-"];
 }

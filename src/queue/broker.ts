@@ -23,6 +23,42 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** How long each step of a close may take by default. */
 export const CLOSE_STEP_TIMEOUT_MS = 5_000;
 
+/**
+ * What amqp-client rejects a connection's pending promises with when its
+ * socket fails (a node killed mid-run): its own socket errors.
+ */
+const CLIENT_SOCKET_ERROR =
+  /^(write EPIPE|read ECONNRESET|Socket closed|Connection ended|Heartbeat timeout)$/;
+
+/**
+ * Whether an unhandled rejection is one of amqp-client's own leftovers of a
+ * lost connection. When a socket fails, the client rejects every pending
+ * promise of the connection's channels, including some that it created and
+ * nothing awaits. The loss itself reaches the caller through
+ * {@linkcode Broker.lost} (and the awaited calls that fail), so these
+ * leftovers must not end the process with a stack trace before the command
+ * prints its one line on how far it got. Nothing else is silenced.
+ *
+ * @param reason The rejection's reason.
+ * @returns Whether it is a socket error of the AMQP client.
+ *
+ * @example
+ * ```ts
+ * import { isClientSocketLeftover } from "./broker.ts";
+ * class AMQPError extends Error { override name = "AMQPError"; }
+ * if (!isClientSocketLeftover(new AMQPError("write EPIPE"))) throw new Error("unexpected");
+ * if (isClientSocketLeftover(new Error("write EPIPE"))) throw new Error("unexpected");
+ * ```
+ */
+export function isClientSocketLeftover(reason: unknown): boolean {
+  return reason instanceof Error && reason.name === "AMQPError" &&
+    CLIENT_SOCKET_ERROR.test(reason.message);
+}
+
+globalThis.addEventListener("unhandledrejection", (event) => {
+  if (isClientSocketLeftover(event.reason)) event.preventDefault();
+});
+
 /** Where the broker is: its URL with credentials (never logged) and without. */
 export interface BrokerTarget {
   /** The URL to connect to, with credentials. */
@@ -166,6 +202,47 @@ export class BrokerConnectError extends BrokerError {
     this.failures = failures;
     this.reason = reason;
   }
+}
+
+/**
+ * A queue that exists but cannot be used now: on a cluster, a classic
+ * queue whose home node is down. Reconnecting (to another node, or later)
+ * may fix it, so its kind is `unreachable`.
+ */
+export class QueueUnavailableError extends BrokerError {
+  /**
+   * @param queue The queue.
+   * @param message One line, without credentials.
+   */
+  constructor(readonly queue: string, message: string) {
+    super("unreachable", message);
+    this.name = "QueueUnavailableError";
+  }
+}
+
+/**
+ * Whether the broker's refusal of a declare says the queue exists but is
+ * out of reach, rather than missing: both are `404 NOT_FOUND`, but a
+ * durable classic queue whose home node is down is answered `home node
+ * '…' of durable queue '…' in vhost '/' is down or inaccessible`.
+ *
+ * @param err The error, or its message.
+ * @returns True for a queue that exists but cannot be used now.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isQueueUnavailable } from "./broker.ts";
+ * assert.ok(isQueueUnavailable(
+ *   "Channel 2 closed: NOT_FOUND - home node 'rabbit@a' of durable queue 'q' in vhost '/' " +
+ *     "is down or inaccessible (404)",
+ * ));
+ * assert.ok(!isQueueUnavailable("Channel 2 closed: NOT_FOUND - no queue 'q' in vhost '/' (404)"));
+ * ```
+ */
+export function isQueueUnavailable(err: unknown): boolean {
+  const line = typeof err === "string" ? err : errorLine(err);
+  return /NOT_FOUND|\(404\)/.test(line) && /\bis down or inaccessible\b/.test(line);
 }
 
 /** A confirm-mode channel and the message ids the broker returned on it. */
@@ -338,6 +415,8 @@ export class Broker {
    *
    * @param queue The queue.
    * @returns Its counts, or `undefined` when it does not exist.
+   * @throws {QueueUnavailableError} When it exists but cannot be used now
+   * (see {@linkcode isQueueUnavailable}).
    * @throws The channel's error for anything but a missing queue.
    */
   async queueCounts(queue: string): Promise<QueueCounts | undefined> {
@@ -347,7 +426,15 @@ export class Broker {
       const ok = await channel.queueDeclare(queue, { passive: true });
       return { messages: ok.messageCount, consumers: ok.consumerCount };
     } catch (err) {
-      if (/NOT_FOUND|\(404\)/.test(errorLine(err))) return undefined;
+      const line = errorLine(err);
+      if (isQueueUnavailable(line)) {
+        const reason = redactSecrets(line, nodesOf(this.target));
+        throw new QueueUnavailableError(
+          queue,
+          `queue ${queue} exists but is unavailable through ${this.node}: ${reason}`,
+        );
+      }
+      if (/NOT_FOUND|\(404\)/.test(line)) return undefined;
       throw err;
     } finally {
       if (!channel.closed) await channel.close().catch(() => {});

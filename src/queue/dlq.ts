@@ -24,6 +24,7 @@ import {
   BrokerError,
   CLOSE_STEP_TIMEOUT_MS,
   missingQueueLine,
+  QueueUnavailableError,
   withTimeout,
 } from "./broker.ts";
 import type { BrokerSettings } from "./broker_settings.ts";
@@ -36,6 +37,15 @@ import {
 import { DEFAULT_CONFIRM_TIMEOUT_MS } from "../core/defaults.ts";
 import { type FlowControl, Publisher, type PublishProperties } from "./publisher.ts";
 import { type QueueSnapshot, snapshotQueue } from "./queue_snapshot.ts";
+
+/**
+ * How long a run that acked dead letters waits before closing its channels:
+ * on RabbitMQ 3.10 a quorum queue's channel passes a burst of acks on in
+ * turns, it seems, and forgets those not yet passed on when it closes.
+ * Measured: a filtered replay of 500 among 1,000 left about 95 of its
+ * replayed dead letters in the DLQ without the wait, none with it.
+ */
+const ACK_SETTLE_MS = 250;
 
 /** Why a run stopped early. */
 export type DlqFailureKind =
@@ -269,18 +279,44 @@ export function purgeDeadLetters(options: DlqOptions): Promise<DlqSummary> {
 }
 
 /**
+ * The headers in which a quorum queue counts a message's returns. They are
+ * the DLQ's count (every `dlq list` returns each dead letter once), not the
+ * job's: a copy keeping them would reach the worker as a job given back that
+ * many times, since a quorum queue leaves the header as published until the
+ * copy is returned once.
+ */
+const BROKER_COUNT_HEADERS = new Set(["x-delivery-count", "x-acquired-count"]);
+
+/**
  * The properties of a replayed copy: the dead letter's own, headers
- * included, except `userId` (the broker checks it against our login) and
- * `expiration` (it would drop the job).
+ * included, except `userId` (the broker checks it against our login),
+ * `expiration` (it would drop the job) and the quorum queue's return counts
+ * (`x-delivery-count`, `x-acquired-count`: the DLQ's, not the job's).
  *
  * @param message The dead letter.
  * @returns The properties to publish with.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { replayProperties } from "./dlq.ts";
+ * const copy = replayProperties({
+ *   properties: { userId: "me", headers: { "x-error": "HTTP 503", "x-delivery-count": 4 } },
+ * });
+ * assert.deepEqual(copy, { headers: { "x-error": "HTTP 503" } });
+ * ```
  */
 export function replayProperties(message: Pick<AMQPMessage, "properties">): PublishProperties {
   const { userId: _u, expiration: _e, ...rest } = message.properties;
   const properties: PublishProperties = {};
   for (const [key, value] of Object.entries(rest)) {
     if (value !== undefined) properties[key] = value;
+  }
+  const { headers } = rest;
+  if (headers !== undefined && Object.keys(headers).some((k) => BROKER_COUNT_HEADERS.has(k))) {
+    properties.headers = Object.fromEntries(
+      Object.entries(headers).filter(([key]) => !BROKER_COUNT_HEADERS.has(key)),
+    );
   }
   return properties;
 }
@@ -365,7 +401,13 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
     message: `lost the broker: ${lost() ?? errorLine(err)}`,
   });
   try {
-    const missing = await missingQueue(connection, [queue, ...plan.requires]);
+    let missing: string | undefined;
+    try {
+      missing = await missingQueue(connection, [queue, ...plan.requires]);
+    } catch (err) {
+      if (err instanceof QueueUnavailableError) return failed(summary, err.kind, err.message);
+      throw err;
+    }
     if (missing !== undefined) {
       return failed(summary, "no_queue", missingQueueLine(missing, broker));
     }
@@ -439,7 +481,10 @@ async function runOnDeadLetters(options: DlqOptions, plan: Plan): Promise<DlqSum
         : lostFailure();
     }
     // Whatever is still held goes back to the queue, in place. The broker
-    // handles the acks sent on a channel before its close.
+    // handles the acks sent on a channel before its close; but a quorum
+    // queue's channel holds acks back under a burst and drops them if the
+    // channel closes first (those dead letters would stay in the DLQ too).
+    if (action.counts().removed > 0) await new Promise((r) => setTimeout(r, ACK_SETTLE_MS));
     await snapshot.close();
     if (publisher !== undefined && !publisher.channel.closed) {
       await withTimeout(publisher.channel.close(), CLOSE_STEP_TIMEOUT_MS);
@@ -478,7 +523,9 @@ async function untilRequeued(
   connection: Broker,
   options: { queue: string; count: number; timeoutMs?: number },
 ): Promise<void> {
-  const { queue, count, timeoutMs = 2_000 } = options;
+  // Closed oldest first (the order a quorum queue needs), a classic queue
+  // takes its messages back more slowly: 3.8 s for 150,000 measured.
+  const { queue, count, timeoutMs = 2_000 + count * 0.03 } = options;
   const deadline = performance.now() + timeoutMs;
   try {
     const channel = await connection.channel();

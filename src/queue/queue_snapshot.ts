@@ -4,7 +4,15 @@
  * back when the snapshot closes its channels, or when the connection drops
  * (a `kill -9`, a lost broker): RabbitMQ puts requeued messages of a
  * classic queue back at their original positions, so a queue read this way
- * is left exactly as it was, apart from the redelivered flag. Messages the
+ * is left exactly as it was, apart from the redelivered flag. A quorum
+ * queue (RabbitMQ 3.10) puts them in front of the messages it never
+ * delivered, in the order they come back, each channel's in order, and
+ * raises their `x-delivery-count`: the channels are closed oldest first, so
+ * the order holds there too. When the node of the connection is lost,
+ * RabbitMQ 3.10 returns the messages of the channel still consuming at
+ * once, and those of channels whose consumer was cancelled (see below) only
+ * when the queue's leader changes: each chunk keeps its order, the chunks
+ * may not. Messages the
  * caller acks (after publishing a copy elsewhere, say) leave the queue; the
  * others keep their order around the gaps.
  *
@@ -71,8 +79,9 @@ export interface QueueSnapshot extends AsyncIterable<AMQPMessage> {
    */
   stop(): void;
   /**
-   * Stops taking and closes the snapshot's channels, newest first: every
-   * message not acked goes back to the queue, in place. Ack messages (on
+   * Stops taking and closes the snapshot's channels, oldest first: every
+   * message not acked goes back to the queue, in place (a quorum queue takes
+   * them back in the order they come). Ack messages (on
    * their own channel, `message.ack()`) before this, never after.
    *
    * @returns When the broker answered the closes (or each gave up after a few seconds).
@@ -191,9 +200,9 @@ class Snapshot implements QueueSnapshot {
     this.#end();
     await this.#rotating?.catch(() => {});
     await Promise.all(this.#parts.map((part) => part.cancelling));
-    // Newest first: each close requeues messages older than those already back,
-    // which RabbitMQ puts in front without walking them.
-    for (const part of [...this.#parts].reverse()) {
+    // Oldest first: a quorum queue puts what comes back in the order it
+    // comes (a classic queue puts it in place whatever the order).
+    for (const part of this.#parts) {
       if (!part.channel.closed) await withTimeout(part.channel.close(), CLOSE_STEP_TIMEOUT_MS);
     }
     if (!this.#control.closed) {

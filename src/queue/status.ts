@@ -28,7 +28,13 @@
 import { errorLine } from "../core/errors.ts";
 import { type BrokerSettings, redactSecrets } from "./broker_settings.ts";
 import { DEFAULT_MAX_DLQ_SCAN } from "../core/defaults.ts";
-import { Broker, BrokerError, DEFAULT_CONNECT_TIMEOUT_MS, NodeCursor } from "./broker.ts";
+import {
+  Broker,
+  BrokerError,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  NodeCursor,
+  QueueUnavailableError,
+} from "./broker.ts";
 import { inequivalentArg } from "./topology.ts";
 
 /** Default of {@linkcode BrokerStatusOptions.maxDlqScan}. */
@@ -52,6 +58,11 @@ export interface QueueState {
   consumers: number | null;
   /** `classic`, `quorum` (or `stream`), as the broker has it; null when missing or not read. */
   type: string | null;
+  /**
+   * Set when the queue exists but cannot be used now (a classic queue whose
+   * home node is down): the broker's reason, in one line. Its counts are null.
+   */
+  unavailable?: string;
 }
 
 /**
@@ -227,7 +238,9 @@ async function readQueues(
     let typeError: string | undefined;
     for (const role of QUEUE_ROLES) {
       const queue = queues[role];
-      if (queue.exists !== true || typeError !== undefined) continue;
+      if (queue.exists !== true || queue.unavailable !== undefined || typeError !== undefined) {
+        continue;
+      }
       try {
         queue.type = await queueType(connection, queue.name);
       } catch (err) {
@@ -272,7 +285,20 @@ async function countDeadLetterKinds(
 
 /** A queue as a passive declare sees it: a missing queue is reported missing rather than thrown. */
 async function queueState(connection: Broker, name: string): Promise<QueueState> {
-  const counts = await connection.queueCounts(name);
+  let counts;
+  try {
+    counts = await connection.queueCounts(name);
+  } catch (err) {
+    if (!(err instanceof QueueUnavailableError)) throw err;
+    return {
+      name,
+      exists: true,
+      messages: null,
+      consumers: null,
+      type: null,
+      unavailable: err.message,
+    };
+  }
   return counts === undefined
     ? { name, exists: false, messages: null, consumers: null, type: null }
     : { name, exists: true, ...counts, type: null };

@@ -119,3 +119,24 @@ Deno.test("pauseReason() reads a 503 'unhealthy: store paused: <reason>', nothin
   assert.equal(pauseReason({ url, status: 200, body: "ok: consuming" }), undefined);
   assert.equal(pauseReason({ url, status: null, body: null, error: "refused" }), undefined);
 });
+
+Deno.test("assessStatus(): a queue that exists but is unavailable (home node down) is a problem for the input queue, a warning for the others", () => {
+  const report = reportOf(1);
+  const down = "home node 'rabbit@b' of durable queue is down or inaccessible";
+  report.broker.queues.input = { ...report.broker.queues.input, unavailable: down };
+  report.broker.queues.dead_letter = { ...report.broker.queues.dead_letter, unavailable: down };
+  const verdict = assessStatus(report);
+  assert.ok(
+    verdict.problems.includes(`queue match.telemetry.prod exists but is unavailable: ${down}`),
+    verdict.problems.join("\n"),
+  );
+  assert.ok(
+    verdict.warnings.includes(`queue dlq.telemetry.prod (dead letters) is unavailable: ${down}`),
+    verdict.warnings.join("\n"),
+  );
+  const screen = statusText(report, verdict).join("\n");
+  assert.match(screen, /match\.telemetry\.prod\s+unavailable/);
+  const json = statusJson(report, verdict) as { queues: Record<string, { unavailable: unknown }> };
+  assert.equal(json.queues.input?.unavailable, down);
+  assert.equal(json.queues.retry?.unavailable, null);
+});

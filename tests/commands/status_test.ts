@@ -186,6 +186,7 @@ Deno.test("status: --json prints one object with the same data", async () => {
         messages: 0,
         consumers: 0,
         type: "classic",
+        unavailable: null,
       });
       assert.deepEqual(report.dead_letters, {
         queue: broker.names.deadLetterQueue,

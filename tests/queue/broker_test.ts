@@ -10,6 +10,7 @@ import {
   BrokerConnectError,
   BrokerError,
   connectionFlow,
+  isQueueUnavailable,
   missingQueueLine,
   NodeCursor,
 } from "../../src/queue/broker.ts";
@@ -79,6 +80,19 @@ Deno.test("Broker.fail() ends the connection once: lost, signal and reason say w
       await connection.close();
     }
   });
+});
+
+Deno.test("isQueueUnavailable() tells a queue whose home node is down from a missing queue (both 404)", () => {
+  const down = "Channel 3 closed: NOT_FOUND - home node 'rabbit@node-3' of durable queue " +
+    "'match.telemetry.prod' in vhost '/' is down or inaccessible (404)";
+  assert.equal(isQueueUnavailable(down), true);
+  assert.equal(isQueueUnavailable(new Error(down)), true);
+  const missing =
+    "Channel 3 closed: NOT_FOUND - no queue 'match.telemetry.prod' in vhost '/' (404)";
+  assert.equal(isQueueUnavailable(missing), false);
+  assert.equal(isQueueUnavailable(new Error(missing)), false);
+  assert.equal(isQueueUnavailable("connection closed: socket closed"), false);
+  assert.equal(isQueueUnavailable("ACCESS_REFUSED - it is down or inaccessible (403)"), false);
 });
 
 Deno.test("missingQueueLine() names the queue, the broker and how the queue comes to exist", () => {

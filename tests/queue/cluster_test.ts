@@ -3,12 +3,14 @@
  * started on first use and stopped by the last test): quorum queues
  * replicated on every node, a message that survives `kill -9` of its
  * queue's leader, and a worker given every node's URL that goes on through
- * `kill -9` of the node it is connected to and through a rolling restart. `deno task test:cluster` runs
+ * `kill -9` of the node it is connected to and through a rolling restart; a
+ * `dlq replay` cut by `kill -9` of its node, then finished by a rerun; a
+ * classic queue whose home node is down, unavailable rather than missing. `deno task test:cluster` runs
  * this module; `deno task test` leaves it out.
  */
 
 import assert from "node:assert/strict";
-import { type AMQPChannel, AMQPClient } from "amqp-client";
+import { type AMQPChannel, AMQPClient, type Field } from "amqp-client";
 import {
   killNode,
   quorumMembers,
@@ -19,12 +21,17 @@ import {
   untilRunning,
 } from "../support/rabbitmq_cluster.ts";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
+import { runCli, spawnCli } from "../support/cli.ts";
 import { toDownloadSettings } from "../../src/cli/download_options.ts";
 import { createLogger } from "../../src/cli/logger.ts";
 import { createBackoff } from "../../src/core/backoff.ts";
 import { isStartMarkName } from "../../src/core/store/start_marks.ts";
 import { resolveConsumeConfig } from "../../src/queue/config.ts";
+import { Broker, QueueUnavailableError } from "../../src/queue/broker.ts";
+import { resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
 import { Consumer } from "../../src/queue/consumer.ts";
+import { deadLetterHeaders } from "../../src/queue/messages.ts";
+import { readBrokerStatus } from "../../src/queue/status.ts";
 import { declareTopology, type TopologyNames, topologyNames } from "../../src/queue/topology.ts";
 import { allowedTestHosts, randomEnv, TelemetryServer, waitFor } from "./harness.ts";
 
@@ -269,6 +276,196 @@ Deno.test("a rolling restart of the 3 nodes one by one (stop_app, start_app) wit
       await untilRunning(cluster, { nodes: 3 });
     }
   });
+});
+
+/** Publishes dead letters `dl-0` … `dl-{n-1}` to the DLQ, with the worker's headers. */
+async function fillDeadLetters(channel: AMQPChannel, names: TopologyNames, n: number) {
+  const now = new Date();
+  for (let start = 0; start < n; start += 500) {
+    await Promise.all(
+      Array.from({ length: Math.min(500, n - start) }, (_, j) => {
+        const headers = deadLetterHeaders(undefined, {
+          failure: { kind: "transient", code: "test", message: "HTTP 503" },
+          attempts: 5,
+          queue: names.queue,
+          workerId: "cluster-test",
+          now,
+        });
+        return channel.basicPublish(
+          "",
+          names.deadLetterQueue,
+          JSON.stringify({ match_id: `dl-${start + j}` }),
+          {
+            deliveryMode: 2,
+            contentType: "application/json",
+            headers: headers as Record<string, Field>,
+          },
+        );
+      }),
+    );
+  }
+}
+
+/** The numbers of every message of a queue, in order (removing them). */
+async function drainNumbers(channel: AMQPChannel, queue: string): Promise<number[]> {
+  const count = (await channel.queueDeclare(queue, { passive: true })).messageCount;
+  const numbers: number[] = [];
+  if (count === 0) return numbers;
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => done = resolve);
+  const consumer = await channel.basicConsume(queue, { noAck: true }, (message) => {
+    numbers.push(Number(JSON.parse(message.bodyString() ?? "{}").match_id.slice(3)));
+    if (numbers.length === count) done();
+  });
+  await all;
+  await consumer.cancel();
+  return numbers;
+}
+
+/** The DLQ's ready, unacked (by `rabbitmqctl`) and consumer counts, and the job queue's ready count. */
+async function replayCounts(
+  cluster: RabbitCluster,
+  channel: AMQPChannel,
+  names: TopologyNames,
+): Promise<{ ready: number; unacked: number; consumers: number; jobs: number }> {
+  const dlq = await channel.queueDeclare(names.deadLetterQueue, { passive: true });
+  const jobs = await channel.queueDeclare(names.queue, { passive: true });
+  const rows = JSON.parse(
+    await rabbitmqctl(
+      cluster.nodes[1]!.name,
+      "list_queues",
+      "name",
+      "messages_unacknowledged",
+      "--formatter",
+      "json",
+    ),
+  ) as { name: string; messages_unacknowledged: number }[];
+  const unacked = rows.find((r) => r.name === names.deadLetterQueue)?.messages_unacknowledged ?? 0;
+  return {
+    ready: dlq.messageCount,
+    unacked,
+    consumers: dlq.consumerCount,
+    jobs: jobs.messageCount,
+  };
+}
+
+Deno.test("telemetry dlq replay given every node's URL, cut by kill -9 of its node: exits 1 saying how far it got, nothing lost, and a rerun finishes the job", async () => {
+  const cluster = await sharedCluster();
+  const env = randomEnv();
+  const names = quorumNames(env);
+  const letters = 4_000;
+  // The CLI connects to the first node listed, the one killed; the test's
+  // connection is to the second.
+  let own = await connect(cluster.urls[1]!);
+  const replayArgs = ["dlq", "replay", "--env", env, "--amqp-url", cluster.urls.join(",")];
+  try {
+    await declareTopology(own.channel, { names });
+    await fillDeadLetters(own.channel, names, letters);
+    const child = spawnCli(replayArgs, { stdout: "piped", stderr: "piped" });
+    const output = child.output();
+    await waitFor(async () => {
+      const ok = await own.channel.queueDeclare(names.queue, { passive: true });
+      return ok.messageCount >= 500;
+    }, { what: "the replay under way", timeoutMs: 60_000 });
+    const { down, back } = killNode(cluster.nodes[0]!, { downMs: 3_000 });
+    await down;
+    const { code, stdout, stderr } = await output;
+    const errorText = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, `${new TextDecoder().decode(stdout)}${errorText}`);
+    const line = errorText.trim().split("\n").at(-1) ?? "";
+    const far = line.match(
+      /^error: replay stopped after (\d+) of 4000: lost the broker: .*; replayed (\d+) \(now in match\.telemetry\.[^)]+\)(; \d+ more were copied to \S+ but are still in the DLQ too)?; every other dead letter is still in dlq\.telemetry\.\S+, in order$/,
+    );
+    assert.ok(
+      far !== null,
+      `exit ${code}; stderr: ${errorText}; stdout: ${new TextDecoder().decode(stdout)}`,
+    );
+    const replayed = Number(far[2]);
+    assert.ok(replayed > 0 && replayed < letters, line);
+    await back;
+    await untilRunning(cluster, { nodes: 3 });
+
+    // Nothing lost: every dead letter is ready in the DLQ, still unacked
+    // there, or in the job queue (one confirmed but not acked: in both).
+    let counts = await replayCounts(cluster, own.channel, names);
+    assert.ok(counts.jobs >= replayed, JSON.stringify(counts));
+    assert.ok(counts.ready + counts.unacked + counts.jobs >= letters, JSON.stringify(counts));
+    // RabbitMQ 3.10 keeps the dead letters of the channels the replay had
+    // finished taking from (their consumers cancelled) unacked, under a
+    // consumer of the lost connection, until the queue's leader changes.
+    const held = counts.consumers > 0;
+    if (held) {
+      const { leader } = await quorumMembers(cluster, names.deadLetterQueue);
+      await own.client.close().catch(() => {});
+      await rabbitmqctl(leader!, "stop_app");
+      await rabbitmqctl(leader!, "start_app");
+      await untilRunning(cluster, { nodes: 3 });
+      own = await connect(cluster.nodes.find((n) => n.name !== leader)!.url);
+    }
+    await waitFor(async () => {
+      counts = await replayCounts(cluster, own.channel, names);
+      return counts.consumers === 0 && counts.unacked === 0 &&
+        counts.ready + counts.jobs >= letters;
+    }, { what: "every dead letter back in a queue", timeoutMs: 60_000 });
+
+    const rerun = await runCli(replayArgs);
+    assert.equal(rerun[2], 0, rerun[1]);
+    assert.match(rerun[0], /^replayed \d+ dead letters from dlq\.telemetry\./);
+    counts = await replayCounts(cluster, own.channel, names);
+    assert.equal(counts.ready + counts.unacked, 0, "the DLQ is empty");
+    const jobs = await drainNumbers(own.channel, names.queue);
+    assert.equal(new Set(jobs).size, letters, "every dead letter is a job");
+    const swaps = jobs.filter((v, i) => i > 0 && jobs[i - 1]! > v).length;
+    console.log(
+      `replay cut after ${far[1]} of ${letters} (${replayed} replayed); ` +
+        `${jobs.length - letters} in both queues; ${
+          held ? "a leader restart released the rest; " : ""
+        }` +
+        `the rerun replayed the rest; ${swaps} places out of order in the job queue`,
+    );
+  } finally {
+    await own.client.close().catch(() => {});
+    await deleteEnv(cluster.urls[1]!, names);
+  }
+});
+
+Deno.test("a classic queue whose home node is down: queueCounts() says unavailable, not missing, and status reports it as existing", async () => {
+  const cluster = await sharedCluster();
+  const env = randomEnv();
+  const names = topologyNames(env);
+  const home = cluster.nodes[2]!;
+  const own = await connect(home.url);
+  await own.channel.queueDeclare(names.queue, { durable: true });
+  await own.client.close();
+  const broker = resolveBrokerSettings({ env, amqpUrl: cluster.urls.join(",") }, {});
+  await rabbitmqctl(home.name, "stop_app");
+  try {
+    const connection = await Broker.connect(broker, { timeoutMs: 10_000 });
+    try {
+      await assert.rejects(
+        connection.queueCounts(names.queue),
+        (err) =>
+          err instanceof QueueUnavailableError && err.kind === "unreachable" &&
+          err.message.includes(`queue ${names.queue} exists but is unavailable through `) &&
+          /home node .* is down or inaccessible/.test(err.message),
+      );
+      assert.equal(await connection.queueCounts(names.retryQueue), undefined, "a missing one");
+    } finally {
+      await connection.close();
+    }
+    const status = await readBrokerStatus(broker, { connectTimeoutMs: 10_000, maxDlqScan: 0 });
+    assert.equal(status.failure, undefined);
+    const input = status.queues.input;
+    assert.deepEqual([input.exists, input.messages, input.consumers], [true, null, null]);
+    assert.match(input.unavailable ?? "", /is down or inaccessible/);
+    assert.equal(status.queues.retry.exists, false);
+  } finally {
+    await rabbitmqctl(home.name, "start_app");
+    await untilRunning(cluster, { nodes: 3 });
+    const { client, channel } = await connect(home.url);
+    await channel.queueDelete(names.queue);
+    await client.close();
+  }
 });
 
 Deno.test("the cluster stops, its nodes and directory gone", async () => {
