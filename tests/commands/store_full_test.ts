@@ -50,6 +50,17 @@ async function withServer(
   }
 }
 
+/** The one JSON log line of a CLI run that exited 1 and printed nothing on stdout. */
+function failedOnce(
+  [stdout, stderr, code]: [string, string, number],
+): { event: string; kind: string; code: string; error: string } {
+  assert.equal(code, 1, stderr);
+  assert.equal(stdout, "");
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, stderr);
+  return JSON.parse(lines[0] ?? "");
+}
+
 function downloadArgs(url: string, host: string, dataDir: string, extra: string[]): string[] {
   const args = ["download", url, "--match-id", MATCH_ID, "--data-dir", dataDir];
   return [...args, "--allow-http", "--allow-host", host, "--log-format", "json", ...extra];
@@ -61,12 +72,7 @@ smallFsTest(
     await withServer(async ({ url, host, requests }) => {
       await fs.fill();
       const args = downloadArgs(url, host, fs.dir, ["--min-free-space", "0"]);
-      const [stdout, stderr, code] = await runCli(args);
-      assert.equal(code, 1, stderr);
-      assert.equal(stdout, "");
-      const lines = stderr.trim().split("\n");
-      assert.equal(lines.length, 1, stderr);
-      const line = JSON.parse(lines[0] ?? "");
+      const line = failedOnce(await runCli(args));
       assert.equal(line.event, "download_failed");
       assert.equal(line.kind, "store");
       assert.equal(line.code, "store_full");
@@ -89,12 +95,7 @@ smallFsTest(
     await withServer(async ({ url, host, requests }) => {
       await fs.fill();
       const args = downloadArgs(url, host, fs.dir, ["--min-free-space", "0"]);
-      const [stdout, stderr, code] = await runCli(args);
-      assert.equal(code, 1, stderr);
-      assert.equal(stdout, "");
-      const lines = stderr.trim().split("\n");
-      assert.equal(lines.length, 1, stderr);
-      const line = JSON.parse(lines[0] ?? "");
+      const line = failedOnce(await runCli(args));
       assert.equal(line.code, "store_full");
       assert.match(
         line.error,
@@ -111,12 +112,7 @@ smallFsTest(
   async (fs) => {
     await withServer(async ({ url, host, requests }) => {
       // The default floor (1 GiB) is above the whole 8 MiB file system.
-      const [stdout, stderr, code] = await runCli(downloadArgs(url, host, fs.dir, []));
-      assert.equal(code, 1, stderr);
-      assert.equal(stdout, "");
-      const lines = stderr.trim().split("\n");
-      assert.equal(lines.length, 1, stderr);
-      const line = JSON.parse(lines[0] ?? "");
+      const line = failedOnce(await runCli(downloadArgs(url, host, fs.dir, [])));
       assert.equal(line.code, "store_full");
       assert.equal(
         line.error,

@@ -22,18 +22,16 @@ import {
 } from "../support/rabbitmq_cluster.ts";
 import { rabbitmqctl } from "../support/rabbitmq_node.ts";
 import { runCli, spawnCli } from "../support/cli.ts";
-import { toDownloadSettings } from "../../src/cli/download_options.ts";
 import { createLogger } from "../../src/cli/logger.ts";
 import { createBackoff } from "../../src/core/backoff.ts";
 import { isStartMarkName } from "../../src/core/store/start_marks.ts";
-import { resolveConsumeConfig } from "../../src/queue/config.ts";
 import { Broker, QueueUnavailableError } from "../../src/queue/broker.ts";
 import { resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
 import { Consumer } from "../../src/queue/consumer.ts";
 import { deadLetterHeaders } from "../../src/queue/messages.ts";
 import { readBrokerStatus } from "../../src/queue/status.ts";
 import { declareTopology, type TopologyNames, topologyNames } from "../../src/queue/topology.ts";
-import { allowedTestHosts, randomEnv, TelemetryServer, waitFor } from "./harness.ts";
+import { randomEnv, TelemetryServer, testConsumeConfig, waitFor } from "./harness.ts";
 
 stopClusterOnSignals();
 
@@ -154,32 +152,10 @@ async function throughNodeLosses(
       );
     }
     await client.close();
-    const config = resolveConsumeConfig({
-      env,
+    const config = testConsumeConfig(env, {
       amqpUrl: cluster.urls.join(","),
-      concurrency: 4,
-      retryDelay: 0.2,
-      maxDeliveries: 2,
-      shutdownTimeout: 5,
-      confirmTimeout: 5,
-      workerId: "cluster-worker",
-      queueType: "quorum",
-    }, {
-      env: {},
-      defaultWorkerId: "unused",
-      download: toDownloadSettings({
-        dataDir,
-        allowHost: allowedTestHosts(),
-        allowHttp: true,
-        maxBytes: 1024 ** 3,
-        maxDecompressedBytes: 4 * 1024 ** 3,
-        headersTimeout: 5,
-        idleTimeout: 5,
-        attemptTimeout: 30,
-        attempts: 1,
-        backoff: 0,
-        maxRetryAfter: 1,
-      }),
+      dataDir,
+      flags: { maxDeliveries: 2, workerId: "cluster-worker", queueType: "quorum" },
     });
     const consumer = new Consumer(config, {
       log,

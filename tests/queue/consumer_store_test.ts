@@ -16,6 +16,7 @@ import {
 } from "../../src/core/store/store_fault.ts";
 import type { StoreProbe } from "../../src/core/store/store_probe.ts";
 import { randomEnv, startWorker, TelemetryServer, TestBroker, waitFor } from "./harness.ts";
+import { endWorkerTest } from "./scenario.ts";
 
 const SPACE = { free: 10 * 1024 ** 3, total: 20 * 1024 ** 3 };
 
@@ -92,10 +93,7 @@ Deno.test("Consumer pauses on a store fault, gives the job back uncounted, and r
     console.log(JSON.stringify(worker.jobs().map((l) => [l.match_id, l.outcome, l.error])));
     throw err;
   } finally {
-    await worker.stop();
-    await broker.cleanup();
-    await server.close();
-    await Deno.remove(worker.dataDir, { recursive: true });
+    await endWorkerTest({ worker, broker, server });
   }
 });
 
@@ -145,9 +143,6 @@ Deno.test("Consumer counts a store fault that comes back on the same match right
     console.log(JSON.stringify(worker.jobs().map((l) => [l.match_id, l.outcome, l.error])));
     throw err;
   } finally {
-    await worker.stop();
-    await broker.cleanup();
-    await server.close();
-    await Deno.remove(worker.dataDir, { recursive: true });
+    await endWorkerTest({ worker, broker, server });
   }
 });

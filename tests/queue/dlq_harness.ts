@@ -12,6 +12,7 @@
 import { type AMQPChannel, AMQPClient, type AMQPMessage, type Field } from "amqp-client";
 import { type BrokerSettings, resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
 import { deadLetterHeaders, type Failure } from "../../src/queue/messages.ts";
+import type { TopologyNames } from "../../src/queue/topology.ts";
 import { testBrokerUrl } from "../support/test_broker.ts";
 import { randomEnv, TestBroker, waitFor } from "./harness.ts";
 
@@ -75,32 +76,7 @@ export class DeadLetterEnv {
    * with the headers `deadLetterHeaders` writes.
    */
   async fill(specs: LetterSpec[], first = 0): Promise<void> {
-    const channel = await this.channel();
-    const now = Date.now();
-    for (let start = 0; start < specs.length; start += 500) {
-      await Promise.all(
-        specs.slice(start, start + 500).map((spec, j) => {
-          const i = first + start + j;
-          const headers = deadLetterHeaders(undefined, {
-            failure: { kind: spec.kind, code: "test", message: spec.error ?? `failure ${i}` },
-            attempts: 5,
-            queue: this.names.queue,
-            workerId: "test-worker",
-            now: new Date(now - (spec.ageMs ?? 0)),
-          });
-          return channel.basicPublish(
-            "",
-            this.names.deadLetterQueue,
-            JSON.stringify({ match_id: `dl-${i}`, telemetry_url: `https://example.test/${i}` }),
-            {
-              deliveryMode: 2,
-              contentType: "application/json",
-              headers: headers as Record<string, Field>,
-            },
-          );
-        }),
-      );
-    }
+    await publishDeadLetters(await this.channel(), { names: this.names, specs, first });
   }
 
   /** Ready messages in a queue. */
@@ -232,4 +208,41 @@ export function odds(to: number): number[] {
 /** Whether a list of numbers is strictly increasing. */
 export function increasing(values: number[]): boolean {
   return values.every((v, i) => i === 0 || values[i - 1]! < v);
+}
+
+/**
+ * Publishes dead letters numbered from `first` (match ids `dl-<n>`) to the
+ * DLQ of `names`, persistent and confirmed (on a confirm channel), with the
+ * headers `deadLetterHeaders` writes.
+ */
+export async function publishDeadLetters(
+  channel: AMQPChannel,
+  options: { names: TopologyNames; specs: LetterSpec[]; first?: number },
+): Promise<void> {
+  const { names, specs, first = 0 } = options;
+  const now = Date.now();
+  for (let start = 0; start < specs.length; start += 500) {
+    await Promise.all(
+      specs.slice(start, start + 500).map((spec, j) => {
+        const i = first + start + j;
+        const headers = deadLetterHeaders(undefined, {
+          failure: { kind: spec.kind, code: "test", message: spec.error ?? `failure ${i}` },
+          attempts: 5,
+          queue: names.queue,
+          workerId: "test-worker",
+          now: new Date(now - (spec.ageMs ?? 0)),
+        });
+        return channel.basicPublish(
+          "",
+          names.deadLetterQueue,
+          JSON.stringify({ match_id: `dl-${i}`, telemetry_url: `https://example.test/${i}` }),
+          {
+            deliveryMode: 2,
+            contentType: "application/json",
+            headers: headers as Record<string, Field>,
+          },
+        );
+      }),
+    );
+  }
 }

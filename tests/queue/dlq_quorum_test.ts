@@ -8,10 +8,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type AMQPChannel, AMQPClient, type AMQPMessage, type Field } from "amqp-client";
+import { type AMQPChannel, AMQPClient, type AMQPMessage } from "amqp-client";
 import { type BrokerSettings, resolveBrokerSettings } from "../../src/queue/broker_settings.ts";
 import { purgeDeadLetters, replayDeadLetters, scanDeadLetters } from "../../src/queue/dlq.ts";
-import { deadLetterHeaders } from "../../src/queue/messages.ts";
 import { brokerReturns } from "../../src/queue/settle.ts";
 import { declareTopology, type TopologyNames, topologyNames } from "../../src/queue/topology.ts";
 import { testBrokerUrl } from "../support/test_broker.ts";
@@ -24,6 +23,7 @@ import {
   type LetterSpec,
   numberOf,
   odds,
+  publishDeadLetters,
   range,
 } from "./dlq_harness.ts";
 import { randomEnv, waitFor } from "./harness.ts";
@@ -61,31 +61,7 @@ class QuorumDlq {
 
   /** Publishes dead letters numbered from `first`, with the worker's headers. */
   async fill(specs: LetterSpec[], first = 0): Promise<void> {
-    const now = Date.now();
-    for (let start = 0; start < specs.length; start += 500) {
-      await Promise.all(
-        specs.slice(start, start + 500).map((spec, j) => {
-          const i = first + start + j;
-          const headers = deadLetterHeaders(undefined, {
-            failure: { kind: spec.kind, code: "test", message: `failure ${i}` },
-            attempts: 5,
-            queue: this.names.queue,
-            workerId: "test-worker",
-            now: new Date(now),
-          });
-          return this.#channel.basicPublish(
-            "",
-            this.names.deadLetterQueue,
-            JSON.stringify({ match_id: `dl-${i}`, telemetry_url: `https://example.test/${i}` }),
-            {
-              deliveryMode: 2,
-              contentType: "application/json",
-              headers: headers as Record<string, Field>,
-            },
-          );
-        }),
-      );
-    }
+    await publishDeadLetters(this.#channel, { names: this.names, specs, first });
   }
 
   /** Ready messages. */

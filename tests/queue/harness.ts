@@ -261,6 +261,48 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/**
+ * The worker's configuration in tests: quick retries and timeouts, one
+ * download attempt, loopback HTTP allowed, the data dir given.
+ */
+export function testConsumeConfig(
+  env: string,
+  options: {
+    amqpUrl: string;
+    dataDir: string;
+    flags?: Partial<ConsumeFlags> | undefined;
+    attempts?: number | undefined;
+  },
+) {
+  return resolveConsumeConfig({
+    env,
+    amqpUrl: options.amqpUrl,
+    concurrency: 4,
+    retryDelay: 0.2,
+    maxDeliveries: 5,
+    shutdownTimeout: 5,
+    confirmTimeout: 5,
+    workerId: "test-worker",
+    ...options.flags,
+  }, {
+    env: {},
+    defaultWorkerId: "unused",
+    download: toDownloadSettings({
+      dataDir: options.dataDir,
+      allowHost: allowedTestHosts(),
+      allowHttp: true,
+      maxBytes: 1024 ** 3,
+      maxDecompressedBytes: 4 * 1024 ** 3,
+      headersTimeout: 5,
+      idleTimeout: 5,
+      attemptTimeout: 30,
+      attempts: options.attempts ?? 1,
+      backoff: 0,
+      maxRetryAfter: 1,
+    }),
+  });
+}
+
 /** Starts a worker for `env` with test-friendly defaults. */
 export async function startWorker(
   env: string,
@@ -274,32 +316,11 @@ export async function startWorker(
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "consume-test-" });
   const logs: Record<string, unknown>[] = [];
   const log = createLogger({ format: "json", write: (line) => logs.push(JSON.parse(line)) });
-  const config = resolveConsumeConfig({
-    env,
+  const config = testConsumeConfig(env, {
     amqpUrl: await testBrokerUrl(),
-    concurrency: 4,
-    retryDelay: 0.2,
-    maxDeliveries: 5,
-    shutdownTimeout: 5,
-    confirmTimeout: 5,
-    workerId: "test-worker",
-    ...options.flags,
-  }, {
-    env: {},
-    defaultWorkerId: "unused",
-    download: toDownloadSettings({
-      dataDir,
-      allowHost: allowedTestHosts(),
-      allowHttp: true,
-      maxBytes: 1024 ** 3,
-      maxDecompressedBytes: 4 * 1024 ** 3,
-      headersTimeout: 5,
-      idleTimeout: 5,
-      attemptTimeout: 30,
-      attempts: options.attempts ?? 1,
-      backoff: 0,
-      maxRetryAfter: 1,
-    }),
+    dataDir,
+    flags: options.flags,
+    attempts: options.attempts,
   });
   const worker = new Consumer(config, { log, ...options.worker });
   const done = worker.run();

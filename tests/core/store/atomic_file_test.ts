@@ -52,20 +52,22 @@ Deno.test("createAtomicFile() commit can move the file into a sibling directory"
   });
 });
 
+/** A file system whose writes fail as on a full disk (ENOSPC); the rest is real. */
+const FULL_DISK: FileSystem = {
+  ...denoFileSystem,
+  async create(path) {
+    const real = await denoFileSystem.create(path);
+    return {
+      write: () => Promise.reject(new Error("No space left on device (os error 28)")),
+      sync: () => real.sync(),
+      close: () => real.close(),
+    };
+  },
+};
+
 Deno.test("createAtomicFile() turns a failing write (disk full) into a transient io error", async () => {
   await withTempDir(async (dir) => {
-    const fullDisk: FileSystem = {
-      ...denoFileSystem,
-      async create(path) {
-        const real = await denoFileSystem.create(path);
-        return {
-          write: () => Promise.reject(new Error("No space left on device (os error 28)")),
-          sync: () => real.sync(),
-          close: () => real.close(),
-        };
-      },
-    };
-    const file = await createAtomicFile(dir, { fs: fullDisk });
+    const file = await createAtomicFile(dir, { fs: FULL_DISK });
     await assert.rejects(
       ReadableStream.from([new Uint8Array(5)]).pipeTo(file.writable),
       (err: unknown) =>
@@ -78,18 +80,7 @@ Deno.test("createAtomicFile() turns a failing write (disk full) into a transient
 
 Deno.test("createAtomicFile() with dataDir turns a full disk into a store fault naming the temp and the free space", async () => {
   await withTempDir(async (dir) => {
-    const fullDisk: FileSystem = {
-      ...denoFileSystem,
-      async create(path) {
-        const real = await denoFileSystem.create(path);
-        return {
-          write: () => Promise.reject(new Error("No space left on device (os error 28)")),
-          sync: () => real.sync(),
-          close: () => real.close(),
-        };
-      },
-    };
-    const file = await createAtomicFile(join(dir, "matchID=m"), { fs: fullDisk, dataDir: dir });
+    const file = await createAtomicFile(join(dir, "matchID=m"), { fs: FULL_DISK, dataDir: dir });
     await assert.rejects(
       ReadableStream.from([new Uint8Array(5)]).pipeTo(file.writable),
       (err: unknown) => {
