@@ -93,7 +93,7 @@ if [ "$stop" = 0 ] && [ -n "$run_dir" ]; then rm -rf "$run_dir"; fi
 
 /**
  * Starts a private node in `dir` (created here; it must not exist) and waits
- * until its AMQP port answers.
+ * until it serves (by its name: a port answering may be another process's).
  *
  * @param dir The node's own directory; removed when the node stops.
  * @param options The owner process and the start timeout.
@@ -112,6 +112,25 @@ export async function startRabbitNode(
         "the tests may use",
     );
   }
+  // Ports are picked free but only taken when the node binds them, seconds
+  // later: another node starting at the same time (another lane, a second
+  // node, a cluster) can take one first, and then this node dies. A node
+  // that died that way is started again on other ports.
+  for (let attempt = 1;; attempt++) {
+    const node = await startOnce(dir, { ownerPid, timeoutMs, ownerDir });
+    if (node !== undefined) return node;
+    if (attempt === 3) {
+      throw new Error(`the private RabbitMQ node in ${dir} died at start three times`);
+    }
+  }
+}
+
+/** One start of {@linkcode startRabbitNode}; undefined when the node died after its port answered. */
+async function startOnce(
+  dir: string,
+  options: Required<StartRabbitNodeOptions>,
+): Promise<RabbitNode | undefined> {
+  const { ownerPid, timeoutMs, ownerDir } = options;
   const port = freePort();
   const distPort = freePort();
   const name = `telemetry-test-${Deno.pid}-${port}@localhost`;
@@ -147,7 +166,24 @@ export async function startRabbitNode(
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return node;
+  // The port answers a little before the broker serves, and it may be
+  // another process's: wait until this node, by name, serves.
+  while (true) {
+    try {
+      await rabbitmqctl(name, "await_startup");
+      return node;
+    } catch (err) {
+      if (!await launcherAlive(dir)) {
+        await stopRabbitNode(node);
+        return undefined;
+      }
+      if (Date.now() > deadline) {
+        await stopRabbitNode(node);
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
 
 /**
