@@ -187,8 +187,10 @@ smallFsTest(
         timeoutMs: 20_000,
       });
       assert.equal(await broker.count(broker.names.deadLetterQueue), 0);
-      const stored = child.events("job").filter((l) => l.outcome === "downloaded");
-      assert.deepEqual(stored.map((l) => l.attempt), [1, 1, 1]);
+      // A job line follows the broker's confirm of its announcement (and the end of its mark).
+      const stored = () => child.events("job").filter((l) => l.outcome === "downloaded");
+      await waitFor(() => stored().length === ids.length, { what: "a job line for each" });
+      assert.deepEqual(stored().map((l) => l.attempt), [1, 1, 1]);
       assert.deepEqual(await listTree(fs.dir), ids.map((id) => `matchID=${id}/raw.json.gz`));
     } finally {
       await child.kill();
