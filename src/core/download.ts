@@ -31,13 +31,11 @@ import { rawPath } from "./store/storage.ts";
 import type { OpenValidation } from "./content/validation_thread.ts";
 import { checkUrl, DEFAULT_ALLOWED_HOSTS, type UrlPolicy } from "./http/url_policy.ts";
 import {
-  belowFloor,
   DEFAULT_FREE_SPACE_FLOOR,
   type FreeSpace,
-  freeSpace,
   type FreeSpaceFloor,
 } from "./store/free_space.ts";
-import { floorFaultError } from "./store/store_fault.ts";
+import { floorFault } from "./store/store_fault.ts";
 
 /** Caps on what one download may be: the `--max-bytes` and `--max-decompressed-bytes` flags. */
 export interface DownloadLimits {
@@ -257,12 +255,13 @@ async function downloadAttempt(job: Job, attempt: number): Promise<DownloadResul
  * be read (the data dir is missing: the write creates it) checks nothing.
  */
 async function checkFloor(job: Job, extraBytes: number): Promise<void> {
-  const { dataDir, minFreeSpace: floor = DEFAULT_FREE_SPACE_FLOOR } = job.options;
-  if (floor.type === "off" && extraBytes === 0) return;
-  const read = job.options.freeSpace ?? freeSpace;
-  const space = await read(dataDir).catch(() => undefined);
-  if (space === undefined || !belowFloor(space, floor, extraBytes)) return;
-  throw floorFaultError({ dataDir, space, floor, extraBytes });
+  const { dataDir, minFreeSpace: floor = DEFAULT_FREE_SPACE_FLOOR, freeSpace } = job.options;
+  const fault = await floorFault(dataDir, {
+    floor,
+    extraBytes,
+    ...(freeSpace === undefined ? {} : { freeSpace }),
+  });
+  if (fault !== undefined) throw fault;
 }
 
 /**

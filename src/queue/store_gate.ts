@@ -14,13 +14,12 @@ import { errorLine } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { realSleep } from "../core/http/retry.ts";
 import {
-  belowFloor,
   DEFAULT_FREE_SPACE_FLOOR,
   type FreeSpace,
   freeSpace,
   type FreeSpaceFloor,
 } from "../core/store/free_space.ts";
-import { floorFaultError, type StoreFaultError } from "../core/store/store_fault.ts";
+import { floorFault, type StoreFaultError } from "../core/store/store_fault.ts";
 import { probeStore, type StoreProbe } from "../core/store/store_probe.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 
@@ -121,13 +120,10 @@ export class StoreGate {
    */
   async check(): Promise<StoreFaultError | undefined> {
     if (this.#pause !== undefined) return this.#pause.error;
-    const floor = this.#floor;
-    if (floor.type === "off") return undefined;
-    const { dataDir } = this.#options;
-    // Unreadable (the data dir is gone): the write itself will say why.
-    const space = await this.#freeSpace(dataDir).catch(() => undefined);
-    if (space === undefined || !belowFloor(space, floor)) return undefined;
-    return floorFaultError({ dataDir, space, floor });
+    return await floorFault(this.#options.dataDir, {
+      floor: this.#floor,
+      freeSpace: this.#freeSpace,
+    });
   }
 
   /**

@@ -12,7 +12,7 @@
 
 import { dirname, join } from "node:path";
 import { TelemetryError } from "../errors.ts";
-import { denoFileSystem, type FileSystem, type WritableFile } from "./file_system.ts";
+import { denoFileSystem, type FileSystem, type WritableFile, writeFully } from "./file_system.ts";
 import { fsErrorReason } from "./fs_error.ts";
 import { tempFileName } from "./storage.ts";
 import { asStoreFault, type StoreOperation } from "./store_fault.ts";
@@ -133,11 +133,8 @@ class DenoAtomicFile implements AtomicFile {
 
   async #write(chunk: Uint8Array): Promise<void> {
     if (this.#state !== "open") throw new Error(`write after ${this.#state}: ${this.tempPath}`);
-    let offset = 0;
     try {
-      while (offset < chunk.length) {
-        offset += await this.#file.write(chunk.subarray(offset));
-      }
+      await writeFully(this.#file, chunk);
     } catch (err) {
       throw await failure(`cannot write ${this.tempPath}`, err, {
         op: "write",

@@ -25,6 +25,31 @@ export interface WritableFile {
   close(): void;
 }
 
+/**
+ * Writes all of `bytes` (a write may take fewer than it was given).
+ *
+ * @param file The file.
+ * @param bytes What to write.
+ * @returns When every byte is written.
+ *
+ * @example
+ * ```ts
+ * import { writeFully } from "./file_system.ts";
+ * const taken: number[] = [];
+ * const file = { write: (b: Uint8Array) => Promise.resolve(taken.push(b[0]!) && 1) };
+ * await writeFully(file, new Uint8Array([1, 2, 3]));
+ * if (taken.join() !== "1,2,3") throw new Error("unexpected");
+ * ```
+ */
+export async function writeFully(
+  file: Pick<WritableFile, "write">,
+  bytes: Uint8Array,
+): Promise<void> {
+  for (let written = 0; written < bytes.length;) {
+    written += await file.write(bytes.subarray(written));
+  }
+}
+
 /** File system operations used by the atomic writer and the storage code. */
 export interface FileSystem {
   /** Creates a new file for writing; fails if it exists. */

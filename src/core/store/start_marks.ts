@@ -20,7 +20,7 @@
  */
 
 import { join } from "node:path";
-import { denoFileSystem } from "./file_system.ts";
+import { denoFileSystem, writeFully } from "./file_system.ts";
 import { matchDir } from "./storage.ts";
 
 const { removeIfExists } = denoFileSystem;
@@ -114,8 +114,7 @@ export async function markStart(
   try {
     const file = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
     try {
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await writeFully(file, bytes);
       await file.sync();
     } finally {
       file.close();

@@ -36,6 +36,7 @@
 import { basename, dirname, resolve } from "node:path";
 import { type ErrorCode, type ErrorKind, TelemetryError } from "../errors.ts";
 import {
+  belowFloor,
   floorBytes,
   formatBytes,
   formatFloor,
@@ -302,6 +303,42 @@ export function floorFaultError(context: FloorFault): StoreFaultError {
     : formatFloor(floor);
   const line = `${what}: ${spaceText(space)}, floor ${floorText} (--min-free-space)`;
   return new StoreFaultError(fault, space, line);
+}
+
+/**
+ * The store fault of a free space below the floor (or of a download of
+ * `extraBytes` that would go below it), read now; undefined when there is
+ * room, when the floor is off and nothing is to fit, or when the free space
+ * cannot be read (the data dir is missing: the write that creates it will
+ * say why).
+ *
+ * @param dataDir The data dir.
+ * @param options The floor, the length to fit, the free-space reader.
+ * @returns The fault, if any.
+ *
+ * @example
+ * ```ts
+ * import { floorFault } from "./store_fault.ts";
+ * const fault = await floorFault("/data", {
+ *   floor: { type: "bytes", bytes: 1024 },
+ *   freeSpace: () => Promise.resolve({ free: 0, total: 4096 }),
+ * });
+ * if (fault?.code !== "store_full") throw new Error("unexpected");
+ * ```
+ */
+export async function floorFault(
+  dataDir: string,
+  options: {
+    floor: FreeSpaceFloor;
+    extraBytes?: number;
+    freeSpace?: (path: string) => Promise<FreeSpace>;
+  },
+): Promise<StoreFaultError | undefined> {
+  const { floor, extraBytes = 0, freeSpace: read = statFreeSpace } = options;
+  if (floor.type === "off" && extraBytes === 0) return undefined;
+  const space = await read(dataDir).catch(() => undefined);
+  if (space === undefined || !belowFloor(space, floor, extraBytes)) return undefined;
+  return floorFaultError({ dataDir, space, floor, extraBytes });
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   freeSpace,
   type FreeSpaceFloor,
 } from "./free_space.ts";
-import { denoFileSystem, type FileSystem, type WritableFile } from "./file_system.ts";
+import { denoFileSystem, type FileSystem, type WritableFile, writeFully } from "./file_system.ts";
 import { fsErrorReason } from "./fs_error.ts";
 import { tempFileName } from "./storage.ts";
 import {
@@ -124,10 +124,7 @@ export async function probeStore(
   try {
     file = await fs.create(path);
     op = "write";
-    const bytes = new Uint8Array(PROBE_BYTES);
-    for (let written = 0; written < bytes.length;) {
-      written += await file.write(bytes.subarray(written));
-    }
+    await writeFully(file, new Uint8Array(PROBE_BYTES));
     op = "fsync";
     await file.sync();
     closeQuietly(file);
